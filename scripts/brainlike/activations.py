@@ -1,0 +1,170 @@
+"""Record layer activations of a model for a stimulus set, batch by batch, into a zarr store.
+
+Store layout: one array per recorded layer at ``<pathway>/<layer>``, rows = stimuli (or movie
+segments), columns = the layer's output flattened in C order; the root attribute ``layers`` lists
+pathway, layer, index and the unflattened shape of one row. The store appears under its final name
+only once every row is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import zarr
+
+from .models import InputSpec, LoadedModel
+
+log = logging.getLogger(__name__)
+
+# Columns per chunk: a chunk of a 118-row layer stays near 30 MB uncompressed.
+FEATURE_CHUNK = 1 << 16
+
+
+def to_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
+    """Greyscale uint8 images (n, H, W) → normalised (n, 3, size, size) float tensor.
+
+    The image is resized to a square without keeping its aspect ratio, as the reference study did.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)[:, None]
+    x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False)
+    x = x.expand(-1, 3, -1, -1)
+    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class _Recorder:
+    """Forward hooks that keep a private copy of each recorded module's output."""
+
+    def __init__(self, model: LoadedModel):
+        modules = dict(model.network.named_modules())
+        self._keys = model.layers()
+        self.outputs: dict[tuple[str, str], torch.Tensor] = {}
+        self._handles = []
+        for pathway, layer in self._keys:
+            self._handles.append(modules[layer].register_forward_hook(self._hook(pathway, layer)))
+
+    def _hook(self, pathway: str, layer: str):
+        def keep(_module, _inputs, output):
+            # clone: a later in-place op (ReLU(inplace=True), `x += skip`) would change the tensor.
+            self.outputs[(pathway, layer)] = output.detach().clone()
+
+        return keep
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def _batches(groups: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Consecutive runs of whole groups holding about ``batch_size`` images each."""
+    boundaries = np.flatnonzero(np.diff(groups)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(groups)]])
+    batch_start = 0
+    for end in ends:
+        if end - batch_start >= batch_size or end == len(groups):
+            yield np.arange(batch_start, end)
+            batch_start = end
+
+
+def iter_activations(
+    model: LoadedModel,
+    images: np.ndarray,
+    groups: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+) -> Iterator[tuple[int, dict[tuple[str, str], np.ndarray]]]:
+    """Yield (first row, {(pathway, layer): rows × features}) batch by batch.
+
+    ``groups`` gives each image's output row, non-decreasing; images sharing a row are averaged
+    (frames of a movie segment). Rows are float32, flattened in C order.
+    """
+    if np.any(np.diff(groups) < 0) or groups[0] != 0 or np.any(np.diff(groups) > 1):
+        raise ValueError("groups must number output rows 0, 1, 2, ... in order")
+    network = model.network.to(device)
+    recorder = _Recorder(model)
+    try:
+        with torch.inference_mode():
+            for index in _batches(groups, batch_size):
+                network(to_input(images[index], model.input_spec).to(device))
+                rows = groups[index] - groups[index[0]]
+                n_rows = int(rows[-1]) + 1
+                counts = torch.bincount(torch.from_numpy(rows), minlength=n_rows).to(device)
+                batch = {}
+                for key, output in recorder.outputs.items():
+                    flat = output.flatten(1).double()
+                    sums = torch.zeros(n_rows, flat.shape[1], dtype=torch.float64, device=device)
+                    sums.index_add_(0, torch.from_numpy(rows).to(device), flat)
+                    batch[key] = (sums / counts[:, None]).float().cpu().numpy()
+                yield int(groups[index[0]]), batch
+    finally:
+        recorder.close()
+
+
+def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -> dict[tuple[str, str], tuple]:
+    """Output shape of one row of every recorded layer, from one image."""
+    recorder = _Recorder(model)
+    try:
+        with torch.inference_mode():
+            model.network.to(device)(to_input(images[:1], model.input_spec).to(device))
+        return {key: tuple(output.shape[1:]) for key, output in recorder.outputs.items()}
+    finally:
+        recorder.close()
+
+
+def write_store(
+    path: Path,
+    model: LoadedModel,
+    images: np.ndarray,
+    groups: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    attrs: dict,
+) -> None:
+    """Record every layer of ``model`` on ``images`` into a new zarr store at ``path``."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    n_rows = int(groups[-1]) + 1
+    shapes = layer_shapes(model, images, device)
+    root = zarr.open_group(partial, mode="w")
+    arrays = {}
+    for pathway, layer in model.layers():
+        n_features = int(np.prod(shapes[(pathway, layer)]))
+        arrays[(pathway, layer)] = root.require_group(pathway).create_array(
+            layer,
+            shape=(n_rows, n_features),
+            chunks=(min(n_rows, batch_size), min(n_features, FEATURE_CHUNK)),
+            dtype="float32",
+        )
+    root.attrs.update(
+        {
+            **attrs,
+            "model": model.name,
+            "n_rows": n_rows,
+            "layers": [
+                {"pathway": pathway, "layer": layer, "index": index, "shape": list(shapes[(pathway, layer)])}
+                for index, (pathway, layer) in enumerate(model.layers())
+            ],
+        }
+    )
+    for first_row, batch in iter_activations(model, images, groups, batch_size, device):
+        for key, rows in batch.items():
+            arrays[key][first_row : first_row + len(rows)] = rows
+        log.info("%s: rows %d-%d of %d recorded", model.name, first_row, first_row + len(rows) - 1, n_rows)
+    if path.exists():
+        shutil.rmtree(path)
+    partial.rename(path)
+
+
+def open_layers(path: Path) -> tuple[zarr.Group, list[dict]]:
+    """The store at ``path`` and its layer list, in recording order."""
+    root = zarr.open_group(Path(path), mode="r")
+    return root, list(root.attrs["layers"])

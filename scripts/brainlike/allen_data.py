@@ -1,0 +1,207 @@
+"""Read Brain Observatory data through AllenSDK: populations of cells and stimulus templates.
+
+Runs in the AllenSDK environment. ``open_cache(manifest, offline=True)`` gives a
+``BrainObservatoryCache`` whose API refuses every network call, so a file missing from a local
+cache is a clear error naming it, never a download attempt or a hang.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
+from allensdk.core.brain_observatory_cache import BrainObservatoryCache
+
+from .responses import movie_responses, scene_responses, segment_of_frame
+
+N_SCENES = 118
+N_MOVIE_FRAMES = 900
+
+
+class OfflineCacheError(RuntimeError):
+    pass
+
+
+class OfflineBrainObservatoryApi(BrainObservatoryApi):
+    """An API that serves nothing: everything must already be in the cache.
+
+    ``BrainObservatoryCache.get_ophys_experiments`` queries the eye-tracking file list even when
+    its cache is complete; that one query is answered with no files.
+    """
+
+    def __init__(self, cache_dir: Path):
+        super().__init__()
+        self._cache_dir = cache_dir
+
+    def template_query(self, template_name, entry_name, **kwargs):
+        if entry_name == "all_eye_mapping_files":
+            return []
+        raise OfflineCacheError(
+            f"offline cache {self._cache_dir}: the data for {entry_name} {kwargs} is not in it, and this "
+            "cache refuses network access (data.source: embedded)"
+        )
+
+    def retrieve_parsed_json_over_http(self, url, post=False):
+        raise OfflineCacheError(f"offline cache {self._cache_dir}: refused network query {url}")
+
+    def retrieve_file_over_http(self, url, file_path, zipped=False):
+        raise OfflineCacheError(f"offline cache {self._cache_dir}: refused download of {file_path}")
+
+
+def open_cache(manifest: Path, offline: bool) -> BrainObservatoryCache:
+    manifest = Path(manifest)
+    if offline:
+        if not manifest.is_file():
+            raise OfflineCacheError(f"offline cache: no manifest at {manifest}")
+        return BrainObservatoryCache(manifest_file=str(manifest), api=OfflineBrainObservatoryApi(manifest.parent))
+    return BrainObservatoryCache(manifest_file=str(manifest))
+
+
+def _require_cached(cache: BrainObservatoryCache, key: str, experiment_id: int, offline: bool) -> None:
+    path = Path(cache.get_cache_path(None, key, experiment_id))
+    if offline and not path.is_file():
+        raise OfflineCacheError(f"offline cache: experiment {experiment_id} has no file {path}")
+
+
+def find_experiments(cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str) -> list[dict]:
+    """Experiments showing ``stimulus`` in every container of area × depth × Cre line."""
+    containers = cache.get_experiment_containers(targeted_structures=[area], imaging_depths=[depth], cre_lines=[cre_line])
+    if not containers:
+        available = sorted(
+            {(c["targeted_structure"], c["imaging_depth"], c["cre_line"]) for c in cache.get_experiment_containers()}
+        )
+        raise ValueError(
+            f"no experiment container for area {area}, depth {depth} µm, Cre line {cre_line}; "
+            f"the cache has (area, depth, Cre line): {available}"
+        )
+    experiments = cache.get_ophys_experiments(
+        experiment_container_ids=[c["id"] for c in containers], stimuli=[stimulus]
+    )
+    if not experiments:
+        raise ValueError(f"no experiment shows {stimulus} in containers {[c['id'] for c in containers]}")
+    return sorted(experiments, key=lambda e: (e["experiment_container_id"], e["id"]))
+
+
+def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str, offline: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(cell specimen ids, cells × frames trace) of one experiment."""
+    _require_cached(cache, cache.EXPERIMENT_DATA_KEY, experiment_id, offline)
+    data_set = cache.get_ophys_experiment_data(experiment_id)
+    if signal == "events":
+        _require_cached(cache, cache.EVENTS_DATA_KEY, experiment_id, offline)
+        trace = cache.get_ophys_experiment_events(experiment_id)
+        cell_ids = data_set.get_cell_specimen_ids()
+    elif signal == "dff":
+        cell_ids, trace = data_set.get_dff_traces()
+        cell_ids = data_set.get_cell_specimen_ids()
+    else:
+        raise ValueError(f"responses.signal: {signal!r} is not one of 'events', 'dff'")
+    return np.asarray(cell_ids), np.asarray(trace, dtype=np.float64)
+
+
+def population_responses(
+    cache: BrainObservatoryCache,
+    area: str,
+    depth: int,
+    cre_line: str,
+    stimulus: str,
+    signal: str,
+    scene_window: int,
+    segment_frames: int,
+    offline: bool,
+) -> dict[str, np.ndarray]:
+    """Every cell of every experiment of area × depth × Cre line pooled: trials × stimuli × cells.
+
+    Experiments with more trials than the others keep their first trials, so trial k exists for
+    every cell.
+    """
+    parts = []
+    for experiment in find_experiments(cache, area, depth, cre_line, stimulus):
+        experiment_id = experiment["id"]
+        cell_ids, trace = _trace(cache, experiment_id, signal, offline)
+        table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
+        frame, start = table["frame"].to_numpy(), table["start"].to_numpy()
+        if stimulus == "natural_scenes":
+            responses = scene_responses(trace, frame, start, N_SCENES, scene_window)
+        elif stimulus == "natural_movie_one":
+            responses = movie_responses(trace, frame, start, N_MOVIE_FRAMES, segment_frames)
+        else:
+            raise ValueError(f"stimulus {stimulus!r} is not one of 'natural_scenes', 'natural_movie_one'")
+        parts.append((experiment, cell_ids, responses))
+    n_trials = min(responses.shape[0] for _, _, responses in parts)
+    return {
+        "responses": np.concatenate([responses[:n_trials] for _, _, responses in parts], axis=2),
+        "cell_specimen_id": np.concatenate([ids for _, ids, _ in parts]),
+        "container_id": np.concatenate([np.full(len(ids), e["experiment_container_id"]) for e, ids, _ in parts]),
+        "experiment_id": np.concatenate([np.full(len(ids), e["id"]) for e, ids, _ in parts]),
+        "session_type": np.concatenate([np.full(len(ids), e["session_type"]) for e, ids, _ in parts]),
+    }
+
+
+def stimulus_templates(
+    cache: BrainObservatoryCache, areas: list[str], depths: list[int], cre_line: str, stimulus: str,
+    segment_frames: int, offline: bool,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows."""
+    for area in areas:
+        for depth in depths:
+            try:
+                experiment = find_experiments(cache, area, depth, cre_line, stimulus)[0]
+            except ValueError:
+                continue
+            _require_cached(cache, cache.EXPERIMENT_DATA_KEY, experiment["id"], offline)
+            images = cache.get_ophys_experiment_data(experiment["id"]).get_stimulus_template(stimulus)
+            if stimulus == "natural_movie_one":
+                groups = segment_of_frame(len(images), segment_frames)
+            else:
+                groups = np.arange(len(images))
+            return {"images": np.asarray(images, dtype=np.uint8), "groups": groups, "experiment_id": experiment["id"]}
+    raise ValueError(f"no experiment in areas {areas}, depths {depths}, Cre line {cre_line} shows {stimulus}")
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    """Write atomically: a killed job never leaves a half-written file under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(partial, **arrays)
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line of the data stage's rules (run with the AllenSDK environment's Python)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("what", choices=["responses", "stimulus"])
+    parser.add_argument("--manifest", required=True, type=Path)
+    parser.add_argument("--offline", action="store_true", help="refuse all network access")
+    parser.add_argument("--cre-line", required=True)
+    parser.add_argument("--stimulus", required=True)
+    parser.add_argument("--areas", nargs="+", required=True)
+    parser.add_argument("--depths", nargs="+", type=int, required=True)
+    parser.add_argument("--signal", default="events")
+    parser.add_argument("--scene-window", type=int, default=15)
+    parser.add_argument("--segment-frames", type=int, default=15)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    cache = open_cache(args.manifest, args.offline)
+    if args.what == "stimulus":
+        arrays = stimulus_templates(
+            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.offline
+        )
+    else:
+        (area,), (depth,) = args.areas, args.depths
+        arrays = population_responses(
+            cache, area, depth, args.cre_line, args.stimulus, args.signal,
+            args.scene_window, args.segment_frames, args.offline,
+        )  # fmt: skip
+        arrays["metadata"] = np.array(json.dumps({
+            "area": area, "depth": depth, "cre_line": args.cre_line, "stimulus": args.stimulus,
+            "signal": args.signal, "scene_window": args.scene_window, "segment_frames": args.segment_frames,
+        }))  # fmt: skip
+    _write_npz(args.out, arrays)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""Generate a small Brain Observatory cache with planted ground truth, in AllenSDK's own format.
+
+The cache holds what ``allensdk.core.brain_observatory_cache.BrainObservatoryCache`` reads: the
+manifest, the API records (containers, experiments, cells, stimulus mappings), one NWB 1.x file per
+experiment (dF/F, timestamps, stimulus tables, stimulus templates, metadata) and one L0 events file
+per experiment. Nothing here imports allensdk, so the data stage's reads are a real test of the
+format.
+
+Stimuli are natural images: crops of the photographs bundled with scikit-image (natural_scenes,
+118 images), and a camera path panning and zooming over a mosaic of them (natural_movie_one, 900
+frames). Each area's cells are noisy readouts of one layer of a reference network (``truth``): a
+cell's drive for a stimulus is a sparse random projection of that layer's activation pattern
+(centred and scaled per stimulus, so the population geometry is the layer's correlation geometry);
+every presentation adds independent Gaussian trial noise, and the events are a rectified response.
+The truth is written beside the cache as ``truth.json``. Same config, same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from skimage import data as skdata
+from skimage.color import rgb2gray
+from skimage.transform import resize
+
+from .activations import iter_activations, layer_shapes
+from .models import LoadedModel, load_model
+from .seeds import labelled_rng
+
+log = logging.getLogger(__name__)
+
+FRAME_RATE_HZ = 30.0
+N_SCENES = 118
+N_MOVIE_FRAMES = 900
+SCENE_FRAMES = (7, 8)  # 250 ms at 30 Hz, alternating so the mean is 7.5 frames
+RESPONSE_LAG_FRAMES = 2  # onset latency of a response, ≈ 67 ms
+READOUT_FEATURES = 512  # features each cell reads, so weights stay small for any layer size
+GAP_FRAMES = 60
+STIMULI_OF_SESSION = {
+    "three_session_A": ["natural_movie_one"],
+    "three_session_B": ["natural_scenes", "natural_movie_one"],
+    "three_session_C": ["natural_movie_one"],
+}
+PHOTOGRAPHS = [
+    "astronaut", "camera", "chelsea", "coffee", "rocket", "hubble_deep_field",
+    "immunohistochemistry", "moon", "grass", "gravel", "brick", "retina", "coins", "page",
+]  # fmt: skip
+REPORTER_LINE = "Ai93(TITL-GCaMP6f)"
+MANIFEST = {
+    "manifest": [
+        {"type": "manifest_version", "value": "1.3"},
+        {"key": "BASEDIR", "type": "dir", "spec": "."},
+        *[
+            {"key": key, "type": "file", "spec": spec, "parent_key": "BASEDIR"}
+            for key, spec in [
+                ("EXPERIMENT_CONTAINERS", "experiment_containers.json"),
+                ("EXPERIMENTS", "ophys_experiments.json"),
+                ("EXPERIMENT_DATA", "ophys_experiment_data/%d.nwb"),
+                ("ANALYSIS_DATA", "ophys_experiment_analysis/%d_%s_analysis.h5"),
+                ("EVENTS_DATA", "ophys_experiment_events/%d_events.npz"),
+                ("CELL_SPECIMENS", "cell_specimens.json"),
+                ("STIMULUS_MAPPINGS", "stimulus_mappings.json"),
+                ("EYE_GAZE_DATA", "ophys_eye_gaze_mapping/%d_eyetracking_dlc_to_screen_mapping.h5"),
+            ]
+        ],
+    ]
+}
+
+
+def _photographs() -> list[np.ndarray]:
+    """scikit-image's bundled photographs as float greyscale in [0, 1]."""
+    images = []
+    for name in PHOTOGRAPHS:
+        image = np.asarray(getattr(skdata, name)(), dtype=np.float64)
+        if image.ndim == 3:
+            image = rgb2gray(image[..., :3] / (255.0 if image.max() > 1 else 1.0))
+        elif image.max() > 1:
+            image = image / 255.0
+        images.append(image)
+    return images
+
+
+def natural_scenes(seed: int, shape: tuple[int, int]) -> np.ndarray:
+    """118 greyscale uint8 crops (random photograph, scale, position and mirror)."""
+    rng = labelled_rng(seed, "natural_scenes")
+    photographs = _photographs()
+    aspect = shape[1] / shape[0]
+    scenes = np.empty((N_SCENES, *shape), dtype=np.uint8)
+    for index in range(N_SCENES):
+        photo = photographs[rng.integers(len(photographs))]
+        height = int(rng.uniform(0.35, 0.9) * min(photo.shape[0], photo.shape[1] / aspect))
+        width = int(height * aspect)
+        top = rng.integers(photo.shape[0] - height + 1)
+        left = rng.integers(photo.shape[1] - width + 1)
+        crop = photo[top : top + height, left : left + width]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        scenes[index] = np.round(255 * resize(crop, shape, anti_aliasing=True)).clip(0, 255)
+    return scenes
+
+
+def natural_movie(seed: int, shape: tuple[int, int]) -> np.ndarray:
+    """900 greyscale uint8 frames of a camera panning and zooming over a photo mosaic."""
+    rng = labelled_rng(seed, "natural_movie_one")
+    tile = 256
+    photographs = [resize(photo, (tile, tile), anti_aliasing=True) for photo in _photographs()]
+    order = rng.permutation(len(photographs))
+    columns = 4
+    rows = int(np.ceil(len(order) / columns))
+    mosaic = np.zeros((rows * tile, columns * tile))
+    for slot, photo_index in enumerate(order):
+        row, column = divmod(slot, columns)
+        mosaic[row * tile : (row + 1) * tile, column * tile : (column + 1) * tile] = photographs[photo_index]
+    # A smooth random camera path: a few slow sinusoids for centre and zoom.
+    t = np.linspace(0.0, 1.0, N_MOVIE_FRAMES)
+    aspect = shape[1] / shape[0]
+
+    def path(low: float, high: float) -> np.ndarray:
+        phases = rng.uniform(0, 2 * np.pi, 3)
+        wave = sum(np.sin(2 * np.pi * (k + 1) * t + phases[k]) / (k + 1) for k in range(3))
+        wave = (wave - wave.min()) / (wave.max() - wave.min())
+        return low + (high - low) * wave
+
+    height = path(0.6 * tile, 1.8 * tile)
+    width = height * aspect
+    centre_y = path(height.max() / 2, mosaic.shape[0] - height.max() / 2)
+    centre_x = path(width.max() / 2, mosaic.shape[1] - width.max() / 2)
+    frames = np.empty((N_MOVIE_FRAMES, *shape), dtype=np.uint8)
+    for index in range(N_MOVIE_FRAMES):
+        top = int(round(centre_y[index] - height[index] / 2))
+        left = int(round(centre_x[index] - width[index] / 2))
+        crop = mosaic[top : top + int(height[index]), left : left + int(width[index])]
+        frames[index] = np.round(255 * resize(crop, shape, anti_aliasing=True)).clip(0, 255)
+    return frames
+
+
+@dataclass(frozen=True)
+class Readout:
+    """Sparse random readout of one layer: cell c reads ``features[:, index[c]] @ weight[c]``."""
+
+    index: np.ndarray  # cells × READOUT_FEATURES
+    weight: np.ndarray  # cells × READOUT_FEATURES
+
+
+def _planted_drives(
+    planted: LoadedModel, images: np.ndarray, readouts: dict[str, list[Readout]], batch_size: int
+) -> dict[str, list[np.ndarray]]:
+    """Drive (stimuli × cells) of every readout, from one pass over ``images``.
+
+    ``planted`` records one layer per area (pathway = area). Each image's layer pattern is
+    centred and scaled to unit variance first, so a readout's population geometry is the layer's
+    correlation geometry, which is what a 1 − Pearson RDM of the layer sees.
+    """
+    drives = {area: [np.empty((len(images), len(r.index))) for r in area_readouts]
+              for area, area_readouts in readouts.items()}  # fmt: skip
+    groups = np.arange(len(images))
+    for first, batch in iter_activations(planted, images, groups, batch_size, torch.device("cpu")):
+        for (area, _layer), features in batch.items():
+            features = features.astype(np.float64)
+            features -= features.mean(axis=1, keepdims=True)
+            features /= features.std(axis=1, keepdims=True)
+            for drive, readout in zip(drives[area], readouts[area]):
+                picked = features[:, readout.index]  # stimuli × cells × READOUT_FEATURES
+                drive[first : first + len(features)] = np.einsum("scf,cf->sc", picked, readout.weight)
+    for area_drives in drives.values():
+        for drive in area_drives:
+            drive /= np.sqrt(READOUT_FEATURES)
+    return drives
+
+
+@dataclass
+class Presentation:
+    """One stimulus block of a session: presented frame index and [start, end) acquisition frames."""
+
+    stimulus: str
+    frame: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
+def session_timeline(session_type: str, scene_trials: int, movie_repeats: int, rng) -> tuple[list[Presentation], int]:
+    """The stimulus blocks of one session and its length in acquisition frames."""
+    blocks = []
+    now = GAP_FRAMES
+    for stimulus in STIMULI_OF_SESSION[session_type]:
+        if stimulus == "natural_scenes":
+            # Each image (and the blank, -1) once per round, rounds shuffled independently.
+            frame = np.concatenate([rng.permutation(np.arange(-1, N_SCENES)) for _ in range(scene_trials)])
+            durations = np.resize(SCENE_FRAMES, len(frame))
+        else:
+            frame = np.tile(np.arange(N_MOVIE_FRAMES), movie_repeats)
+            durations = np.ones(len(frame), dtype=int)
+        start = now + np.concatenate([[0], np.cumsum(durations)[:-1]])
+        end = start + durations
+        blocks.append(Presentation(stimulus, frame, start, end))
+        now = int(end[-1]) + GAP_FRAMES
+    return blocks, now + GAP_FRAMES
+
+
+def _events_and_dff(
+    blocks: list[Presentation], n_frames: int, drives: dict[str, np.ndarray], noise: float, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """L0-like events (cells × frames) and dF/F for one experiment's cells."""
+    n_cells = next(iter(drives.values())).shape[1]
+    gain = rng.lognormal(0.0, 0.3, n_cells)
+    baseline = rng.normal(-0.5, 0.3, n_cells)
+    events = np.zeros((n_cells, n_frames))
+    for block in blocks:
+        drive = np.where(block.frame[:, None] >= 0, drives[block.stimulus][np.maximum(block.frame, 0)], 0.0)
+        response = drive + noise * rng.standard_normal(drive.shape)
+        # Softplus keeps events non-negative and close to linear in the drive above baseline.
+        amplitude = gain * np.logaddexp(0.0, 2.0 * (response + baseline)) / 2.0
+        np.add.at(events.T, block.start + RESPONSE_LAG_FRAMES, amplitude)
+    kernel = np.exp(-np.arange(45) / 15.0)  # GCaMP6f-like decay, τ = 0.5 s
+    dff = np.stack([np.convolve(trace, kernel)[:n_frames] for trace in events])
+    dff = 0.1 * dff + 0.02 * rng.standard_normal(dff.shape)
+    # Rounded to the precision real dF/F carries, which keeps the files small.
+    return events.astype(np.float32), np.round(dff, 4).astype(np.float32)
+
+
+def _text(value: str) -> np.ndarray:
+    # allensdk decodes fixed-length byte strings; variable-length ones break its data set constructor.
+    return np.bytes_(value)
+
+
+def _write_nwb(
+    path: Path,
+    experiment: dict,
+    container: dict,
+    blocks: list[Presentation],
+    n_frames: int,
+    dff: np.ndarray,
+    cell_ids: np.ndarray,
+    templates: dict[str, np.ndarray],
+) -> None:
+    with h5py.File(path, "w") as nwb:
+        nwb["nwb_version"] = _text("NWB-1.0.6")
+        nwb["session_start_time"] = _text(experiment["date_of_acquisition"])
+        nwb["identifier"] = _text(f"embedded-{experiment['id']}")
+        general = nwb.create_group("general")
+        general["session_type"] = _text(experiment["stimulus_name"])
+        general["session_id"] = _text(str(experiment["id"]))
+        general["experiment_container_id"] = _text(str(container["id"]))
+        general["specimen_name"] = _text(container["specimen"]["name"])
+        general["generated_by"] = np.array([_text("brainlike embedded cache"), _text("3.0")])
+        general["fov"] = _text("400x400 microns (512 x 512 pixels)")
+        general["devices/2-photon microscope"] = _text(
+            "Embedded synthetic microscope. embedded-0 Please contact the workflow authors for details."
+        )
+        general["subject/age"] = _text("100 days")
+        general["subject/sex"] = _text("unknown")
+        general["subject/genotype"] = _text(f"{container['cre_line']};{REPORTER_LINE}")
+        plane = general.create_group("optophysiology/imaging_plane_1")
+        plane["imaging depth"] = _text(f"{container['imaging_depth']} microns")
+        plane["location"] = _text(container["targeted_structure"]["acronym"])
+        plane["indicator"] = _text("GCaMP6f")
+        plane["excitation_lambda"] = _text("910 nanometers")
+
+        pipeline = nwb.create_group("processing/brain_observatory_pipeline")
+        timestamps = np.arange(n_frames) / FRAME_RATE_HZ
+        trace = pipeline.create_group("DfOverF/imaging_plane_1")
+        trace.create_dataset("data", data=dff, compression="gzip", compression_opts=1, shuffle=True)
+        trace["timestamps"] = timestamps
+        segmentation = pipeline.create_group("ImageSegmentation")
+        segmentation["cell_specimen_ids"] = cell_ids
+        segmentation["roi_ids"] = np.array([_text(str(i)) for i in range(len(cell_ids))])
+
+        for block in blocks:
+            group = nwb.create_group(f"stimulus/presentation/{block.stimulus}_stimulus")
+            group["data"] = block.frame.astype(np.float32)
+            group["frame_duration"] = np.stack([block.start, block.end], axis=1).astype(np.float64)
+            group["timestamps"] = block.start / FRAME_RATE_HZ
+            stack = nwb.create_group(f"stimulus/templates/{block.stimulus}_image_stack")
+            stack.create_dataset("data", data=templates[block.stimulus], compression="gzip", compression_opts=1)
+
+
+def _container_record(container_id: int, area: str, depth: int, cre_line: str, donor: str) -> dict:
+    return {
+        "id": container_id,
+        "imaging_depth": depth,
+        "targeted_structure": {"acronym": area},
+        "specimen": {
+            "name": f"{cre_line};Camk2a-tTA;{REPORTER_LINE}-{donor}",
+            "donor": {
+                "external_donor_name": donor,
+                "date_of_birth": "2016-01-01T00:00:00Z",
+                "conditions": [],
+                "transgenic_lines": [
+                    {"name": cre_line, "transgenic_line_type_name": "driver"},
+                    {"name": REPORTER_LINE, "transgenic_line_type_name": "reporter"},
+                ],
+            },
+        },
+        "failed": False,
+        "cre_line": cre_line,
+    }
+
+
+def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
+    """Write ``out_dir/cache`` (the Brain Observatory cache) and ``out_dir/truth.json``.
+
+    ``config`` is the validated ``embedded`` section; ``models`` the ``models`` section, which
+    supplies the reference network named by ``config["source_model"]``. Every container gets
+    ``cre_line`` as its driver line.
+    """
+    out_dir = Path(out_dir)
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    cache = partial / "cache"
+    for sub in ("ophys_experiment_data", "ophys_experiment_events"):
+        (cache / sub).mkdir(parents=True)
+    seed = config["seed"]
+    templates = {
+        "natural_scenes": natural_scenes(seed, tuple(config["scene_template_shape"])),
+        "natural_movie_one": natural_movie(seed, tuple(config["movie_template_shape"])),
+    }
+    source = load_model(config["source_model"], models[config["source_model"]])
+    planted = LoadedModel(
+        source.name, source.network, source.input_spec,
+        {area: [truth["layer"]] for area, truth in config["areas"].items()},
+    )  # fmt: skip
+    n_features = {
+        area: int(np.prod(shape))
+        for (area, _layer), shape in layer_shapes(planted, templates["natural_scenes"], torch.device("cpu")).items()
+    }
+
+    containers, plan = [], []
+    next_id = 1_000_000
+    for area in config["areas"]:
+        for depth in config["depths"]:
+            for replicate in range(config["containers_per_population"]):
+                container = _container_record(next_id, area, depth, cre_line, f"{area}-{depth}-{replicate}")
+                containers.append(container)
+                for session_index, session_type in enumerate(config["sessions"]):
+                    rng = labelled_rng(seed, area, depth, replicate, session_type)
+                    shape = (config["cells_per_experiment"], READOUT_FEATURES)
+                    readout = Readout(index=rng.integers(0, n_features[area], shape), weight=rng.standard_normal(shape))
+                    plan.append((area, container, next_id + 1 + session_index, session_type, readout, rng))
+                next_id += 100
+    readouts = {area: [item[4] for item in plan if item[0] == area] for area in config["areas"]}
+    drives = {
+        stimulus: _planted_drives(planted, images, readouts, config["batch_size"])
+        for stimulus, images in templates.items()
+    }
+    position_in_area = {area: 0 for area in config["areas"]}
+
+    experiments, cells = [], []
+    for area, container, experiment_id, session_type, readout, rng in plan:
+        position = position_in_area[area]
+        position_in_area[area] += 1
+        blocks, n_frames = session_timeline(session_type, config["scene_trials"], config["movie_repeats"], rng)
+        experiment_drives = {stimulus: drives[stimulus][area][position] for stimulus in STIMULI_OF_SESSION[session_type]}
+        events, dff = _events_and_dff(blocks, n_frames, experiment_drives, config["areas"][area]["noise"], rng)
+        cell_ids = experiment_id * 1000 + np.arange(len(readout.index))
+        experiment = {
+            "id": experiment_id,
+            "imaging_depth": container["imaging_depth"],
+            "targeted_structure": container["targeted_structure"],
+            "specimen": container["specimen"],
+            "experiment_container_id": container["id"],
+            "experiment_container": {"failed": False},
+            "stimulus_name": session_type,
+            "date_of_acquisition": "2016-04-11T00:00:00Z",
+            "failed": False,
+        }
+        experiments.append(experiment)
+        cells.extend(
+            {
+                "cell_specimen_id": int(cell_id),
+                "experiment_container_id": container["id"],
+                "failed_experiment_container": False,
+            }
+            for cell_id in cell_ids
+        )
+        _write_nwb(
+            cache / "ophys_experiment_data" / f"{experiment_id}.nwb",
+            experiment, container, blocks, n_frames, dff, cell_ids, templates,
+        )  # fmt: skip
+        np.savez_compressed(cache / "ophys_experiment_events" / f"{experiment_id}_events.npz", ev=events)
+        log.info("embedded cache: experiment %d (%s, %d µm, %s) written",
+                 experiment_id, area, container["imaging_depth"], session_type)  # fmt: skip
+
+    for container in containers:
+        del container["cre_line"]
+    records = {
+        "manifest.json": MANIFEST,
+        "experiment_containers.json": containers,
+        "ophys_experiments.json": experiments,
+        "cell_specimens.json": cells,
+        "stimulus_mappings.json": [],
+    }
+    for name, payload in records.items():
+        (cache / name).write_text(json.dumps(payload, indent=1))
+    truth = {"source_model": source.name, "areas": config["areas"], "cre_line": cre_line, "config": config}
+    (partial / "truth.json").write_text(json.dumps(truth, indent=1))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    partial.rename(out_dir)

@@ -1,0 +1,43 @@
+"""Figures: τ over layers per area, with the split-half noise ceiling as a band."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # jobs run without a display
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+
+def tau_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
+    """One panel per area: mean τ over brain resamples per layer (± SD), ceiling median ± SD in grey."""
+    areas = list(dict.fromkeys(scores["area"]))
+    grid = sns.FacetGrid(scores, col="area", col_order=areas, col_wrap=min(len(areas), 3),
+                         height=3.2, aspect=1.3, sharey=True)  # fmt: skip
+    for area, axes in zip(areas, grid.axes.flat):
+        panel = scores[scores["area"] == area]
+        for (model, pathway), line in panel.groupby(["model", "pathway"], sort=False):
+            line = line.sort_values("layer_index")
+            axes.errorbar(line["layer_index"], line["tau"], yerr=line["tau_sd"], marker="o", markersize=3,
+                          capsize=2, label=f"{model} / {pathway}")  # fmt: skip
+        ceiling = panel.iloc[0]
+        axes.axhline(ceiling["ceiling_median"], color="0.3", linestyle="--", linewidth=1)
+        axes.axhspan(ceiling["ceiling_median"] - ceiling["ceiling_sd"],
+                     ceiling["ceiling_median"] + ceiling["ceiling_sd"], color="0.5", alpha=0.3, linewidth=0)  # fmt: skip
+        ticks = panel.drop_duplicates("layer_index").sort_values("layer_index")
+        axes.set_xticks(ticks["layer_index"], ticks["layer"], rotation=90, fontsize=7)
+        axes.set_title(area)
+        axes.set_xlabel("")
+    grid.axes.flat[0].set_ylabel("Kendall τ-a")
+    grid.axes.flat[0].legend(fontsize=7, loc="upper right")
+    grid.figure.suptitle(title)
+    grid.figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial" + path.suffix)
+    grid.figure.savefig(partial, dpi=120)
+    plt.close(grid.figure)
+    partial.replace(path)

@@ -1,0 +1,10 @@
+"""Rule embedded_cache: generate the embedded Brain Observatory cache with planted truth."""
+
+import torch
+
+from brainlike.embedded_cache import generate
+from brainlike.logs import to_file
+
+to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+generate(snakemake.params.embedded, snakemake.params.cre_line, snakemake.params.models, snakemake.output.cache)

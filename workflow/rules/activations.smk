@@ -1,0 +1,24 @@
+rule extract_activations:
+    input:
+        stimuli=rules.stimulus_templates.output,
+    output:
+        store=directory(f"{RESULTS}/activations/{{model}}/{{stimulus}}.zarr"),
+    log:
+        f"{RESULTS}/logs/activations/{{model}}/{{stimulus}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/activations/{{model}}/{{stimulus}}.tsv"
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        batch_size=config["activations"]["batch_size"],
+        device=config["activations"]["device"],
+    threads: 4  # torch intra-op threads
+    resources:
+        mem_mb=4000,
+    script:
+        "../../scripts/extract_activations.py"
+
+
+rule activations:
+    """Stage target: every model's activations for every stimulus."""
+    input:
+        expand(rules.extract_activations.output, model=MODELS, stimulus=STIMULI),

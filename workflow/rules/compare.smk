@@ -1,0 +1,36 @@
+rule noise_ceiling:
+    input:
+        brain=rules.brain_rdms.output,
+    output:
+        f"{RESULTS}/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.json",
+    log:
+        f"{RESULTS}/logs/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    resources:
+        mem_mb=1000,
+    script:
+        "../../scripts/noise_ceiling.py"
+
+
+rule compare:
+    input:
+        model=rules.model_rdms.output,
+        brain=expand(rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True),
+    output:
+        f"{RESULTS}/tau/{{model}}/{{stimulus}}.parquet",
+    log:
+        f"{RESULTS}/logs/compare/{{model}}/{{stimulus}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compare/{{model}}/{{stimulus}}.tsv"
+    resources:
+        mem_mb=2000,
+    script:
+        "../../scripts/compare_rdms.py"
+
+
+rule taus:
+    """Stage target: τ of every model layer against every population."""
+    input:
+        expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
+        expand(rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),

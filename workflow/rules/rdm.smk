@@ -1,0 +1,38 @@
+rule model_rdms:
+    input:
+        store=rules.extract_activations.output.store,
+    output:
+        f"{RESULTS}/rdms/models/{{model}}/{{stimulus}}.hdf5",
+    log:
+        f"{RESULTS}/logs/model_rdms/{{model}}/{{stimulus}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/model_rdms/{{model}}/{{stimulus}}.tsv"
+    resources:
+        mem_mb=2000,
+    script:
+        "../../scripts/model_rdms.py"
+
+
+rule brain_rdms:
+    input:
+        responses=rules.responses.output,
+    output:
+        f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.hdf5",
+    log:
+        f"{RESULTS}/logs/brain_rdms/{{stimulus}}/{{area}}/{{depth}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/brain_rdms/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    params:
+        seed=config["rsa"]["seed"],
+        splits=config["rsa"]["splits"],
+    resources:
+        mem_mb=2000,
+    script:
+        "../../scripts/brain_rdms.py"
+
+
+rule rdms:
+    """Stage target: every brain and model RDM."""
+    input:
+        expand(rules.model_rdms.output, model=MODELS, stimulus=STIMULI),
+        expand(rules.brain_rdms.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),

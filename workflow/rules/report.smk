@@ -1,0 +1,31 @@
+rule tables:
+    input:
+        taus=expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
+        ceilings=expand(rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
+        responses=expand(rules.responses.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
+    output:
+        parquet=f"{RESULTS}/tables/tau.parquet",
+        csv=f"{RESULTS}/tables/tau.csv",
+    log:
+        f"{RESULTS}/logs/tables.log",
+    params:
+        cre_line=config["data"]["cre_line"],
+    script:
+        "../../scripts/aggregate_scores.py"
+
+
+rule figure:
+    input:
+        table=rules.tables.output.parquet,
+    output:
+        f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+    log:
+        f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
+    script:
+        "../../scripts/plot_scores.py"
+
+
+rule figures:
+    """Stage target: one figure per stimulus × depth, one panel per area."""
+    input:
+        expand(rules.figure.output, stimulus=STIMULI, depth=DEPTHS),
