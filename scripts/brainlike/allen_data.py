@@ -66,15 +66,21 @@ def _require_cached(cache: BrainObservatoryCache, key: str, experiment_id: int, 
         raise OfflineCacheError(f"offline cache: experiment {experiment_id} has no file {path}")
 
 
-def find_experiments(cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str) -> list[dict]:
-    """Experiments showing ``stimulus`` in every container of area × depth × Cre line."""
-    containers = cache.get_experiment_containers(targeted_structures=[area], imaging_depths=[depth], cre_lines=[cre_line])
+def find_experiments(
+    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str, container_ids: list[int] | None
+) -> list[dict]:
+    """Experiments showing ``stimulus`` in the containers of area × depth × Cre line (those of
+    ``container_ids`` only, unless None)."""
+    containers = cache.get_experiment_containers(
+        ids=container_ids, targeted_structures=[area], imaging_depths=[depth], cre_lines=[cre_line]
+    )
     if not containers:
         available = sorted(
             {(c["targeted_structure"], c["imaging_depth"], c["cre_line"]) for c in cache.get_experiment_containers()}
         )
         raise ValueError(
-            f"no experiment container for area {area}, depth {depth} µm, Cre line {cre_line}; "
+            f"no experiment container for area {area}, depth {depth} µm, Cre line {cre_line}"
+            f"{'' if container_ids is None else ' among data.containers'}; "
             f"the cache has (area, depth, Cre line): {available}"
         )
     experiments = cache.get_ophys_experiments(
@@ -110,6 +116,7 @@ def population_responses(
     signal: str,
     scene_window: int,
     segment_frames: int,
+    container_ids: list[int] | None,
     offline: bool,
 ) -> dict[str, np.ndarray]:
     """Every cell of every experiment of area × depth × Cre line pooled: trials × stimuli × cells.
@@ -118,7 +125,7 @@ def population_responses(
     every cell.
     """
     parts = []
-    for experiment in find_experiments(cache, area, depth, cre_line, stimulus):
+    for experiment in find_experiments(cache, area, depth, cre_line, stimulus, container_ids):
         experiment_id = experiment["id"]
         cell_ids, trace = _trace(cache, experiment_id, signal, offline)
         table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
@@ -142,13 +149,13 @@ def population_responses(
 
 def stimulus_templates(
     cache: BrainObservatoryCache, areas: list[str], depths: list[int], cre_line: str, stimulus: str,
-    segment_frames: int, offline: bool,
+    segment_frames: int, container_ids: list[int] | None, offline: bool,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows."""
     for area in areas:
         for depth in depths:
             try:
-                experiment = find_experiments(cache, area, depth, cre_line, stimulus)[0]
+                experiment = find_experiments(cache, area, depth, cre_line, stimulus, container_ids)[0]
             except ValueError:
                 continue
             _require_cached(cache, cache.EXPERIMENT_DATA_KEY, experiment["id"], offline)
@@ -180,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stimulus", required=True)
     parser.add_argument("--areas", nargs="+", required=True)
     parser.add_argument("--depths", nargs="+", type=int, required=True)
+    parser.add_argument("--containers", nargs="*", type=int, help="container ids to keep (default: all)")
     parser.add_argument("--signal", default="events")
     parser.add_argument("--scene-window", type=int, default=15)
     parser.add_argument("--segment-frames", type=int, default=15)
@@ -188,13 +196,14 @@ def main(argv: list[str] | None = None) -> None:
     cache = open_cache(args.manifest, args.offline)
     if args.what == "stimulus":
         arrays = stimulus_templates(
-            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.offline
+            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.containers,
+            args.offline,
         )
     else:
         (area,), (depth,) = args.areas, args.depths
         arrays = population_responses(
             cache, area, depth, args.cre_line, args.stimulus, args.signal,
-            args.scene_window, args.segment_frames, args.offline,
+            args.scene_window, args.segment_frames, args.containers, args.offline,
         )  # fmt: skip
         arrays["metadata"] = np.array(json.dumps({
             "area": area, "depth": depth, "cre_line": args.cre_line, "stimulus": args.stimulus,

@@ -54,26 +54,29 @@ def upper(rdms: np.ndarray) -> np.ndarray:
     return rdms[..., rows, columns]
 
 
-def split_half_rdms(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """RDMs of the two halves of ``n_splits`` random splits of the trials, drawn per stimulus.
+def random_splits(rng: np.random.Generator, n_splits: int, n_trials: int, n_stimuli: int) -> np.ndarray:
+    """Random trial orders, drawn per split and per stimulus: (splits, trials, stimuli).
 
-    ``responses`` is trials × stimuli × cells. Returns two (n_splits, stimuli, stimuli) stacks:
-    half A (⌊trials/2⌋ trials averaged) and half B (the other trials). The A halves are the
-    reference's "random half-trial" brain RDMs; A against B is its split-half noise ceiling.
+    The first ⌊trials/2⌋ trials of an order form half A of that split, the rest half B.
     """
-    n_trials, n_stimuli, _ = responses.shape
     if n_trials < 2:
         raise ValueError(f"a split-half needs at least 2 trials per stimulus, got {n_trials}")
-    half = n_trials // 2
-    halves_a = np.empty((n_splits, n_stimuli, n_stimuli))
-    halves_b = np.empty_like(halves_a)
-    stimulus_index = np.arange(n_stimuli)[None, :]
-    for split in range(n_splits):
-        order = np.argsort(rng.random((n_trials, n_stimuli)), axis=0)
-        mean_a = responses[order[:half], stimulus_index].mean(axis=0)
-        mean_b = responses[order[half:], stimulus_index].mean(axis=0)
-        halves_a[split], halves_b[split] = correlation_rdms(np.stack([mean_a, mean_b]))
-    return halves_a, halves_b
+    return np.argsort(rng.random((n_splits, n_trials, n_stimuli)), axis=1)
+
+
+def split_half_rdms(responses: np.ndarray, splits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RDMs of the trial-averaged halves of each split of ``responses`` (trials × stimuli × cells).
+
+    Returns two (splits, stimuli, stimuli) stacks. The A halves are the reference's "random
+    half-trial" brain RDMs; A against B is its split-half noise ceiling.
+    """
+    half = responses.shape[0] // 2
+    stimulus_index = np.arange(responses.shape[1])[None, :]
+    halves = np.empty((len(splits), 2, responses.shape[1], responses.shape[1]))
+    for position, order in enumerate(splits):
+        means = [responses[order[:half], stimulus_index].mean(axis=0), responses[order[half:], stimulus_index].mean(axis=0)]
+        halves[position] = correlation_rdms(np.stack(means))
+    return halves[:, 0], halves[:, 1]
 
 
 def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict) -> None:

@@ -20,6 +20,7 @@ _ALLEN_ARGS = (
     f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
     f"--cre-line {config['data']['cre_line']} "
     f"--segment-frames {config['responses']['movie_segment_frames']}"
+    + ("" if config["data"]["containers"] is None else f" --containers {' '.join(map(str, config['data']['containers']))}")
 )
 
 

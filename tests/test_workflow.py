@@ -1,0 +1,133 @@
+"""The whole workflow on a small embedded data set: planted truth recovered, numbers equal to rsatoolbox."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from conftest import NOISE_LADDER, PLANTED, RECORDED, small_config
+from rsatoolbox.data import Dataset
+from rsatoolbox.rdm import RDMs, calc_rdm, compare
+
+from brainlike.rdm import load_rdms, random_splits
+from brainlike.seeds import labelled_rng
+
+STIMULI = ["natural_scenes", "natural_movie_one"]
+DEPTHS = [175, 275]
+
+
+@pytest.fixture(scope="module")
+def table(workflow_run):
+    return pd.read_parquet(workflow_run / "results" / "tables" / "tau.parquet")
+
+
+def test_outputs_are_complete(workflow_run, table):
+    csv = pd.read_csv(workflow_run / "results" / "tables" / "tau.csv")
+    assert len(csv) == len(table) == len(STIMULI) * len(DEPTHS) * (len(PLANTED) + len(NOISE_LADDER) - 1) * len(RECORDED)
+    for stimulus in STIMULI:
+        for depth in DEPTHS:
+            figure = workflow_run / "results" / "figures" / stimulus / f"{depth}um.png"
+            assert figure.stat().st_size > 10_000
+    assert not list((workflow_run / "results").rglob("*.partial*"))
+
+
+@pytest.mark.parametrize("stimulus", STIMULI)
+@pytest.mark.parametrize("area", sorted(PLANTED))
+def test_best_layer_is_the_planted_one(table, stimulus, area):
+    for depth in DEPTHS:
+        scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
+        best = scores.loc[scores["tau"].idxmax(), "layer"]
+        assert best == PLANTED[area], scores[["layer", "tau"]].to_string()
+
+
+@pytest.mark.parametrize("stimulus", STIMULI)
+def test_noise_ceiling_falls_as_planted_noise_rises(table, stimulus):
+    for depth in DEPTHS:
+        ceilings = [
+            table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)][
+                "ceiling_median"
+            ].iloc[0]
+            for area, _noise in NOISE_LADDER
+        ]
+        assert ceilings[0] > ceilings[1] > ceilings[2], ceilings
+        assert ceilings[0] > 0.3
+
+
+def test_table_describes_populations(table):
+    config = small_config()["embedded"]
+    assert set(table["containers"]) == {config["containers_per_population"]}
+    assert set(table["cells"]) == {config["containers_per_population"] * config["cells_per_experiment"]}
+    scenes = table[table["stimulus"] == "natural_scenes"]
+    movie = table[table["stimulus"] == "natural_movie_one"]
+    assert set(scenes["stimuli"]) == {118} and set(scenes["trials"]) == {config["scene_trials"]}
+    assert set(movie["stimuli"]) == {60} and set(movie["trials"]) == {config["movie_repeats"]}
+    assert set(table["comparison"]) == {"tau-a"}
+    assert set(table["ceiling_method"]) == {"split-half tau-a"}
+
+
+@pytest.mark.parametrize("stimulus", STIMULI)
+def test_model_rdms_equal_rsatoolbox_on_the_zarr_store(workflow_run, stimulus):
+    results = workflow_run / "results"
+    store = zarr.open_group(results / "activations" / "efficientnet_lite0" / f"{stimulus}.zarr", mode="r")
+    ours = load_rdms(results / "rdms" / "models" / "efficientnet_lite0" / f"{stimulus}.hdf5")
+    assert list(ours.rdm_descriptors["layer"]) == RECORDED
+    for position, layer in enumerate(RECORDED):
+        patterns = np.asarray(store[f"main/{layer}"], dtype=np.float64)
+        reference = calc_rdm(Dataset(patterns), method="correlation")
+        np.testing.assert_allclose(ours.get_vectors()[position], reference.get_vectors()[0], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("stimulus", STIMULI)
+def test_brain_rdms_and_taus_equal_rsatoolbox(workflow_run, table, stimulus):
+    results = workflow_run / "results"
+    config = small_config()
+    model = load_rdms(results / "rdms" / "models" / "efficientnet_lite0" / f"{stimulus}.hdf5")
+    area, depth = "VISl", 275
+    population = np.load(results / "responses" / stimulus / area / f"{depth}.npz")["responses"]
+    brain = load_rdms(results / "rdms" / "brain" / stimulus / area / f"{depth}.hdf5")
+    # The same seed gives the same splits: recompute every half-trial RDM with rsatoolbox.
+    rng = labelled_rng(config["rsa"]["seed"], stimulus, area, str(depth))
+    splits = random_splits(rng, config["rsa"]["splits"], *population.shape[:2])
+    half = population.shape[0] // 2
+    columns = np.arange(population.shape[1])[None, :]
+    halves_a = []
+    for position, order in enumerate(splits):
+        for label, trials in (("a", order[:half]), ("b", order[half:])):
+            mean = population[trials, columns].mean(axis=0)
+            reference = calc_rdm(Dataset(mean), method="correlation").get_vectors()[0]
+            stored = brain.subset("half", label).subset("split", position).get_vectors()[0]
+            np.testing.assert_allclose(stored, reference, rtol=0, atol=1e-10)
+            if label == "a":
+                halves_a.append(reference)
+    # τ per layer: mean over the half-trial brain RDMs of rsatoolbox's τ-a.
+    taus = compare(RDMs(np.array(halves_a)), model, method="tau-a")  # halves × layers
+    scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
+    np.testing.assert_allclose(scores.sort_values("layer_index")["tau"], taus.mean(axis=0), rtol=0, atol=1e-10)
+    # Noise ceiling: τ-a of half A against half B of each split.
+    halves_b = brain.subset("half", "b").get_vectors()
+    ceiling = [compare(RDMs(a[None]), RDMs(b[None]), method="tau-a")[0, 0] for a, b in zip(halves_a, halves_b)]
+    summary = json.loads((results / "noise_ceiling" / stimulus / area / f"{depth}.json").read_text())
+    assert summary["ceiling_median"] == pytest.approx(np.median(ceiling), abs=1e-10)
+    assert summary["ceiling_sd"] == pytest.approx(np.std(ceiling, ddof=1), abs=1e-10)
+
+
+def test_activation_store_layout(workflow_run):
+    store = zarr.open_group(
+        workflow_run / "results" / "activations" / "efficientnet_lite0" / "natural_movie_one.zarr", mode="r"
+    )
+    layers = store.attrs["layers"]
+    assert [layer["layer"] for layer in layers] == RECORDED
+    assert [layer["index"] for layer in layers] == list(range(len(RECORDED)))
+    assert store.attrs["n_rows"] == 60 and store.attrs["stimulus"] == "natural_movie_one"
+    for layer in layers:
+        array = store[f"{layer['pathway']}/{layer['layer']}"]
+        assert array.shape == (60, int(np.prod(layer["shape"])))
+        assert array.dtype == np.float32
+
+
+def test_rerun_has_nothing_to_do(workflow_run):
+    from conftest import snakemake
+
+    dry = snakemake(workflow_run, "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
