@@ -44,6 +44,23 @@ class OfflineBrainObservatoryApi(BrainObservatoryApi):
             "cache refuses network access (data.source: embedded)"
         )
 
+    def _cached_file(self, experiment_id, file_name, what):
+        # allensdk's "lazy" strategy downloads only a missing file; offline, a missing file is an error.
+        if not Path(file_name).is_file():
+            raise OfflineCacheError(
+                f"offline cache {self._cache_dir}: the {what} of experiment {experiment_id} is missing "
+                f"({file_name}), and this cache refuses network access"
+            )
+
+    def save_ophys_experiment_data(self, ophys_experiment_id, file_name, **_):
+        self._cached_file(ophys_experiment_id, file_name, "NWB file")
+
+    def save_ophys_experiment_event_data(self, ophys_experiment_id, file_name, **_):
+        self._cached_file(ophys_experiment_id, file_name, "events file")
+
+    def save_ophys_experiment_analysis_data(self, ophys_experiment_id, file_name, **_):
+        self._cached_file(ophys_experiment_id, file_name, "analysis file")
+
     def retrieve_parsed_json_over_http(self, url, post=False):
         raise OfflineCacheError(f"offline cache {self._cache_dir}: refused network query {url}")
 
@@ -58,12 +75,6 @@ def open_cache(manifest: Path, offline: bool) -> BrainObservatoryCache:
             raise OfflineCacheError(f"offline cache: no manifest at {manifest}")
         return BrainObservatoryCache(manifest_file=str(manifest), api=OfflineBrainObservatoryApi(manifest.parent))
     return BrainObservatoryCache(manifest_file=str(manifest))
-
-
-def _require_cached(cache: BrainObservatoryCache, key: str, experiment_id: int, offline: bool) -> None:
-    path = Path(cache.get_cache_path(None, key, experiment_id))
-    if offline and not path.is_file():
-        raise OfflineCacheError(f"offline cache: experiment {experiment_id} has no file {path}")
 
 
 def find_experiments(
@@ -91,20 +102,16 @@ def find_experiments(
     return sorted(experiments, key=lambda e: (e["experiment_container_id"], e["id"]))
 
 
-def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str, offline: bool) -> tuple[np.ndarray, np.ndarray]:
+def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str) -> tuple[np.ndarray, np.ndarray]:
     """(cell specimen ids, cells × frames trace) of one experiment."""
-    _require_cached(cache, cache.EXPERIMENT_DATA_KEY, experiment_id, offline)
     data_set = cache.get_ophys_experiment_data(experiment_id)
     if signal == "events":
-        _require_cached(cache, cache.EVENTS_DATA_KEY, experiment_id, offline)
         trace = cache.get_ophys_experiment_events(experiment_id)
-        cell_ids = data_set.get_cell_specimen_ids()
     elif signal == "dff":
-        cell_ids, trace = data_set.get_dff_traces()
-        cell_ids = data_set.get_cell_specimen_ids()
+        _timestamps, trace = data_set.get_dff_traces()
     else:
         raise ValueError(f"responses.signal: {signal!r} is not one of 'events', 'dff'")
-    return np.asarray(cell_ids), np.asarray(trace, dtype=np.float64)
+    return np.asarray(data_set.get_cell_specimen_ids()), np.asarray(trace, dtype=np.float64)
 
 
 def population_responses(
@@ -117,7 +124,6 @@ def population_responses(
     scene_window: int,
     segment_frames: int,
     container_ids: list[int] | None,
-    offline: bool,
 ) -> dict[str, np.ndarray]:
     """Every cell of every experiment of area × depth × Cre line pooled: trials × stimuli × cells.
 
@@ -127,7 +133,7 @@ def population_responses(
     parts = []
     for experiment in find_experiments(cache, area, depth, cre_line, stimulus, container_ids):
         experiment_id = experiment["id"]
-        cell_ids, trace = _trace(cache, experiment_id, signal, offline)
+        cell_ids, trace = _trace(cache, experiment_id, signal)
         table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
         frame, start = table["frame"].to_numpy(), table["start"].to_numpy()
         if stimulus == "natural_scenes":
@@ -149,7 +155,7 @@ def population_responses(
 
 def stimulus_templates(
     cache: BrainObservatoryCache, areas: list[str], depths: list[int], cre_line: str, stimulus: str,
-    segment_frames: int, container_ids: list[int] | None, offline: bool,
+    segment_frames: int, container_ids: list[int] | None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows."""
     for area in areas:
@@ -158,7 +164,6 @@ def stimulus_templates(
                 experiment = find_experiments(cache, area, depth, cre_line, stimulus, container_ids)[0]
             except ValueError:
                 continue
-            _require_cached(cache, cache.EXPERIMENT_DATA_KEY, experiment["id"], offline)
             images = cache.get_ophys_experiment_data(experiment["id"]).get_stimulus_template(stimulus)
             if stimulus == "natural_movie_one":
                 groups = segment_of_frame(len(images), segment_frames)
@@ -196,14 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     cache = open_cache(args.manifest, args.offline)
     if args.what == "stimulus":
         arrays = stimulus_templates(
-            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.containers,
-            args.offline,
+            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.containers
         )
     else:
         (area,), (depth,) = args.areas, args.depths
         arrays = population_responses(
             cache, area, depth, args.cre_line, args.stimulus, args.signal,
-            args.scene_window, args.segment_frames, args.containers, args.offline,
+            args.scene_window, args.segment_frames, args.containers,
         )  # fmt: skip
         arrays["metadata"] = np.array(json.dumps({
             "area": area, "depth": depth, "cre_line": args.cre_line, "stimulus": args.stimulus,
