@@ -132,9 +132,23 @@ def write_store(
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _fill_store(partial, model, images, groups, batch_size, device, attrs)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    partial.rename(path)
+
+
+def _fill_store(
+    path: Path, model: LoadedModel, images: np.ndarray, groups: np.ndarray, batch_size: int, device: torch.device,
+    attrs: dict,
+) -> None:  # fmt: skip
     n_rows = int(groups[-1]) + 1
     shapes = layer_shapes(model, images, device)
-    root = zarr.open_group(partial, mode="w")
+    root = zarr.open_group(path, mode="w")
     arrays = {}
     for pathway, layer in model.layers():
         n_features = int(np.prod(shapes[(pathway, layer)]))
@@ -159,9 +173,6 @@ def write_store(
         for key, rows in batch.items():
             arrays[key][first_row : first_row + len(rows)] = rows
         log.info("%s: rows %d-%d of %d recorded", model.name, first_row, first_row + len(rows) - 1, n_rows)
-    if path.exists():
-        shutil.rmtree(path)
-    partial.rename(path)
 
 
 def open_layers(path: Path) -> tuple[zarr.Group, list[dict]]:

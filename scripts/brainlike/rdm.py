@@ -22,10 +22,10 @@ def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int) -> np.nd
     centred = gram - np.einsum("...i,...j->...ij", sums, sums) / n_features
     scale = np.sqrt(np.einsum("...ii->...i", centred))
     correlation = centred / scale[..., :, None] / scale[..., None, :]
-    rdm = 1.0 - correlation
-    # The diagonal is 0 by definition; rounding would leave ~1e-16 there.
-    rdm[..., np.arange(rdm.shape[-1]), np.arange(rdm.shape[-1])] = 0.0
-    return rdm
+    # Rounding can leave the two triangles 1e-16 apart and the diagonal off zero: mirror the upper
+    # triangle (the vector rsatoolbox keeps) and set the diagonal to 0, as defined.
+    upper_triangle = np.triu(1.0 - correlation, k=1)
+    return upper_triangle + np.swapaxes(upper_triangle, -1, -2)
 
 
 def correlation_rdm(patterns) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""Activations: hooks capture the right tensors, the trained model classifies, stores are complete."""
+
+import numpy as np
+import pytest
+import torch
+import zarr
+from conftest import default_config
+from skimage import data as skdata
+from skimage.color import rgb2gray
+
+from brainlike import activations
+from brainlike.activations import iter_activations, to_input, write_store
+from brainlike.models import available_layers, load_model
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    entry = default_config()["models"]["efficientnet_lite0"]
+    return load_model("efficientnet_lite0", {**entry, "input": {**entry["input"], "size": 96}})
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (7, 40, 50), dtype=np.uint8)
+
+
+def test_hooked_blocks_equal_a_manual_forward_pass(lite0, images):
+    network = lite0.network
+    recorded = {}
+    for first, batch in iter_activations(lite0, images, np.arange(len(images)), batch_size=3, device=CPU):
+        for (_pathway, layer), rows in batch.items():
+            recorded.setdefault(layer, []).append(rows)
+    manual = {}
+    with torch.inference_mode():
+        for start in range(0, len(images), 3):  # the same batches, so the same floating-point sums
+            x = network._swish(network._bn0(network._conv_stem(to_input(images[start : start + 3], lite0.input_spec))))
+            for index, block in enumerate(network._blocks):
+                x = block(x)
+                manual.setdefault(f"_blocks.{index}", []).append(x.flatten(1).numpy().copy())
+    for layer, rows in manual.items():
+        np.testing.assert_allclose(np.concatenate(recorded[layer]), np.concatenate(rows), rtol=1e-6, atol=1e-6)
+    assert len(recorded) == len(network._blocks) == 16
+
+
+def test_rows_of_a_group_are_the_mean_of_its_images(lite0, images):
+    groups = np.array([0, 0, 1, 1, 1, 2, 3])
+    single = {}
+    for _, batch in iter_activations(lite0, images, np.arange(7), batch_size=7, device=CPU):
+        single = batch
+    grouped = {}
+    for first, batch in iter_activations(lite0, images, groups, batch_size=2, device=CPU):
+        for key, rows in batch.items():
+            grouped.setdefault(key, []).append(rows)
+    for key, rows in single.items():
+        expected = np.stack([rows[groups == g].mean(axis=0) for g in range(4)])
+        np.testing.assert_allclose(np.concatenate(grouped[key]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_groups_must_number_rows_in_order(lite0, images):
+    with pytest.raises(ValueError, match="groups must number output rows"):
+        next(iter_activations(lite0, images, np.array([0, 2, 2, 3, 4, 5, 6]), 2, CPU))
+
+
+def test_trained_efficientnet_lite0_sees_a_cat():
+    entry = default_config()["models"]["efficientnet_lite0"]
+    model = load_model("efficientnet_lite0", entry)
+    cat = np.round(255 * rgb2gray(skdata.chelsea())).astype(np.uint8)[None]
+    with torch.inference_mode():
+        logits = model.network(to_input(cat, model.input_spec))
+    # ImageNet classes 281-285 are the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian).
+    assert int(logits.argmax()) in range(281, 286)
+    random_entry = {**entry, "weights": {"random_seed": 0}}
+    with torch.inference_mode():
+        random_logits = load_model("random", random_entry).network(to_input(cat, model.input_spec))
+    assert not torch.allclose(logits, random_logits)
+
+
+def test_unknown_layer_is_named_with_a_way_to_list_layers():
+    entry = {**default_config()["models"]["efficientnet_lite0"], "pathways": {"main": ["_blocks.99"]}}
+    with pytest.raises(ValueError, match=r"models.lite.pathways.main: no such layer\(s\) \['_blocks.99'\]"):
+        load_model("lite", entry)
+    assert "_blocks.15" in available_layers(load_model("lite", default_config()["models"]["efficientnet_lite0"]).network)
+
+
+def test_store_has_every_layer_and_its_shape(lite0, images, tmp_path):
+    path = tmp_path / "store.zarr"
+    write_store(path, lite0, images, np.arange(len(images)), 4, CPU, {"stimulus": "test"})
+    root = zarr.open_group(path, mode="r")
+    assert root.attrs["stimulus"] == "test" and root.attrs["n_rows"] == 7
+    assert [layer["layer"] for layer in root.attrs["layers"]] == [f"_blocks.{i}" for i in range(16)]
+    first = root.attrs["layers"][0]
+    assert root["main/_blocks.0"].shape == (7, int(np.prod(first["shape"])))
+    assert not (tmp_path / "store.zarr.partial").exists()
+
+
+def test_a_failed_extraction_leaves_no_store(lite0, images, tmp_path, monkeypatch):
+    def fail_after_first_batch(*args, **kwargs):
+        yield 0, {key: np.zeros((1, 1), np.float32) for key in lite0.layers()}
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(activations, "iter_activations", fail_after_first_batch)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        write_store(tmp_path / "store.zarr", lite0, images, np.arange(len(images)), 4, CPU, {})
+    assert list(tmp_path.iterdir()) == []
