@@ -7,13 +7,15 @@ rule extract_activations:
         f"{RESULTS}/logs/activations/{{model}}/{{stimulus}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/activations/{{model}}/{{stimulus}}.tsv"
+    conda:
+        "../../envs/main.yaml"
+    threads: 4  # torch intra-op threads
+    resources:
+        mem_mb=4000,
     params:
         model=lambda wildcards: config["models"][wildcards.model],
         batch_size=config["activations"]["batch_size"],
         device=config["activations"]["device"],
-    threads: 4  # torch intra-op threads
-    resources:
-        mem_mb=4000,
     script:
         "../../scripts/extract_activations.py"
 

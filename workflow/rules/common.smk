@@ -2,7 +2,6 @@ import json
 
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -23,8 +22,13 @@ def _check_config(config):
                 f"that embedded does not generate (embedded.areas: {sorted(embedded['areas'])}, "
                 f"embedded.depths: {embedded['depths']})"
             )
-        if "natural_scenes" in data["stimuli"] and "three_session_B" not in embedded["sessions"]:
-            raise ValueError("data.stimuli has natural_scenes, shown only in three_session_B: add it to embedded.sessions")
+        if (
+            "natural_scenes" in data["stimuli"]
+            and "three_session_B" not in embedded["sessions"]
+        ):
+            raise ValueError(
+                "data.stimuli has natural_scenes, shown only in three_session_B: add it to embedded.sessions"
+            )
 
 
 _check_config(config)
@@ -54,3 +58,16 @@ def cache_manifest():
 def cache_input(wildcards):
     """The generated cache is a job's output; a real Allen cache is the user's folder."""
     return rules.embedded_cache.output.cache if EMBEDDED else []
+
+
+# Arguments every AllenSDK job shares: which cache, how to select cells, how to cut the movie.
+ALLEN_ARGS = (
+    f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
+    f"--cre-line {config['data']['cre_line']} "
+    f"--segment-frames {config['responses']['movie_segment_frames']}"
+    + (
+        ""
+        if config["data"]["containers"] is None
+        else f" --containers {' '.join(map(str, config['data']['containers']))}"
+    )
+)

@@ -7,6 +7,8 @@ rule noise_ceiling:
         f"{RESULTS}/logs/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    conda:
+        "../../envs/main.yaml"
     resources:
         mem_mb=1000,
     script:
@@ -16,13 +18,17 @@ rule noise_ceiling:
 rule compare:
     input:
         model=rules.model_rdms.output,
-        brain=expand(rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True),
+        brain=expand(
+            rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True
+        ),
     output:
         f"{RESULTS}/tau/{{model}}/{{stimulus}}.parquet",
     log:
         f"{RESULTS}/logs/compare/{{model}}/{{stimulus}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/compare/{{model}}/{{stimulus}}.tsv"
+    conda:
+        "../../envs/main.yaml"
     resources:
         mem_mb=2000,
     script:

@@ -5,23 +5,17 @@ rule embedded_cache:
         f"{RESULTS}/logs/embedded_cache.log",
     benchmark:
         f"{RESULTS}/benchmarks/embedded_cache.tsv"
+    conda:
+        "../../envs/main.yaml"
+    threads: 4  # torch forward passes of the source model
+    resources:
+        mem_mb=4000,
     params:
         embedded=config["embedded"],
         cre_line=config["data"]["cre_line"],
         models=config["models"],
-    threads: 4  # torch forward passes of the source model
-    resources:
-        mem_mb=4000,
     script:
         "../../scripts/make_embedded_cache.py"
-
-
-_ALLEN_ARGS = (
-    f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
-    f"--cre-line {config['data']['cre_line']} "
-    f"--segment-frames {config['responses']['movie_segment_frames']}"
-    + ("" if config["data"]["containers"] is None else f" --containers {' '.join(map(str, config['data']['containers']))}")
-)
 
 
 rule stimulus_templates:
@@ -33,15 +27,17 @@ rule stimulus_templates:
         f"{RESULTS}/logs/stimulus_templates/{{stimulus}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/stimulus_templates/{{stimulus}}.tsv"
-    params:
-        areas=" ".join(AREAS),
-        depths=" ".join(DEPTHS),
-    resources:
-        mem_mb=2000,
     conda:
         "../../envs/allensdk.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        python=ALLENSDK_PYTHON,
+        cache=ALLEN_ARGS,
+        areas=" ".join(AREAS),
+        depths=" ".join(DEPTHS),
     shell:
-        "{ALLENSDK_PYTHON} -m brainlike.allen_data stimulus {_ALLEN_ARGS} --stimulus {wildcards.stimulus} "
+        "{params.python} -m brainlike.allen_data stimulus {params.cache} --stimulus {wildcards.stimulus} "
         "--areas {params.areas} --depths {params.depths} --out {output} > {log} 2>&1"
 
 
@@ -54,15 +50,17 @@ rule responses:
         f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
-    params:
-        signal=config["responses"]["signal"],
-        window=config["responses"]["scene_window_frames"],
-    resources:
-        mem_mb=2000,
     conda:
         "../../envs/allensdk.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        python=ALLENSDK_PYTHON,
+        cache=ALLEN_ARGS,
+        signal=config["responses"]["signal"],
+        window=config["responses"]["scene_window_frames"],
     shell:
-        "{ALLENSDK_PYTHON} -m brainlike.allen_data responses {_ALLEN_ARGS} --stimulus {wildcards.stimulus} "
+        "{params.python} -m brainlike.allen_data responses {params.cache} --stimulus {wildcards.stimulus} "
         "--areas {wildcards.area} --depths {wildcards.depth} --signal {params.signal} "
         "--scene-window {params.window} --out {output} > {log} 2>&1"
 

@@ -7,6 +7,8 @@ rule model_rdms:
         f"{RESULTS}/logs/model_rdms/{{model}}/{{stimulus}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/model_rdms/{{model}}/{{stimulus}}.tsv"
+    conda:
+        "../../envs/main.yaml"
     resources:
         mem_mb=2000,
     script:
@@ -22,11 +24,13 @@ rule brain_rdms:
         f"{RESULTS}/logs/brain_rdms/{{stimulus}}/{{area}}/{{depth}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/brain_rdms/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
     params:
         seed=config["rsa"]["seed"],
         splits=config["rsa"]["splits"],
-    resources:
-        mem_mb=2000,
     script:
         "../../scripts/brain_rdms.py"
 

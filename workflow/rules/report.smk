@@ -1,13 +1,19 @@
 rule tables:
     input:
         taus=expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
-        ceilings=expand(rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
-        responses=expand(rules.responses.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
+        ceilings=expand(
+            rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+        ),
+        responses=expand(
+            rules.responses.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+        ),
     output:
         parquet=f"{RESULTS}/tables/tau.parquet",
         csv=f"{RESULTS}/tables/tau.csv",
     log:
         f"{RESULTS}/logs/tables.log",
+    conda:
+        "../../envs/main.yaml"
     params:
         cre_line=config["data"]["cre_line"],
     script:
@@ -21,6 +27,8 @@ rule figure:
         f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
     log:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
+    conda:
+        "../../envs/main.yaml"
     script:
         "../../scripts/plot_scores.py"
 

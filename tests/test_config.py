@@ -1,0 +1,104 @@
+"""Config validation, lint, the real-Allen preset's offline dry run, and generator reproducibility."""
+
+import copy
+import csv
+import filecmp
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from conftest import ROOT, SHARED, SNAKEMAKE, default_config, snakemake, write_config
+
+from brainlike.embedded_cache import generate
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run([str(ROOT / ".venvs/main/bin/snakefmt"), "--check", "workflow"], cwd=ROOT, capture_output=True)
+    assert fmt.returncode == 0, fmt.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen']"),
+        (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
+        (lambda c: c["data"].update(areas=["VISp", "V1"]), "'V1' does not match"),
+        (lambda c: c["models"]["efficientnet_lite0"].pop("input"), "'input' is a required property"),
+        (lambda c: c["responses"].update(movie_segment_frames=7), "7 is not one of"),
+        (lambda c: c["embedded"].update(source_model="resnet"), "embedded.source_model: 'resnet' is not a key of models"),
+        (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
+        (lambda c: c.update(extra_key=1), "Additional properties are not allowed ('extra_key' was unexpected)"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):
+    config = copy.deepcopy(default_config())
+    change(config)
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_real_allen_preset_dry_runs_without_network(tmp_path):
+    write_config(tmp_path, default_config())
+    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow/Snakefile"), "-d", str(tmp_path), "-n",
+               "--configfile", str(ROOT / "config/allen_reference.yaml")]  # fmt: skip
+    # A network namespace of its own has no route anywhere: any lookup or connection would fail.
+    result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["responses"] == 5 * 2 * 2  # areas × depths × stimuli
+    assert counts["noise_ceiling"] == 20 and counts["figure"] == 4
+    assert "embedded_cache" not in counts
+
+
+def test_real_allen_preset_lists_the_reference_containers():
+    table = SHARED / "data" / "reference_containers.csv"
+    if not table.exists():
+        pytest.skip("the reference container table lives in ../shared")
+    with table.open() as handle:
+        reference = {int(row["experiment_container_id"]) for row in csv.DictReader(handle)}
+    preset = yaml.safe_load((ROOT / "config/allen_reference.yaml").read_text())
+    assert set(preset["data"]["containers"]) == reference
+
+
+def tiny_embedded() -> tuple[dict, dict]:
+    config = copy.deepcopy(default_config())
+    embedded = config["embedded"]
+    embedded.update(
+        areas={"VISp": {"layer": "_blocks.1", "noise": 1.0}},
+        depths=[175],
+        containers_per_population=1,
+        cells_per_experiment=4,
+        sessions=["three_session_B"],
+        scene_trials=2,
+        movie_repeats=2,
+        scene_template_shape=[24, 30],
+        movie_template_shape=[16, 32],
+    )
+    config["models"]["efficientnet_lite0"]["input"]["size"] = 32
+    return embedded, config["models"]
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    embedded, models = tiny_embedded()
+    generate(embedded, "Cux2-CreERT2", models, tmp_path / "one")
+    generate(embedded, "Cux2-CreERT2", models, tmp_path / "two")
+    comparison = filecmp.dircmp(tmp_path / "one", tmp_path / "two")
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(files) == 8  # manifest, 4 API record files, truth, one NWB, one events file
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert not comparison.left_only and not comparison.right_only
+    generate({**embedded, "seed": embedded["seed"] + 1}, "Cux2-CreERT2", models, tmp_path / "three")
+    nwb = next((tmp_path / "one").rglob("*.nwb")).relative_to(tmp_path / "one")
+    assert (tmp_path / "one" / nwb).read_bytes() != (tmp_path / "three" / nwb).read_bytes()
+    shutil.rmtree(tmp_path)
