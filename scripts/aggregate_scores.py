@@ -1,4 +1,4 @@
-"""Rule tables: one tidy τ table for the whole grid, with noise ceilings and population sizes."""
+"""Rule tables: one tidy τ table for the whole grid, and the cells and containers of every population."""
 
 import json
 from pathlib import Path
@@ -9,18 +9,16 @@ import pandas as pd
 from brainlike.logs import to_file
 
 to_file(snakemake.log[0])
-populations = []
+populations, containers = [], []
 for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.input.responses):
-    # Both lists follow the same expand() order: results/<kind>/<stimulus>/<area>/<depth>.<ext>
-    stimulus, area, depth = Path(ceiling_path).with_suffix("").parts[-3:]
     population = np.load(responses_path)
+    metadata = json.loads(str(population["metadata"]))
     trials, stimuli, cells = population["responses"].shape
+    key = {"stimulus": metadata["stimulus"], "area": metadata["area"], "depth": int(metadata["depth"])}
     populations.append(
         {
-            "stimulus": stimulus,
-            "area": area,
-            "depth": int(depth),
-            "cre_line": snakemake.params.cre_line,
+            **key,
+            "cre_line": metadata["cre_line"],
             "cells": cells,
             "containers": len(np.unique(population["container_id"])),
             "trials": trials,
@@ -28,9 +26,26 @@ for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.inpu
             **json.loads(Path(ceiling_path).read_text()),
         }
     )
+    ids, counts = np.unique(population["container_id"], return_counts=True)
+    selection = metadata["selection"]
+    containers.extend(
+        {
+            **key,
+            "cre_line": metadata["cre_line"],
+            "container_id": int(container),
+            "cells": int(count),
+            "signal": metadata["signal"],
+            "options": json.dumps(metadata["options"], sort_keys=True),
+            "population_cells_recorded": selection["cells_recorded"],
+            "population_cells_kept": selection["cells_kept"],
+            "selection": json.dumps(selection, sort_keys=True),
+        }
+        for container, count in zip(ids, counts)
+    )
 scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.taus], ignore_index=True)
 table = scores.merge(pd.DataFrame(populations), on=["stimulus", "area", "depth"], validate="many_to_one")
 table["tau_noise_corrected"] = table["tau"] / table["ceiling_median"]
 table = table.sort_values(["stimulus", "area", "depth", "model", "layer_index"], ignore_index=True)
 table.to_parquet(snakemake.output.parquet, index=False)
 table.to_csv(snakemake.output.csv, index=False)
+pd.DataFrame(containers).to_csv(snakemake.output.populations, index=False)

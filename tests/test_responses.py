@@ -29,7 +29,7 @@ def population(workflow_run):
 
 def test_scene_responses_are_15_frame_event_sums_by_hand(population):
     cache, scenes, _movie = population
-    window = small_config()["responses"]["scene_window_frames"]
+    window = small_config()["responses"]["natural_scenes"]["window_frames"]
     for experiment_id in np.unique(scenes["experiment_id"]):
         events, tables = raw_experiment(cache, experiment_id)
         frames, durations = tables["natural_scenes"]
@@ -47,7 +47,7 @@ def test_scene_responses_are_15_frame_event_sums_by_hand(population):
 
 def test_movie_responses_are_segment_means_of_frame_starts_by_hand(population):
     cache, _scenes, movie = population
-    segment = small_config()["responses"]["movie_segment_frames"]
+    segment = small_config()["responses"]["natural_movie_one"]["segment_frames"]
     experiment_id = np.unique(movie["experiment_id"])[0]
     events, tables = raw_experiment(cache, experiment_id)
     frames, durations = tables["natural_movie_one"]
@@ -72,14 +72,14 @@ def test_scene_responses_drop_blanks_and_keep_common_trials():
     trace = np.arange(40, dtype=float)[None, :]  # one cell, value = frame index
     frame = np.array([0, -1, 1, 0, 1, 0])
     start = np.array([0, 5, 10, 15, 20, 25])
-    responses = scene_responses(trace, frame, start, n_images=2, window=3)
+    responses = scene_responses(trace, frame, start, start + 4, n_images=2, window_frames=3)
     # Image 0 shown 3 times, image 1 twice: 2 trials each; sum of frames s, s+1, s+2 = 3s + 3.
     np.testing.assert_array_equal(responses[:, :, 0], [[3, 33], [48, 63]])
 
 
 def test_scene_responses_reject_a_window_past_the_trace():
     with pytest.raises(ValueError, match="runs past the trace"):
-        scene_responses(np.zeros((1, 10)), np.array([0]), np.array([8]), n_images=1, window=3)
+        scene_responses(np.zeros((1, 10)), np.array([0]), np.array([8]), np.array([9]), n_images=1, window_frames=3)
 
 
 def test_movie_responses_reject_partial_repeats_and_bad_segments():

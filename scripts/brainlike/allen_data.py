@@ -15,10 +15,12 @@ import numpy as np
 from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
-from .responses import movie_responses, scene_responses, segment_of_frame
+from .seeds import labelled_rng
+from .responses import movie_responses, scene_responses, segment_of_frame, split_half_reliability
 
 N_SCENES = 118
 N_MOVIE_FRAMES = 900
+MEAN_GREY = 127  # the Brain Observatory's blank screen: mean luminance
 
 
 class OfflineCacheError(RuntimeError):
@@ -114,62 +116,151 @@ def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str) -> tup
     return np.asarray(data_set.get_cell_specimen_ids()), np.asarray(trace, dtype=np.float64)
 
 
+def _experiment_responses(cache: BrainObservatoryCache, experiment_id: int, stimulus: str, options: dict) -> np.ndarray:
+    cell_ids, trace = _trace(cache, experiment_id, options["signal"])
+    table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
+    frame, start, end = (table[column].to_numpy() for column in ("frame", "start", "end"))
+    if stimulus == "natural_scenes":
+        scenes = options["natural_scenes"]
+        responses = scene_responses(
+            trace, frame, start, end, N_SCENES, scenes["window"], scenes["window_frames"], scenes["statistic"],
+            scenes["blanks"],
+        )  # fmt: skip
+    elif stimulus == "natural_movie_one":
+        movie = options["natural_movie_one"]
+        responses = movie_responses(trace, frame, start, N_MOVIE_FRAMES, movie["segment_frames"], movie["latency_frames"])
+    else:
+        raise ValueError(f"stimulus {stimulus!r} is not one of 'natural_scenes', 'natural_movie_one'")
+    return cell_ids, responses
+
+
+def _matched_cells(parts: list[tuple[dict, np.ndarray, np.ndarray]]) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """Cells recorded in every session of their container, once each, their sessions' repeats joined."""
+    merged = []
+    for container_id in sorted({experiment["experiment_container_id"] for experiment, _, _ in parts}):
+        sessions = sorted(
+            (part for part in parts if part[0]["experiment_container_id"] == container_id),
+            key=lambda part: part[0]["session_type"],
+        )
+        common = sorted(set.intersection(*(set(ids.tolist()) for _, ids, _ in sessions)))
+        columns = []
+        for _, ids, responses in sessions:
+            position = {cell: column for column, cell in enumerate(ids.tolist())}
+            columns.append(responses[:, :, [position[cell] for cell in common]])
+        joined = np.concatenate(columns, axis=0)
+        first = dict(sessions[0][0], session_type="+".join(part[0]["session_type"] for part in sessions))
+        merged.append((first, np.array(common, dtype=np.int64), joined))
+    return merged
+
+
 def population_responses(
     cache: BrainObservatoryCache,
     area: str,
     depth: int,
     cre_line: str,
     stimulus: str,
-    signal: str,
-    scene_window: int,
-    segment_frames: int,
+    options: dict,
     container_ids: list[int] | None,
-) -> dict[str, np.ndarray]:
-    """Every cell of every experiment of area × depth × Cre line pooled: trials × stimuli × cells.
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Every selected cell of area × depth × Cre line pooled: (arrays, metadata).
 
-    Experiments with more trials than the others keep their first trials, so trial k exists for
-    every cell.
+    ``arrays["responses"]`` is trials × stimuli × cells. Experiments with more trials than the
+    others keep their first trials, so trial k exists for every cell. ``options`` is the config's
+    ``responses`` section plus ``cells`` (selection) and ``seed``. The metadata records every
+    choice and how many cells each selection step removed.
     """
     parts = []
     for experiment in find_experiments(cache, area, depth, cre_line, stimulus, container_ids):
-        experiment_id = experiment["id"]
-        cell_ids, trace = _trace(cache, experiment_id, signal)
-        table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
-        frame, start = table["frame"].to_numpy(), table["start"].to_numpy()
-        if stimulus == "natural_scenes":
-            responses = scene_responses(trace, frame, start, N_SCENES, scene_window)
-        elif stimulus == "natural_movie_one":
-            responses = movie_responses(trace, frame, start, N_MOVIE_FRAMES, segment_frames)
-        else:
-            raise ValueError(f"stimulus {stimulus!r} is not one of 'natural_scenes', 'natural_movie_one'")
-        parts.append((experiment, cell_ids, responses))
+        cell_ids, responses = _experiment_responses(cache, experiment["id"], stimulus, options)
+        parts.append((experiment, np.asarray(cell_ids, dtype=np.int64), responses))
+    sessions = options["natural_movie_one"]["sessions"]
+    if stimulus == "natural_movie_one" and sessions == "matched":
+        parts = _matched_cells(parts)
     n_trials = min(responses.shape[0] for _, _, responses in parts)
-    return {
+    arrays = {
         "responses": np.concatenate([responses[:n_trials] for _, _, responses in parts], axis=2),
         "cell_specimen_id": np.concatenate([ids for _, ids, _ in parts]),
         "container_id": np.concatenate([np.full(len(ids), e["experiment_container_id"]) for e, ids, _ in parts]),
         "experiment_id": np.concatenate([np.full(len(ids), e["id"]) for e, ids, _ in parts]),
         "session_type": np.concatenate([np.full(len(ids), e["session_type"]) for e, ids, _ in parts]),
     }
+    keep, selection = select_cells(cache, arrays, f"{stimulus} {area} {depth} µm", stimulus, options)
+    arrays = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
+    metadata = {
+        "area": area, "depth": depth, "cre_line": cre_line, "stimulus": stimulus,
+        "signal": options["signal"], "options": options[stimulus],
+        "experiments": len(parts) if sessions != "matched" else None, "trials": n_trials,
+        "selection": selection,
+    }  # fmt: skip
+    return arrays, metadata
+
+
+def select_cells(
+    cache: BrainObservatoryCache, arrays: dict, population: str, stimulus: str, options: dict
+) -> tuple[np.ndarray, dict]:
+    """Cells kept by the ``cells`` options, and a record of each step."""
+    cells = options["cells"]
+    n_cells = len(arrays["cell_specimen_id"])
+    keep = np.ones(n_cells, dtype=bool)
+    record = {"cells_recorded": n_cells}
+    threshold = cells["reliability_threshold"]
+    if threshold is not None:
+        rng = labelled_rng(options["seed"], "reliability", population)
+        reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
+        keep &= reliability >= threshold
+        record["reliability"] = {
+            "method": "split-half, Spearman-Brown corrected", "threshold": threshold,
+            "splits": cells["reliability_splits"], "removed": int((reliability < threshold).sum()),
+        }  # fmt: skip
+    if cells["exclude_running_modulated"]:
+        if stimulus == "natural_scenes":
+            metrics = {
+                cell["cell_specimen_id"]: cell.get("p_run_mod_ns")
+                for cell in cache.get_cell_specimens(ids=arrays["cell_specimen_id"].tolist())
+            }
+            p_values = np.array([np.nan if metrics.get(i) is None else metrics[i] for i in arrays["cell_specimen_id"]])
+            modulated = p_values < cells["running_p_threshold"]
+            keep &= ~modulated
+            record["running_modulation"] = {
+                "statistic": "p_run_mod_ns", "threshold": cells["running_p_threshold"],
+                "removed": int(modulated.sum()), "without_statistic": int(np.isnan(p_values).sum()),
+            }  # fmt: skip
+        else:
+            record["running_modulation"] = {"statistic": None, "note": f"allensdk has no running statistic for {stimulus}"}
+    record["cells_kept"] = int(keep.sum())
+    if keep.sum() < cells["min_cells"]:
+        raise ValueError(
+            f"population {population} has {int(keep.sum())} cells after selection {record}, fewer than "
+            f"cells.min_cells = {cells['min_cells']}: lower it, relax the selection, or leave the population out"
+        )
+    return keep, record
 
 
 def stimulus_templates(
     cache: BrainObservatoryCache, areas: list[str], depths: list[int], cre_line: str, stimulus: str,
-    segment_frames: int, container_ids: list[int] | None,
+    options: dict, container_ids: list[int] | None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows."""
+    """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows.
+
+    natural_scenes with the blank kept gets a mean-grey image as its last condition; the movie's
+    frames are grouped into the same segments as the neural responses.
+    """
     for area in areas:
         for depth in depths:
             try:
                 experiment = find_experiments(cache, area, depth, cre_line, stimulus, container_ids)[0]
             except ValueError:
                 continue
-            images = cache.get_ophys_experiment_data(experiment["id"]).get_stimulus_template(stimulus)
+            images = np.asarray(
+                cache.get_ophys_experiment_data(experiment["id"]).get_stimulus_template(stimulus), dtype=np.uint8
+            )
             if stimulus == "natural_movie_one":
-                groups = segment_of_frame(len(images), segment_frames)
+                groups = segment_of_frame(len(images), options["natural_movie_one"]["segment_frames"])
             else:
+                if options["natural_scenes"]["blanks"] == "keep":
+                    images = np.concatenate([images, np.full((1, *images.shape[1:]), MEAN_GREY, dtype=np.uint8)])
                 groups = np.arange(len(images))
-            return {"images": np.asarray(images, dtype=np.uint8), "groups": groups, "experiment_id": experiment["id"]}
+            return {"images": images, "groups": groups, "experiment_id": experiment["id"]}
     raise ValueError(f"no experiment in areas {areas}, depths {depths}, Cre line {cre_line} shows {stimulus}")
 
 
@@ -193,26 +284,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--areas", nargs="+", required=True)
     parser.add_argument("--depths", nargs="+", type=int, required=True)
     parser.add_argument("--containers", nargs="*", type=int, help="container ids to keep (default: all)")
-    parser.add_argument("--signal", default="events")
-    parser.add_argument("--scene-window", type=int, default=15)
-    parser.add_argument("--segment-frames", type=int, default=15)
+    parser.add_argument(
+        "--options", required=True, type=json.loads,
+        help="JSON: the config's responses section, plus cells (selection) and seed",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     cache = open_cache(args.manifest, args.offline)
     if args.what == "stimulus":
         arrays = stimulus_templates(
-            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.segment_frames, args.containers
+            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.options, args.containers
         )
     else:
         (area,), (depth,) = args.areas, args.depths
-        arrays = population_responses(
-            cache, area, depth, args.cre_line, args.stimulus, args.signal,
-            args.scene_window, args.segment_frames, args.containers,
-        )  # fmt: skip
-        arrays["metadata"] = np.array(json.dumps({
-            "area": area, "depth": depth, "cre_line": args.cre_line, "stimulus": args.stimulus,
-            "signal": args.signal, "scene_window": args.scene_window, "segment_frames": args.segment_frames,
-        }))  # fmt: skip
+        arrays, metadata = population_responses(
+            cache, area, depth, args.cre_line, args.stimulus, args.options, args.containers
+        )
+        arrays["metadata"] = np.array(json.dumps(metadata))
     _write_npz(args.out, arrays)
 
 

@@ -225,6 +225,35 @@ def _events_and_dff(
     return events.astype(np.float32), np.round(dff, 4).astype(np.float32)
 
 
+def _new_cells(first_id: int, n_cells: int, n_features: int, config: dict, rng: np.random.Generator) -> list[dict]:
+    """Cells with their readout of the source layer and their cell-specimen record.
+
+    An undriven cell (``unreliable_fraction``) reads nothing: its responses are noise alone. A
+    running-modulated cell (``running_modulated_fraction``) gets a running-modulation p-value
+    under 0.05 in its record, as allensdk's cell metrics would show.
+    """
+    driven = rng.random(n_cells) >= config["unreliable_fraction"]
+    running = rng.random(n_cells) < config["running_modulated_fraction"]
+    p_running = np.where(running, rng.uniform(0.0, 0.01, n_cells), rng.uniform(0.05, 1.0, n_cells))
+    index = rng.integers(0, n_features, (n_cells, READOUT_FEATURES))
+    weight = rng.standard_normal((n_cells, READOUT_FEATURES)) * driven[:, None]
+    return [
+        {
+            "cell_specimen_id": first_id + position,
+            "index": index[position],
+            "weight": weight[position],
+            "record": {
+                "cell_specimen_id": first_id + position,
+                "failed_experiment_container": False,
+                "p_run_mod_ns": float(p_running[position]),
+                "run_mod_ns": float(rng.normal(0.0, 0.1) + (0.5 if running[position] else 0.0)),
+                "driven": bool(driven[position]),
+            },
+        }
+        for position in range(n_cells)
+    ]
+
+
 def _text(value: str) -> np.ndarray:
     # allensdk decodes fixed-length byte strings; variable-length ones break its data set constructor.
     return np.bytes_(value)
@@ -331,18 +360,34 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
         for (area, _layer), shape in layer_shapes(planted, templates["natural_scenes"], torch.device("cpu")).items()
     }
 
-    containers, plan = [], []
+    containers, plan, cells = [], [], {}
     next_id = 1_000_000
     for area in config["areas"]:
         for depth in config["depths"]:
             for replicate in range(config["containers_per_population"]):
                 container = _container_record(next_id, area, depth, cre_line, f"{area}-{depth}-{replicate}")
                 containers.append(container)
+                # Matched cells are recorded in every session of the container, with one readout.
+                matched = _new_cells(
+                    next_id * 1000, config["matched_cells"], n_features[area], config,
+                    labelled_rng(seed, area, depth, replicate),
+                )  # fmt: skip
                 for session_index, session_type in enumerate(config["sessions"]):
+                    experiment_id = next_id + 1 + session_index
                     rng = labelled_rng(seed, area, depth, replicate, session_type)
-                    shape = (config["cells_per_experiment"], READOUT_FEATURES)
-                    readout = Readout(index=rng.integers(0, n_features[area], shape), weight=rng.standard_normal(shape))
-                    plan.append((area, container, next_id + 1 + session_index, session_type, readout, rng))
+                    unique = _new_cells(
+                        experiment_id * 1000, config["cells_per_experiment"] - config["matched_cells"],
+                        n_features[area], config, rng,
+                    )  # fmt: skip
+                    experiment_cells = [*matched, *unique]
+                    for cell in experiment_cells:
+                        cells[cell["cell_specimen_id"]] = {**cell["record"], "experiment_container_id": next_id}
+                    readout = Readout(
+                        index=np.stack([cell["index"] for cell in experiment_cells]),
+                        weight=np.stack([cell["weight"] for cell in experiment_cells]),
+                    )
+                    cell_ids = np.array([cell["cell_specimen_id"] for cell in experiment_cells])
+                    plan.append((area, container, experiment_id, session_type, readout, cell_ids, rng))
                 next_id += 100
     readouts = {area: [item[4] for item in plan if item[0] == area] for area in config["areas"]}
     drives = {
@@ -351,14 +396,13 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
     }
     position_in_area = {area: 0 for area in config["areas"]}
 
-    experiments, cells = [], []
-    for area, container, experiment_id, session_type, readout, rng in plan:
+    experiments = []
+    for area, container, experiment_id, session_type, readout, cell_ids, rng in plan:
         position = position_in_area[area]
         position_in_area[area] += 1
         blocks, n_frames = session_timeline(session_type, config["scene_trials"], config["movie_repeats"], rng)
         experiment_drives = {stimulus: drives[stimulus][area][position] for stimulus in STIMULI_OF_SESSION[session_type]}
         events, dff = _events_and_dff(blocks, n_frames, experiment_drives, config["areas"][area]["noise"], rng)
-        cell_ids = experiment_id * 1000 + np.arange(len(readout.index))
         experiment = {
             "id": experiment_id,
             "imaging_depth": container["imaging_depth"],
@@ -371,14 +415,6 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
             "failed": False,
         }
         experiments.append(experiment)
-        cells.extend(
-            {
-                "cell_specimen_id": int(cell_id),
-                "experiment_container_id": container["id"],
-                "failed_experiment_container": False,
-            }
-            for cell_id in cell_ids
-        )
         _write_nwb(
             cache / "ophys_experiment_data" / f"{experiment_id}.nwb",
             experiment, container, blocks, n_frames, dff, cell_ids, templates,
@@ -389,16 +425,23 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
 
     for container in containers:
         del container["cre_line"]
+    truth = {
+        "source_model": source.name,
+        "areas": config["areas"],
+        "cre_line": cre_line,
+        "undriven_cells": sorted(i for i, cell in cells.items() if not cell.pop("driven")),
+        "running_modulated_cells": sorted(i for i, cell in cells.items() if cell["p_run_mod_ns"] < 0.05),
+        "config": config,
+    }
     records = {
         "manifest.json": MANIFEST,
         "experiment_containers.json": containers,
         "ophys_experiments.json": experiments,
-        "cell_specimens.json": cells,
+        "cell_specimens.json": list(cells.values()),
         "stimulus_mappings.json": [],
     }
     for name, payload in records.items():
         (cache / name).write_text(json.dumps(payload, indent=1))
-    truth = {"source_model": source.name, "areas": config["areas"], "cre_line": cre_line, "config": config}
     (partial / "truth.json").write_text(json.dumps(truth, indent=1))
     if out_dir.exists():
         shutil.rmtree(out_dir)

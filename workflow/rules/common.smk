@@ -64,7 +64,7 @@ def cache_input(wildcards):
 ALLEN_ARGS = (
     f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
     f"--cre-line {config['data']['cre_line']} "
-    f"--segment-frames {config['responses']['movie_segment_frames']}"
+    f"--options '{json.dumps({**config['responses'], 'cells': config['cells'], 'seed': config['rsa']['seed']})}'"
     + (
         ""
         if config["data"]["containers"] is None

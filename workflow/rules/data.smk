@@ -57,12 +57,9 @@ rule responses:
     params:
         python=ALLENSDK_PYTHON,
         cache=ALLEN_ARGS,
-        signal=config["responses"]["signal"],
-        window=config["responses"]["scene_window_frames"],
     shell:
         "{params.python} -m brainlike.allen_data responses {params.cache} --stimulus {wildcards.stimulus} "
-        "--areas {wildcards.area} --depths {wildcards.depth} --signal {params.signal} "
-        "--scene-window {params.window} --out {output} > {log} 2>&1"
+        "--areas {wildcards.area} --depths {wildcards.depth} --out {output} > {log} 2>&1"
 
 
 rule neural:

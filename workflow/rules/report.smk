@@ -10,6 +10,7 @@ rule tables:
     output:
         parquet=f"{RESULTS}/tables/tau.parquet",
         csv=f"{RESULTS}/tables/tau.csv",
+        populations=f"{RESULTS}/tables/populations.csv",
     log:
         f"{RESULTS}/logs/tables.log",
     conda:
