@@ -15,6 +15,7 @@ import numpy as np
 from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
+from .downloads import CorruptFileError, verify_events, verify_nwb
 from .seeds import labelled_rng
 from .responses import movie_responses, scene_responses, segment_of_frame, split_half_reliability
 
@@ -104,10 +105,25 @@ def find_experiments(
     return sorted(experiments, key=lambda e: (e["experiment_container_id"], e["id"]))
 
 
+def _checked(cache: BrainObservatoryCache, key: str, experiment_id: int, verify) -> None:
+    """A file already in the cache must be whole: a truncated one is named, not read half-way."""
+    path = Path(cache.get_cache_path(None, key, experiment_id))
+    if path.exists():
+        try:
+            verify(path)
+        except CorruptFileError as error:
+            raise CorruptFileError(
+                f"{error}. Delete it and rerun: the download rule (real data) fetches it again, the "
+                "embedded_cache rule (embedded data) writes it again"
+            ) from error
+
+
 def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str) -> tuple[np.ndarray, np.ndarray]:
     """(cell specimen ids, cells × frames trace) of one experiment."""
+    _checked(cache, cache.EXPERIMENT_DATA_KEY, experiment_id, verify_nwb)
     data_set = cache.get_ophys_experiment_data(experiment_id)
     if signal == "events":
+        _checked(cache, cache.EVENTS_DATA_KEY, experiment_id, verify_events)
         trace = cache.get_ophys_experiment_events(experiment_id)
     elif signal == "dff":
         _timestamps, trace = data_set.get_dff_traces()

@@ -1,4 +1,5 @@
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -47,6 +48,7 @@ wildcard_constraints:
     depth="|".join(DEPTHS),
     stimulus="|".join(STIMULI),
     model="|".join(MODELS),
+    container=r"\d+",
 
 
 def cache_manifest():
@@ -55,9 +57,19 @@ def cache_manifest():
     return config["data"]["allen_manifest"]
 
 
+ALLEN_DIR = os.path.dirname(config["data"]["allen_manifest"]) or "."
+CONTAINERS = config["data"]["containers"]
+
+
 def cache_input(wildcards):
-    """The generated cache is a job's output; a real Allen cache is the user's folder."""
-    return rules.embedded_cache.output.cache if EMBEDDED else []
+    """What the data jobs read: the generated cache (embedded), the verified downloads of the
+    listed containers (allen), or nothing, in which case allensdk fetches files as it needs them.
+    """
+    if EMBEDDED:
+        return rules.embedded_cache.output.cache
+    if CONTAINERS is None:
+        return []
+    return expand(rules.download_container.output, container=CONTAINERS)
 
 
 # Arguments every AllenSDK job shares: which cache, how to select cells, how to cut the movie.

@@ -18,6 +18,24 @@ rule embedded_cache:
         "../../scripts/make_embedded_cache.py"
 
 
+rule download_container:
+    """Fetch, verify and record every NWB and events file of one real Allen container."""
+    output:
+        f"{ALLEN_DIR}/verified/{{container}}.json",
+    log:
+        f"{RESULTS}/logs/download_container/{{container}}.log",
+    retries: 2  # on top of the per-file retries with backoff
+    localrule: True
+    conda:
+        "../../envs/allensdk.yaml"
+    params:
+        python=ALLENSDK_PYTHON,
+        manifest=config["data"]["allen_manifest"],
+    shell:
+        "{params.python} -m brainlike.downloads --manifest {params.manifest} --container {wildcards.container} "
+        "--out {output} > {log} 2>&1"
+
+
 rule stimulus_templates:
     input:
         cache_input,
