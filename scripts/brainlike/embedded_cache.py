@@ -339,11 +339,6 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
     supplies the reference network named by ``config["source_model"]``. Every container gets
     ``cre_line`` as its driver line.
     """
-    if config["matched_cells"] > config["cells_per_experiment"]:
-        raise ValueError(
-            f"embedded.matched_cells ({config['matched_cells']}) exceeds embedded.cells_per_experiment "
-            f"({config['cells_per_experiment']})"
-        )
     out_dir = Path(out_dir)
     partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
