@@ -32,7 +32,7 @@ for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.inpu
         {
             **key,
             "cre_line": metadata["cre_line"],
-            "container_id": int(container),
+            "container_id": container.item(),
             "cells": int(count),
             "signal": metadata["signal"],
             "options": json.dumps(metadata["options"], sort_keys=True),
@@ -45,6 +45,7 @@ for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.inpu
 scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.taus], ignore_index=True)
 table = scores.merge(pd.DataFrame(populations), on=["stimulus", "area", "depth"], validate="many_to_one")
 table["tau_noise_corrected"] = table["tau"] / table["ceiling_median"]
+table["area_note"] = table["area"].map(snakemake.params.area_notes).fillna("")
 table = table.sort_values(["stimulus", "area", "depth", "model", "layer_index"], ignore_index=True)
 table.to_parquet(snakemake.output.parquet, index=False)
 table.to_csv(snakemake.output.csv, index=False)

@@ -36,7 +36,8 @@ def small_config() -> dict:
         areas=areas,
         depths=[175, 275],
         containers_per_population=2,
-        cells_per_experiment=100,
+        cells_per_experiment=300,
+        unreliable_fraction=0.0,  # every cell carries the planted signal
         sessions=["three_session_B"],
         scene_trials=8,
         movie_repeats=6,

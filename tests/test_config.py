@@ -23,9 +23,12 @@ def test_lint_and_format_are_clean():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen']"),
+        (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
         (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
-        (lambda c: c["data"].update(areas=["VISp", "V1"]), "'V1' does not match"),
+        (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
+        (lambda c: c["data"].update(stimuli=["gratings"]), "the Brain Observatory stimuli are natural_scenes and"),
+        (lambda c: c["data"].update(source="own"), "data.source is own: set data.own"),
+        (lambda c: c["data"].update(containers={"VISrl": None}), "data.containers lists areas ['VISrl']"),
         (lambda c: c["models"]["efficientnet_lite0"].pop("input"), "'input' is a required property"),
         (lambda c: c["responses"]["natural_movie_one"].update(segment_frames=7), "7 is not one of"),
         (lambda c: c["embedded"].update(source_model="resnet"), "embedded.source_model: 'resnet' is not a key of models"),
@@ -55,8 +58,9 @@ def test_real_allen_preset_dry_runs_without_network(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["responses"] == 5 * 2 * 2  # areas × depths × stimuli
-    assert counts["noise_ceiling"] == 20 and counts["figure"] == 4
+    assert counts["responses"] == 6 * 2 * 2  # areas (VISrl included) × depths × stimuli
+    assert counts["noise_ceiling"] == 24 and counts["figure"] == 4
+    assert counts["download_container"] == 63  # one verified download job per reference container
     assert "embedded_cache" not in counts
 
 
@@ -66,8 +70,14 @@ def test_real_allen_preset_lists_the_reference_containers():
         pytest.skip("the reference container table lives in ../shared")
     with table.open() as handle:
         reference = {int(row["experiment_container_id"]) for row in csv.DictReader(handle)}
-    preset = yaml.safe_load((ROOT / "config/allen_reference.yaml").read_text())
-    assert set(preset["data"]["containers"]) == reference
+    with table.open() as handle:
+        by_area = {}
+        for row in csv.DictReader(handle):
+            by_area.setdefault(row["area"], set()).add(int(row["experiment_container_id"]))
+    preset = yaml.safe_load((ROOT / "config/allen_reference.yaml").read_text())["data"]
+    listed = {area: set(ids) for area, ids in preset["containers"].items() if ids}
+    assert listed == by_area and set().union(*listed.values()) == reference
+    assert preset["containers"]["VISrl"] is None and "VISrl" in preset["area_notes"]
 
 
 def tiny_embedded() -> tuple[dict, dict]:

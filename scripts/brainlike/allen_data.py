@@ -15,9 +15,9 @@ import numpy as np
 from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
+from .atomic import write_npz
 from .downloads import CorruptFileError, verify_events, verify_nwb
-from .seeds import labelled_rng
-from .responses import movie_responses, scene_responses, segment_of_frame, split_half_reliability
+from .responses import movie_responses, scene_responses, segment_of_frame, select_cells
 
 N_SCENES = 118
 N_MOVIE_FRAMES = 900
@@ -200,8 +200,14 @@ def population_responses(
         "experiment_id": np.concatenate([np.full(len(ids), e["id"]) for e, ids, _ in parts]),
         "session_type": np.concatenate([np.full(len(ids), e["session_type"]) for e, ids, _ in parts]),
     }
-    keep, selection = select_cells(cache, arrays, f"{stimulus} {area} {depth} µm", stimulus, options)
-    arrays = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
+    running_p = None
+    if options["cells"]["exclude_running_modulated"] and stimulus == "natural_scenes":
+        metrics = {
+            cell["cell_specimen_id"]: cell.get("p_run_mod_ns")
+            for cell in cache.get_cell_specimens(ids=arrays["cell_specimen_id"].tolist())
+        }
+        running_p = np.array([np.nan if metrics.get(i) is None else metrics[i] for i in arrays["cell_specimen_id"]])
+    arrays, selection = select_cells(arrays, f"{stimulus} {area} {depth} µm", options, running_p, "p_run_mod_ns")
     metadata = {
         "area": area, "depth": depth, "cre_line": cre_line, "stimulus": stimulus,
         "signal": options["signal"], "options": options[stimulus],
@@ -209,47 +215,6 @@ def population_responses(
         "selection": selection,
     }  # fmt: skip
     return arrays, metadata
-
-
-def select_cells(
-    cache: BrainObservatoryCache, arrays: dict, population: str, stimulus: str, options: dict
-) -> tuple[np.ndarray, dict]:
-    """Cells kept by the ``cells`` options, and a record of each step."""
-    cells = options["cells"]
-    n_cells = len(arrays["cell_specimen_id"])
-    keep = np.ones(n_cells, dtype=bool)
-    record = {"cells_recorded": n_cells}
-    threshold = cells["reliability_threshold"]
-    if threshold is not None:
-        rng = labelled_rng(options["seed"], "reliability", population)
-        reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
-        keep &= reliability >= threshold
-        record["reliability"] = {
-            "method": "split-half, Spearman-Brown corrected", "threshold": threshold,
-            "splits": cells["reliability_splits"], "removed": int((reliability < threshold).sum()),
-        }  # fmt: skip
-    if cells["exclude_running_modulated"]:
-        if stimulus == "natural_scenes":
-            metrics = {
-                cell["cell_specimen_id"]: cell.get("p_run_mod_ns")
-                for cell in cache.get_cell_specimens(ids=arrays["cell_specimen_id"].tolist())
-            }
-            p_values = np.array([np.nan if metrics.get(i) is None else metrics[i] for i in arrays["cell_specimen_id"]])
-            modulated = p_values < cells["running_p_threshold"]
-            keep &= ~modulated
-            record["running_modulation"] = {
-                "statistic": "p_run_mod_ns", "threshold": cells["running_p_threshold"],
-                "removed": int(modulated.sum()), "without_statistic": int(np.isnan(p_values).sum()),
-            }  # fmt: skip
-        else:
-            record["running_modulation"] = {"statistic": None, "note": f"allensdk has no running statistic for {stimulus}"}
-    record["cells_kept"] = int(keep.sum())
-    if keep.sum() < cells["min_cells"]:
-        raise ValueError(
-            f"population {population} has {int(keep.sum())} cells after selection {record}, fewer than "
-            f"cells.min_cells = {cells['min_cells']}: lower it, relax the selection, or leave the population out"
-        )
-    return keep, record
 
 
 def stimulus_templates(
@@ -280,15 +245,6 @@ def stimulus_templates(
     raise ValueError(f"no experiment in areas {areas}, depths {depths}, Cre line {cre_line} shows {stimulus}")
 
 
-def _write_npz(path: Path, arrays: dict) -> None:
-    """Write atomically: a killed job never leaves a half-written file under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez_compressed(partial, **arrays)
-    partial.replace(path)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Command line of the data stage's rules (run with the AllenSDK environment's Python)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -317,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
             cache, area, depth, args.cre_line, args.stimulus, args.options, args.containers
         )
         arrays["metadata"] = np.array(json.dumps(metadata))
-    _write_npz(args.out, arrays)
+    write_npz(args.out, arrays)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ def tau_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
                      ceiling["ceiling_median"] + ceiling["ceiling_sd"], color="0.5", alpha=0.3, linewidth=0)  # fmt: skip
         ticks = panel.drop_duplicates("layer_index").sort_values("layer_index")
         axes.set_xticks(ticks["layer_index"], ticks["layer"], rotation=90, fontsize=7)
-        axes.set_title(area)
+        note = panel["area_note"].iloc[0] if "area_note" in panel else ""
+        axes.set_title(f"{area}\n({note})" if note else area, fontsize=9 if note else None)
         axes.set_xlabel("")
     grid.axes.flat[0].set_ylabel("Kendall τ-a")
     grid.axes.flat[0].legend(fontsize=7, loc="upper right")

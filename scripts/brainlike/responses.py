@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .seeds import labelled_rng
+
 
 def scene_responses(
     trace: np.ndarray,
@@ -121,3 +123,45 @@ def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.
         total += np.divide((a * b).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
     r = total / n_splits
     return 2 * r / (1 + r)
+
+
+def select_cells(
+    arrays: dict, population: str, options: dict, running_p: np.ndarray | None, running_statistic: str | None
+) -> tuple[dict, dict]:
+    """Apply the ``cells`` options to a pooled population: (kept arrays, record of each step).
+
+    ``arrays`` holds ``responses`` (trials × stimuli × cells) and per-cell arrays. ``running_p``
+    is each cell's running-modulation p-value where the data source has one (NaN where a cell
+    has none), else None.
+    """
+    cells = options["cells"]
+    n_cells = arrays["responses"].shape[2]
+    keep = np.ones(n_cells, dtype=bool)
+    record = {"cells_recorded": n_cells}
+    threshold = cells["reliability_threshold"]
+    if threshold is not None:
+        rng = labelled_rng(options["seed"], "reliability", population)
+        reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
+        keep &= reliability >= threshold
+        record["reliability"] = {
+            "method": "split-half, Spearman-Brown corrected", "threshold": threshold,
+            "splits": cells["reliability_splits"], "removed": int((reliability < threshold).sum()),
+        }  # fmt: skip
+    if cells["exclude_running_modulated"]:
+        if running_p is None:
+            record["running_modulation"] = {"statistic": None, "note": "no running statistic for this stimulus"}
+        else:
+            modulated = running_p < cells["running_p_threshold"]
+            keep &= ~modulated
+            record["running_modulation"] = {
+                "statistic": running_statistic, "threshold": cells["running_p_threshold"],
+                "removed": int(modulated.sum()), "without_statistic": int(np.isnan(running_p).sum()),
+            }  # fmt: skip
+    record["cells_kept"] = int(keep.sum())
+    if keep.sum() < cells["min_cells"]:
+        raise ValueError(
+            f"population {population} has {int(keep.sum())} cells after selection {record}, fewer than "
+            f"cells.min_cells = {cells['min_cells']}: lower it, relax the selection, or leave the population out"
+        )
+    kept = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
+    return kept, record

@@ -9,6 +9,25 @@ validate(config, "../schemas/config.schema.yaml")
 def _check_config(config):
     """Cross-key checks the schema cannot express; each error names the key and what is valid."""
     data, embedded = config["data"], config["embedded"]
+    unknown_areas = sorted(set(data["containers"] or {}) - set(data["areas"]))
+    if unknown_areas:
+        raise ValueError(
+            f"data.containers lists areas {unknown_areas} that are not in data.areas {data['areas']}"
+        )
+    if data["source"] == "own":
+        if data["own"] is None:
+            raise ValueError("data.source is own: set data.own (manifest and stimuli)")
+        unknown = sorted(set(data["stimuli"]) - set(data["own"]["stimuli"]))
+        if unknown:
+            raise ValueError(
+                f"data.stimuli {unknown} are not keys of data.own.stimuli ({sorted(data['own']['stimuli'])})"
+            )
+    else:
+        unknown = sorted(set(data["stimuli"]) - {"natural_scenes", "natural_movie_one"})
+        if unknown:
+            raise ValueError(
+                f"data.stimuli {unknown}: the Brain Observatory stimuli are natural_scenes and natural_movie_one"
+            )
     if embedded["source_model"] not in config["models"]:
         raise ValueError(
             f"embedded.source_model: {embedded['source_model']!r} is not a key of models "
@@ -38,7 +57,8 @@ AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
 STIMULI = config["data"]["stimuli"]
 MODELS = list(config["models"])
-EMBEDDED = config["data"]["source"] == "embedded"
+SOURCE = config["data"]["source"]
+EMBEDDED = SOURCE == "embedded"
 RESULTS = "results"
 ALLENSDK_PYTHON = config["envs"]["allensdk_python"]
 
@@ -58,18 +78,35 @@ def cache_manifest():
 
 
 ALLEN_DIR = os.path.dirname(config["data"]["allen_manifest"]) or "."
-CONTAINERS = config["data"]["containers"]
+# area → container ids to keep (None: every container of the area).
+CONTAINERS = config["data"]["containers"] or {}
+
+
+def listed_containers(area):
+    return CONTAINERS.get(area)
+
+
+def template_area():
+    """The area whose first experiment supplies the stimulus templates: one with listed containers
+    if any (its files are then downloaded and verified), else the first area."""
+    return next((area for area in AREAS if listed_containers(area)), AREAS[0])
 
 
 def cache_input(wildcards):
-    """What the data jobs read: the generated cache (embedded), the verified downloads of the
-    listed containers (allen), or nothing, in which case allensdk fetches files as it needs them.
+    """What a data job reads: the generated cache (embedded), the verified downloads of its area's
+    listed containers (allen), or nothing: allensdk then fetches what the job needs itself.
     """
     if EMBEDDED:
         return rules.embedded_cache.output.cache
-    if CONTAINERS is None:
+    area = getattr(wildcards, "area", template_area())
+    if SOURCE == "own" or not listed_containers(area):
         return []
-    return expand(rules.download_container.output, container=CONTAINERS)
+    return expand(rules.download_container.output, container=listed_containers(area))
+
+
+def containers_argument(area):
+    ids = listed_containers(area)
+    return "" if not ids else "--containers " + " ".join(map(str, ids))
 
 
 # Arguments every AllenSDK job shares: which cache, how to select cells, how to cut the movie.
@@ -77,9 +114,4 @@ ALLEN_ARGS = (
     f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
     f"--cre-line {config['data']['cre_line']} "
     f"--options '{json.dumps({**config['responses'], 'cells': config['cells'], 'seed': config['rsa']['seed']})}'"
-    + (
-        ""
-        if config["data"]["containers"] is None
-        else f" --containers {' '.join(map(str, config['data']['containers']))}"
-    )
 )

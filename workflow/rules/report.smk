@@ -16,7 +16,7 @@ rule tables:
     conda:
         "../../envs/main.yaml"
     params:
-        cre_line=config["data"]["cre_line"],
+        area_notes=config["data"]["area_notes"],
     script:
         "../../scripts/aggregate_scores.py"
 

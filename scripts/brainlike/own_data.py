@@ -1,0 +1,139 @@
+"""Your own data: stimuli from an image folder or an array file, responses from per-animal arrays.
+
+A manifest (CSV) lists one response array per row, with the labels that place it in the grid:
+
+    animal,area,depth,stimulus,file
+    mouse1,V1,200,gratings_and_scenes,mouse1_V1.npy
+
+``file`` (relative to the manifest) holds a trials × stimuli × units array (``.npy``); extra
+columns are kept as labels. Rows of one area × depth × stimulus are pooled into one population,
+each unit keeping its animal (the "container" of the Allen data), and flow into the same RDM, τ
+and noise-ceiling stages. Stimuli are greyscale, in the order of their file names in a folder
+(PNG, JPEG, TIFF) or of the first axis of an ``.npy`` array (n × H × W, or n × H × W × 3 colour,
+uint8 or floats in [0, 1]).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from skimage import io
+from skimage.color import rgb2gray
+
+from .responses import select_cells
+
+MANIFEST_COLUMNS = ("animal", "area", "depth", "stimulus", "file")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def _to_grey_uint8(images: np.ndarray, source: Path) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] in (3, 4):
+        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        images = rgb2gray(images[..., :3] / scale) * 255.0
+    elif images.ndim != 3:
+        raise ValueError(f"{source}: stimuli must be n × H × W (or n × H × W × 3), got shape {images.shape}")
+    elif images.dtype != np.uint8:
+        images = images * 255.0
+    if images.dtype != np.uint8:
+        if images.min() < 0 or images.max() > 255.0 + 1e-6:
+            raise ValueError(f"{source}: float stimuli must lie in [0, 1]")
+        images = np.round(images).astype(np.uint8)
+    return images
+
+
+def load_stimuli(path: Path) -> np.ndarray:
+    """Greyscale uint8 stimuli (n × H × W) from an image folder or an ``.npy`` array."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        images = []
+        for file in files:
+            image = _to_grey_uint8(io.imread(file)[None], file)[0]
+            if images and image.shape != images[0].shape:
+                raise ValueError(f"{file}: {image.shape[1]}×{image.shape[0]} pixels, but {files[0].name} is "
+                                 f"{images[0].shape[1]}×{images[0].shape[0]}; all stimuli must have one size")  # fmt: skip
+            images.append(image)
+        return np.stack(images)
+    if path.suffix == ".npy":
+        return _to_grey_uint8(np.load(path, allow_pickle=False), path)
+    raise ValueError(f"{path}: stimuli must be a folder of images or an .npy array")
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.own.manifest: no file {path}")
+    manifest = pd.read_csv(path)
+    missing = [column for column in MANIFEST_COLUMNS if column not in manifest.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; required: {list(MANIFEST_COLUMNS)}")
+    manifest["file"] = [path.parent / file for file in manifest["file"]]
+    return manifest
+
+
+def population_responses(
+    manifest_path: Path, area: str, depth: int, stimulus: str, n_stimuli: int, options: dict
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Units of every animal recorded in area × depth for ``stimulus``, pooled: (arrays, metadata)."""
+    manifest = read_manifest(manifest_path)
+    rows = manifest[(manifest["area"] == area) & (manifest["depth"] == depth) & (manifest["stimulus"] == stimulus)]
+    if rows.empty:
+        raise ValueError(f"{manifest_path}: no row for area {area}, depth {depth}, stimulus {stimulus}")
+    parts = []
+    for row in rows.itertuples():
+        responses = np.load(row.file, allow_pickle=False)
+        if responses.ndim != 3 or responses.shape[1] != n_stimuli:
+            raise ValueError(
+                f"{row.file}: responses must be trials × {n_stimuli} stimuli × units, got shape {responses.shape}"
+            )
+        parts.append((str(row.animal), responses.astype(np.float64)))
+    n_trials = min(responses.shape[0] for _, responses in parts)
+    arrays = {
+        "responses": np.concatenate([responses[:n_trials] for _, responses in parts], axis=2),
+        "container_id": np.concatenate([np.full(responses.shape[2], animal) for animal, responses in parts]),
+        "unit_index": np.concatenate([np.arange(responses.shape[2]) for _, responses in parts]),
+    }
+    arrays, selection = select_cells(arrays, f"{stimulus} {area} {depth}", options, None, None)
+    metadata = {
+        "area": area, "depth": depth, "stimulus": stimulus, "signal": "own responses",
+        "options": {"manifest": str(manifest_path)}, "trials": n_trials, "selection": selection,
+    }  # fmt: skip
+    return arrays, metadata
+
+
+def write_example(folder: Path, seed: int = 0) -> None:
+    """A small own-data example: 24 natural images and two animals × two areas of responses.
+
+    V1 units read out pixels (a random linear projection of each image), LM units read out
+    local contrast energy, both with trial-to-trial noise.
+    """
+    from skimage.filters import gaussian
+
+    from .embedded_cache import natural_scenes
+
+    folder = Path(folder)
+    images = natural_scenes(seed, (64, 64))[:24]
+    (folder / "stimuli").mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(images):
+        io.imsave(folder / "stimuli" / f"image_{index:02d}.png", image, check_contrast=False)
+    pixels = images.reshape(len(images), -1) / 255.0
+    smooth = np.stack([gaussian(image / 255.0, 2) for image in images])
+    energy = np.stack([gaussian((image / 255.0 - s) ** 2, 3) for image, s in zip(images, smooth)])
+    features = {"V1": pixels - pixels.mean(axis=1, keepdims=True),
+                "LM": energy.reshape(len(images), -1) - energy.reshape(len(images), -1).mean(axis=1, keepdims=True)}  # fmt: skip
+    rng = np.random.default_rng(seed)
+    rows = []
+    for animal in ("mouse1", "mouse2"):
+        for area, feature in features.items():
+            drive = feature @ rng.standard_normal((feature.shape[1], 40))
+            drive /= drive.std(axis=0, keepdims=True)
+            responses = drive[None] + 0.7 * rng.standard_normal((6, *drive.shape))
+            name = f"{animal}_{area}.npy"
+            np.save(folder / name, responses.astype(np.float32))
+            rows.append({"animal": animal, "area": area, "depth": 200, "stimulus": "example_images", "file": name})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
