@@ -42,7 +42,10 @@ def test_hooked_blocks_equal_a_manual_forward_pass(lite0, images):
                 manual.setdefault(f"_blocks.{index}", []).append(x.flatten(1).numpy().copy())
     for layer, rows in manual.items():
         np.testing.assert_allclose(np.concatenate(recorded[layer]), np.concatenate(rows), rtol=1e-6, atol=1e-6)
-    assert len(recorded) == len(network._blocks) == 16
+    assert len(recorded) == len(network._blocks) + 1 == 17
+    # The pixel baseline is the network's own input.
+    pixels = to_input(images, lite0.input_spec).flatten(1).numpy()
+    np.testing.assert_allclose(np.concatenate(recorded["input"]), pixels, rtol=1e-6, atol=1e-6)
 
 
 def test_rows_of_a_group_are_the_mean_of_its_images(lite0, images):
@@ -90,8 +93,9 @@ def test_store_has_every_layer_and_its_shape(lite0, images, tmp_path):
     write_store(path, lite0, images, np.arange(len(images)), 4, CPU, {"stimulus": "test"})
     root = zarr.open_group(path, mode="r")
     assert root.attrs["stimulus"] == "test" and root.attrs["n_rows"] == 7
-    assert [layer["layer"] for layer in root.attrs["layers"]] == [f"_blocks.{i}" for i in range(16)]
-    first = root.attrs["layers"][0]
+    assert [layer["layer"] for layer in root.attrs["layers"]] == ["input"] + [f"_blocks.{i}" for i in range(16)]
+    assert root.attrs["layers"][0] == {"pathway": "pixels", "layer": "input", "index": 0, "shape": [3, 96, 96]}
+    first = root.attrs["layers"][1]
     assert root["main/_blocks.0"].shape == (7, int(np.prod(first["shape"])))
     assert not (tmp_path / "store.zarr.partial").exists()
 

@@ -19,7 +19,7 @@ def test_example_config_runs_end_to_end(tmp_path):
     snakemake(tmp_path, "--cores", "2", "--configfile", str(ROOT / "config" / "own_data_example.yaml"))
     table = pd.read_parquet(tmp_path / "results" / "tables" / "tau.parquet")
     assert set(table["area"]) == {"V1", "LM"} and set(table["stimulus"]) == {"example_images"}
-    assert len(table) == 2 * 16  # two areas × every block of EfficientNet-Lite0
+    assert len(table) == 2 * 17  # two areas × (every block of EfficientNet-Lite0 and the pixel baseline)
     assert set(table["containers"]) == {2} and set(table["cells"]) == {80} and set(table["stimuli"]) == {24}
     assert (table["ceiling_median"] > 0.3).all()
     populations = pd.read_csv(tmp_path / "results" / "tables" / "populations.csv")

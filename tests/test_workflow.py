@@ -24,7 +24,8 @@ def table(workflow_run):
 
 def test_outputs_are_complete(workflow_run, table):
     csv = pd.read_csv(workflow_run / "results" / "tables" / "tau.csv")
-    assert len(csv) == len(table) == len(STIMULI) * len(DEPTHS) * (len(PLANTED) + len(NOISE_LADDER) - 1) * len(RECORDED)
+    layers = len(RECORDED) + 1  # and the pixel baseline
+    assert len(csv) == len(table) == len(STIMULI) * len(DEPTHS) * (len(PLANTED) + len(NOISE_LADDER) - 1) * layers
     for stimulus in STIMULI:
         for depth in DEPTHS:
             figure = workflow_run / "results" / "figures" / stimulus / f"{depth}um.png"
@@ -38,6 +39,7 @@ def test_best_layer_is_the_planted_one(table, stimulus, area):
     for depth in DEPTHS:
         scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
         best = scores.loc[scores["tau"].idxmax(), "layer"]
+        assert scores.loc[scores["pathway"] == "pixels", "tau"].iloc[0] < scores["tau"].max()
         assert best == PLANTED[area], scores[["layer", "tau"]].to_string()
 
 
@@ -71,9 +73,9 @@ def test_model_rdms_equal_rsatoolbox_on_the_zarr_store(workflow_run, stimulus):
     results = workflow_run / "results"
     store = zarr.open_group(results / "activations" / "efficientnet_lite0" / f"{stimulus}.zarr", mode="r")
     ours = load_rdms(results / "rdms" / "models" / "efficientnet_lite0" / f"{stimulus}.hdf5")
-    assert list(ours.rdm_descriptors["layer"]) == RECORDED
-    for position, layer in enumerate(RECORDED):
-        patterns = np.asarray(store[f"main/{layer}"], dtype=np.float64)
+    assert list(ours.rdm_descriptors["layer"]) == ["input", *RECORDED]
+    for position, (pathway, layer) in enumerate([("pixels", "input")] + [("main", layer) for layer in RECORDED]):
+        patterns = np.asarray(store[f"{pathway}/{layer}"], dtype=np.float64)
         reference = calc_rdm(Dataset(patterns), method="correlation")
         np.testing.assert_allclose(ours.get_vectors()[position], reference.get_vectors()[0], rtol=0, atol=1e-10)
 
@@ -117,8 +119,8 @@ def test_activation_store_layout(workflow_run):
         workflow_run / "results" / "activations" / "efficientnet_lite0" / "natural_movie_one.zarr", mode="r"
     )
     layers = store.attrs["layers"]
-    assert [layer["layer"] for layer in layers] == RECORDED
-    assert [layer["index"] for layer in layers] == list(range(len(RECORDED)))
+    assert [layer["layer"] for layer in layers] == ["input", *RECORDED]
+    assert [layer["index"] for layer in layers] == list(range(len(RECORDED) + 1))
     assert store.attrs["n_rows"] == 60 and store.attrs["stimulus"] == "natural_movie_one"
     for layer in layers:
         array = store[f"{layer['pathway']}/{layer['layer']}"]

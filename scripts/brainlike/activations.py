@@ -26,17 +26,67 @@ log = logging.getLogger(__name__)
 FEATURE_CHUNK = 1 << 16
 
 
+PIXELS = ("pixels", "input")  # the pixel baseline: each model's own input, recorded as a layer
+MEAN_GREY = 127
+
+
+def _square(images: np.ndarray) -> np.ndarray:
+    """Pad to a square with mean grey, the image centred."""
+    n, height, width = images.shape
+    side = max(height, width)
+    padded = np.full((n, side, side), MEAN_GREY, dtype=images.dtype)
+    top, left = (side - height) // 2, (side - width) // 2
+    padded[:, top : top + height, left : left + width] = images
+    return padded
+
+
 def to_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
     """Greyscale uint8 images (n, H, W) → normalised (n, 3, size, size) float tensor.
 
-    The image is resized to a square without keeping its aspect ratio, as the reference study did.
+    ``spec.resize == "stretch"`` resizes to a square without keeping the aspect ratio (the
+    reference study); ``"pad"`` pads to a square with mean grey first.
     """
+    if spec.resize == "pad":
+        images = _square(images)
+    elif spec.resize != "stretch":
+        raise ValueError(f"input.resize: {spec.resize!r} is not 'stretch' or 'pad'")
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)[:, None]
     x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False)
     x = x.expand(-1, 3, -1, -1)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).view(1, 3, 1, 1)
     return (x - mean) / std
+
+
+def network_input(images: np.ndarray, rows: np.ndarray, spec: InputSpec) -> torch.Tensor:
+    """The network's input for images grouped into rows (0, 1, ...).
+
+    Image networks get one input per image. Video networks get one clip per row: a row of one
+    image becomes a still clip of ``spec.frames`` frames; a row of ``spec.frames`` images (a movie
+    segment) is played in order.
+    """
+    x = to_input(images, spec)
+    if spec.frames is None:
+        return x
+    clips = []
+    for row in range(int(rows[-1]) + 1):
+        frames = x[rows == row]
+        if len(frames) == 1:
+            frames = frames.expand(spec.frames, -1, -1, -1)
+        elif len(frames) != spec.frames:
+            raise ValueError(
+                f"a row of {len(frames)} frames cannot feed a {spec.frames}-frame clip: make the movie segments "
+                f"{spec.frames} frames long (responses.natural_movie_one.segment_frames)"
+            )
+        clips.append(frames.transpose(0, 1))  # frames × C × H × W → C × frames × H × W
+    return torch.stack(clips)
+
+
+def _features(tensor: torch.Tensor, video: bool) -> torch.Tensor:
+    """One flat row per input: a video layer's output is averaged over time first (the reference)."""
+    if video:
+        tensor = tensor.mean(dim=2)
+    return tensor.flatten(1)
 
 
 class _Recorder:
@@ -83,38 +133,49 @@ def iter_activations(
 ) -> Iterator[tuple[int, dict[tuple[str, str], np.ndarray]]]:
     """Yield (first row, {(pathway, layer): rows × features}) batch by batch.
 
-    ``groups`` gives each image's output row, non-decreasing; images sharing a row are averaged
-    (frames of a movie segment). Rows are float32, flattened in C order.
+    ``groups`` gives each image's output row, non-decreasing. For an image network, images sharing
+    a row are averaged (the frames of a movie segment); a video network sees each row as one clip.
+    Rows are float32, flattened in C order; the pixel baseline is under ``PIXELS``.
     """
     if np.any(np.diff(groups) < 0) or groups[0] != 0 or np.any(np.diff(groups) > 1):
         raise ValueError("groups must number output rows 0, 1, 2, ... in order")
+    video = model.input_spec.frames is not None
     network = model.network.to(device)
     recorder = _Recorder(model)
     try:
         with torch.inference_mode():
             for index in _batches(groups, batch_size):
-                network(to_input(images[index], model.input_spec).to(device))
                 rows = groups[index] - groups[index[0]]
-                n_rows = int(rows[-1]) + 1
-                counts = torch.bincount(torch.from_numpy(rows), minlength=n_rows).to(device)
-                batch = {}
-                for key, output in recorder.outputs.items():
-                    flat = output.flatten(1).double()
-                    sums = torch.zeros(n_rows, flat.shape[1], dtype=torch.float64, device=device)
-                    sums.index_add_(0, torch.from_numpy(rows).to(device), flat)
-                    batch[key] = (sums / counts[:, None]).float().cpu().numpy()
+                x = network_input(images[index], rows, model.input_spec).to(device)
+                network(x)
+                outputs = {PIXELS: x, **recorder.outputs}
+                if video:
+                    batch = {key: _features(output, video).float().cpu().numpy() for key, output in outputs.items()}
+                else:
+                    batch = {key: _group_means(_features(output, video), rows, device) for key, output in outputs.items()}
                 yield int(groups[index[0]]), batch
     finally:
         recorder.close()
 
 
+def _group_means(flat: torch.Tensor, rows: np.ndarray, device: torch.device) -> np.ndarray:
+    n_rows = int(rows[-1]) + 1
+    index = torch.from_numpy(rows).to(device)
+    sums = torch.zeros(n_rows, flat.shape[1], dtype=torch.float64, device=device).index_add_(0, index, flat.double())
+    counts = torch.bincount(index, minlength=n_rows)
+    return (sums / counts[:, None]).float().cpu().numpy()
+
+
 def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -> dict[tuple[str, str], tuple]:
-    """Output shape of one row of every recorded layer, from one image."""
+    """Shape of one row of every recorded layer (time averaged away for video), from one image."""
     recorder = _Recorder(model)
     try:
         with torch.inference_mode():
-            model.network.to(device)(to_input(images[:1], model.input_spec).to(device))
-        return {key: tuple(output.shape[1:]) for key, output in recorder.outputs.items()}
+            x = network_input(images[:1], np.zeros(1, dtype=int), model.input_spec).to(device)
+            model.network.to(device)(x)
+            video = model.input_spec.frames is not None
+            outputs = {PIXELS: x, **recorder.outputs}
+            return {key: tuple(output.shape[1:2]) + tuple(output.shape[3 if video else 2 :]) for key, output in outputs.items()}
     finally:
         recorder.close()
 
@@ -150,7 +211,8 @@ def _fill_store(
     shapes = layer_shapes(model, images, device)
     root = zarr.open_group(path, mode="w")
     arrays = {}
-    for pathway, layer in model.layers():
+    recorded = [PIXELS, *model.layers()]
+    for pathway, layer in recorded:
         n_features = int(np.prod(shapes[(pathway, layer)]))
         arrays[(pathway, layer)] = root.require_group(pathway).create_array(
             layer,
@@ -165,7 +227,7 @@ def _fill_store(
             "n_rows": n_rows,
             "layers": [
                 {"pathway": pathway, "layer": layer, "index": index, "shape": list(shapes[(pathway, layer)])}
-                for index, (pathway, layer) in enumerate(model.layers())
+                for index, (pathway, layer) in enumerate(recorded)
             ],
         }
     )

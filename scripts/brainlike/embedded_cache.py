@@ -162,8 +162,8 @@ def _planted_drives(
               for area, area_readouts in readouts.items()}  # fmt: skip
     groups = np.arange(len(images))
     for first, batch in iter_activations(planted, images, groups, batch_size, torch.device("cpu")):
-        for (area, _layer), features in batch.items():
-            features = features.astype(np.float64)
+        for area, (layer,) in planted.pathways.items():
+            features = batch[(area, layer)].astype(np.float64)
             features -= features.mean(axis=1, keepdims=True)
             features /= features.std(axis=1, keepdims=True)
             for drive, readout in zip(drives[area], readouts[area]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -16,11 +17,19 @@ import torch
 
 @dataclass(frozen=True)
 class InputSpec:
-    """How a greyscale stimulus becomes the network's input tensor."""
+    """How a greyscale stimulus becomes the network's input tensor.
+
+    ``frames`` is None for an image network; for a video network, each output row is a clip of
+    that many frames (a still image repeated, or a movie segment's frames). ``resize`` is
+    ``stretch`` (to a square, ignoring the aspect ratio, as the reference did) or ``pad`` (to a
+    square with mean grey first).
+    """
 
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    frames: int | None = None
+    resize: str = "stretch"
 
 
 @dataclass
@@ -40,7 +49,18 @@ def available_layers(network: torch.nn.Module) -> list[str]:
     return [name for name, _ in network.named_modules() if name]
 
 
-def _efficientnet_lite(entry: dict) -> tuple[torch.nn.Module, list[str]]:
+@dataclass
+class Built:
+    """What a family builds: the network, its default layers per pathway and, when the weights
+    carry them, the input normalisation they were trained with."""
+
+    network: torch.nn.Module
+    default_pathways: dict[str, list[str]]
+    mean: tuple | None = None
+    std: tuple | None = None
+
+
+def _efficientnet_lite(entry: dict) -> Built:
     from efficientnet_lite_pytorch import EfficientNet
 
     variant = entry["variant"]
@@ -53,12 +73,41 @@ def _efficientnet_lite(entry: dict) -> tuple[torch.nn.Module, list[str]]:
     else:
         torch.manual_seed(entry["weights"]["random_seed"])
         network = EfficientNet.from_name(variant)
-    blocks = [f"_blocks.{i}" for i in range(len(network._blocks))]
-    return network, blocks
+    return Built(network, {"main": [f"_blocks.{i}" for i in range(len(network._blocks))]})
 
 
-FAMILIES: dict[str, Callable[[dict], tuple[torch.nn.Module, list[str]]]] = {
+def _two_pathway_video(entry: dict) -> Built:
+    """The reference study's VisualNet, from one of its checkpoints or randomly initialised."""
+    from .visualnet import VisualNet, default_pathways, load_visualnet
+
+    weights = entry["weights"]
+    if isinstance(weights, dict) and "checkpoint" in weights:
+        network, hyper_parameters = load_visualnet(Path(weights["checkpoint"]), entry.get("out_merge", "concat"))
+        return Built(network, default_pathways(), tuple(hyper_parameters["mean"]), tuple(hyper_parameters["std"]))
+    if isinstance(weights, dict) and "random_seed" in weights:
+        torch.manual_seed(weights["random_seed"])
+        return Built(VisualNet(entry.get("out_merge", "concat")), default_pathways())
+    raise ValueError(f"two_pathway_video weights must be {{checkpoint: PATH}} or {{random_seed: N}}, got {weights!r}")
+
+
+def _torch_module(entry: dict) -> Built:
+    """A user's own ``torch.nn.Module``: ``module: package.module:Class`` (built without arguments),
+    weights ``{checkpoint: PATH}`` (a state dict, loaded strictly and without unpickling code) or
+    ``{random_seed: N}``. Layers must be listed per pathway."""
+    module_name, _, class_name = entry["module"].partition(":")
+    weights = entry["weights"]
+    if "random_seed" in weights:
+        torch.manual_seed(weights["random_seed"])
+    network = getattr(importlib.import_module(module_name), class_name)()
+    if "checkpoint" in weights:
+        network.load_state_dict(torch.load(weights["checkpoint"], map_location="cpu", weights_only=True), strict=True)
+    return Built(network, {})
+
+
+FAMILIES: dict[str, Callable[[dict], Built]] = {
     "efficientnet_lite": _efficientnet_lite,
+    "two_pathway_video": _two_pathway_video,
+    "torch_module": _torch_module,
 }
 
 
@@ -67,9 +116,16 @@ def load_model(name: str, entry: dict) -> LoadedModel:
     family = entry["family"]
     if family not in FAMILIES:
         raise ValueError(f"models.{name}.family: unknown family {family!r}; known: {sorted(FAMILIES)}")
-    network, default_layers = FAMILIES[family](entry)
-    network.eval()
-    pathways = {pathway: list(layers or default_layers) for pathway, layers in entry["pathways"].items()}
+    built = FAMILIES[family](entry)
+    network = built.network.eval()
+    pathways = {}
+    for pathway, layers in entry["pathways"].items():
+        if layers is None and pathway not in built.default_pathways:
+            raise ValueError(
+                f"models.{name}.pathways.{pathway}: no default layers for this pathway "
+                f"(defaults exist for {sorted(built.default_pathways)}); list the layers"
+            )
+        pathways[pathway] = list(layers or built.default_pathways[pathway])
     known = set(available_layers(network))
     for pathway, layers in pathways.items():
         unknown = [layer for layer in layers if layer not in known]
@@ -79,7 +135,14 @@ def load_model(name: str, entry: dict) -> LoadedModel:
                 f"list them with `python -m brainlike.models {name}`"
             )
     spec = entry["input"]
-    input_spec = InputSpec(size=spec["size"], mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+    mean, std = spec["mean"], spec["std"]
+    if mean == "checkpoint" or std == "checkpoint":
+        if built.mean is None:
+            raise ValueError(f"models.{name}.input: these weights carry no normalisation; give mean and std")
+        mean, std = built.mean, built.std
+    input_spec = InputSpec(
+        size=spec["size"], mean=tuple(mean), std=tuple(std), frames=spec.get("frames"), resize=spec.get("resize", "stretch")
+    )
     return LoadedModel(name=name, network=network, input_spec=input_spec, pathways=pathways)
 
 
