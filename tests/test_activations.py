@@ -1,5 +1,7 @@
 """Activations: hooks capture the right tensors, the trained model classifies, stores are complete."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -94,7 +96,8 @@ def test_store_has_every_layer_and_its_shape(lite0, images, tmp_path):
     root = zarr.open_group(path, mode="r")
     assert root.attrs["stimulus"] == "test" and root.attrs["n_rows"] == 7
     assert [layer["layer"] for layer in root.attrs["layers"]] == ["input"] + [f"_blocks.{i}" for i in range(16)]
-    assert root.attrs["layers"][0] == {"pathway": "pixels", "layer": "input", "index": 0, "shape": [3, 96, 96]}
+    assert root.attrs["layers"][0] == {"pathway": "pixels", "layer": "input", "index": 0, "shape": [3, 96, 96],
+                                       "output_shape": [3, 96, 96], "reduction": None}  # fmt: skip
     first = root.attrs["layers"][1]
     assert root["main/_blocks.0"].shape == (7, int(np.prod(first["shape"])))
     assert not (tmp_path / "store.zarr.partial").exists()
@@ -109,3 +112,80 @@ def test_a_failed_extraction_leaves_no_store(lite0, images, tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match="out of memory"):
         write_store(tmp_path / "store.zarr", lite0, images, np.arange(len(images)), 4, CPU, {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_feature_cap_pools_wide_layers_and_is_recorded(lite0, images, tmp_path):
+    from dataclasses import replace
+
+    capped = replace(lite0, max_features=2000)
+    path = tmp_path / "capped.zarr"
+    write_store(path, capped, images, np.arange(len(images)), 4, CPU, {})
+    root = zarr.open_group(path, mode="r")
+    assert root.attrs["max_features"] == 2000
+    for layer in root.attrs["layers"]:
+        stored = root[f"{layer['pathway']}/{layer['layer']}"]
+        assert stored.shape[1] == int(np.prod(layer["shape"])) <= max(2000, layer["shape"][0])
+        wide = int(np.prod(layer["output_shape"])) > 2000
+        assert (layer["reduction"] is not None) == wide
+    # Pooling is an average over space: the first block's pooled map equals torch's own pooling.
+    first = next(layer for layer in root.attrs["layers"] if layer["layer"] == "_blocks.0")
+    with torch.inference_mode():
+        x = lite0.network._swish(lite0.network._bn0(lite0.network._conv_stem(to_input(images, lite0.input_spec))))
+        pooled = torch.nn.functional.adaptive_avg_pool2d(lite0.network._blocks[0](x), first["shape"][1:])
+    np.testing.assert_allclose(root["main/_blocks.0"][:], pooled.flatten(1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+class TinyNet(torch.nn.Module):
+    """A user's own network, importable as tests.test_activations:TinyNet."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.act = torch.nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+def test_a_users_own_module_loads_from_its_import_path_and_checkpoint(images, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    torch.manual_seed(3)
+    reference = TinyNet()
+    torch.save(reference.state_dict(), tmp_path / "tiny.pt")
+    entry = {
+        "family": "torch_module", "module": "test_activations:TinyNet",
+        "weights": {"checkpoint": str(tmp_path / "tiny.pt")},
+        "input": {"size": 12, "mean": [0.5] * 3, "std": [0.25] * 3, "resize": "pad"},
+        "pathways": {"own": ["conv", "act"]},
+    }  # fmt: skip
+    model = load_model("tiny", entry)
+    batch = next(iter_activations(model, images, np.arange(len(images)), 7, CPU))[1]
+    with torch.inference_mode():
+        expected = reference.conv(to_input(images, model.input_spec))
+    np.testing.assert_allclose(batch[("own", "conv")], expected.flatten(1).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(batch[("own", "act")], expected.clamp(min=0).flatten(1).numpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="models.tiny.pathways.own: no default layers"):
+        load_model("tiny", {**entry, "pathways": {"own": None}})
+
+
+def test_pad_to_square_keeps_the_aspect_ratio(lite0):
+    from dataclasses import replace
+
+    wide = np.zeros((1, 10, 40), dtype=np.uint8)
+    wide[:, :, :] = 255
+    spec = replace(lite0.input_spec, size=40, resize="pad", mean=(0.0,) * 3, std=(1.0,) * 3)
+    x = to_input(wide, spec)[0, 0].numpy()
+    # 40 × 40 after padding: rows 15..24 white, the rest mean grey.
+    assert x[20, 20] == pytest.approx(1.0) and x[2, 20] == pytest.approx(127 / 255, abs=1e-6)
+    stretched = to_input(wide, replace(spec, resize="stretch"))[0, 0].numpy()
+    assert stretched.min() == pytest.approx(1.0)
+
+
+def test_trained_efficientnet_lite1_sees_a_cat():
+    entry = {**default_config()["models"]["efficientnet_lite0"], "variant": "efficientnet-lite1"}
+    entry["input"] = {**entry["input"], "size": 240}
+    model = load_model("efficientnet_lite1", entry)
+    cat = np.round(255 * rgb2gray(skdata.chelsea())).astype(np.uint8)[None]
+    with torch.inference_mode():
+        logits = model.network(to_input(cat, model.input_spec))
+    assert int(logits.argmax()) in range(281, 286)

@@ -82,11 +82,20 @@ def network_input(images: np.ndarray, rows: np.ndarray, spec: InputSpec) -> torc
     return torch.stack(clips)
 
 
-def _features(tensor: torch.Tensor, video: bool) -> torch.Tensor:
-    """One flat row per input: a video layer's output is averaged over time first (the reference)."""
+def _row_tensor(output: torch.Tensor, video: bool, max_features: int | None) -> torch.Tensor:
+    """What one row keeps of a layer's output: a video layer is averaged over time (the reference);
+    a layer wider than ``max_features`` is average-pooled over space until it fits."""
     if video:
-        tensor = tensor.mean(dim=2)
-    return tensor.flatten(1)
+        output = output.mean(dim=2)
+    if max_features is not None and output[0].numel() > max_features and output.ndim == 4:
+        channels, height, width = output.shape[1:]
+        side = max(1, int((max_features / channels) ** 0.5))
+        output = F.adaptive_avg_pool2d(output, (min(side, height), min(side, width)))
+    return output
+
+
+def _features(output: torch.Tensor, video: bool, max_features: int | None) -> torch.Tensor:
+    return _row_tensor(output, video, max_features).flatten(1)
 
 
 class _Recorder:
@@ -149,10 +158,11 @@ def iter_activations(
                 x = network_input(images[index], rows, model.input_spec).to(device)
                 network(x)
                 outputs = {PIXELS: x, **recorder.outputs}
+                cap = model.max_features
                 if video:
-                    batch = {key: _features(output, video).float().cpu().numpy() for key, output in outputs.items()}
+                    batch = {key: _features(out, video, cap).float().cpu().numpy() for key, out in outputs.items()}
                 else:
-                    batch = {key: _group_means(_features(output, video), rows, device) for key, output in outputs.items()}
+                    batch = {key: _group_means(_features(out, video, cap), rows, device) for key, out in outputs.items()}
                 yield int(groups[index[0]]), batch
     finally:
         recorder.close()
@@ -167,7 +177,8 @@ def _group_means(flat: torch.Tensor, rows: np.ndarray, device: torch.device) -> 
 
 
 def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -> dict[tuple[str, str], tuple]:
-    """Shape of one row of every recorded layer (time averaged away for video), from one image."""
+    """(output shape, stored shape) of one row of every recorded layer, from one image: the output
+    without its batch (and, for video, time) axis, and what is kept of it after any pooling cap."""
     recorder = _Recorder(model)
     try:
         with torch.inference_mode():
@@ -175,7 +186,11 @@ def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -
             model.network.to(device)(x)
             video = model.input_spec.frames is not None
             outputs = {PIXELS: x, **recorder.outputs}
-            return {key: tuple(output.shape[1:2]) + tuple(output.shape[3 if video else 2 :]) for key, output in outputs.items()}
+            return {
+                key: (tuple(output.shape[1:2]) + tuple(output.shape[3 if video else 2 :]),
+                      tuple(_row_tensor(output, video, model.max_features).shape[1:]))
+                for key, output in outputs.items()
+            }  # fmt: skip
     finally:
         recorder.close()
 
@@ -213,7 +228,7 @@ def _fill_store(
     arrays = {}
     recorded = [PIXELS, *model.layers()]
     for pathway, layer in recorded:
-        n_features = int(np.prod(shapes[(pathway, layer)]))
+        n_features = int(np.prod(shapes[(pathway, layer)][1]))
         arrays[(pathway, layer)] = root.require_group(pathway).create_array(
             layer,
             shape=(n_rows, n_features),
@@ -225,8 +240,14 @@ def _fill_store(
             **attrs,
             "model": model.name,
             "n_rows": n_rows,
+            "max_features": model.max_features,
             "layers": [
-                {"pathway": pathway, "layer": layer, "index": index, "shape": list(shapes[(pathway, layer)])}
+                {
+                    "pathway": pathway, "layer": layer, "index": index,
+                    "shape": list(shapes[(pathway, layer)][1]), "output_shape": list(shapes[(pathway, layer)][0]),
+                    "reduction": None if shapes[(pathway, layer)][0] == shapes[(pathway, layer)][1]
+                    else "spatial average pooling to max_features",
+                }  # fmt: skip
                 for index, (pathway, layer) in enumerate(recorded)
             ],
         }

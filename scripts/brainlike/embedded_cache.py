@@ -355,10 +355,8 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
         source.name, source.network, source.input_spec,
         {area: [truth["layer"]] for area, truth in config["areas"].items()},
     )  # fmt: skip
-    n_features = {
-        area: int(np.prod(shape))
-        for (area, _layer), shape in layer_shapes(planted, templates["natural_scenes"], torch.device("cpu")).items()
-    }
+    shapes = layer_shapes(planted, templates["natural_scenes"], torch.device("cpu"))
+    n_features = {area: int(np.prod(shapes[(area, layer)][1])) for area, (layer,) in planted.pathways.items()}
 
     containers, plan, cells = [], [], {}
     next_id = 1_000_000

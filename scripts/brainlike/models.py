@@ -38,6 +38,7 @@ class LoadedModel:
     network: torch.nn.Module
     input_spec: InputSpec
     pathways: dict[str, list[str]]
+    max_features: int | None = None
 
     def layers(self) -> list[tuple[str, str]]:
         """(pathway, layer) pairs in recording order."""
@@ -104,7 +105,47 @@ def _torch_module(entry: dict) -> Built:
     return Built(network, {})
 
 
+def _default_blocks(network: torch.nn.Module) -> list[str]:
+    """Direct children but the final classifier, with sequential stages listed block by block."""
+    names = []
+    children = list(network.named_children())[:-1]
+    for name, child in children:
+        if isinstance(child, (torch.nn.Sequential, torch.nn.ModuleList)):
+            names.extend(f"{name}.{sub}" for sub, _ in child.named_children())
+        else:
+            names.append(name)
+    return names
+
+
+def _torchvision(entry: dict) -> Built:
+    """A torchvision architecture: its published trained weights (fetched into TORCH_HOME by
+    torchvision on first use), a local state dict, or a random initialisation."""
+    from torchvision import models as tv
+
+    architecture = entry["variant"]
+    if architecture not in tv.list_models():
+        raise ValueError(f"variant {architecture!r} is not a torchvision model; see torchvision.models.list_models()")
+    weights = entry["weights"]
+    if weights == "imagenet":
+        published = tv.get_model_weights(architecture).DEFAULT
+        try:
+            network = tv.get_model(architecture, weights=published)
+        except OSError as error:  # urllib's URLError is an OSError
+            raise RuntimeError(
+                f"could not fetch the trained weights of {architecture} from {published.url} ({error}); on a machine "
+                f"without internet, copy that file into $TORCH_HOME/hub/checkpoints/ or use weights: {{checkpoint: PATH}}"
+            ) from error
+        return Built(network, {"main": _default_blocks(network)})
+    if "random_seed" in weights:
+        torch.manual_seed(weights["random_seed"])
+    network = tv.get_model(architecture, weights=None)
+    if "checkpoint" in weights:
+        network.load_state_dict(torch.load(weights["checkpoint"], map_location="cpu", weights_only=True), strict=True)
+    return Built(network, {"main": _default_blocks(network)})
+
+
 FAMILIES: dict[str, Callable[[dict], Built]] = {
+    "torchvision": _torchvision,
     "efficientnet_lite": _efficientnet_lite,
     "two_pathway_video": _two_pathway_video,
     "torch_module": _torch_module,
@@ -143,7 +184,7 @@ def load_model(name: str, entry: dict) -> LoadedModel:
     input_spec = InputSpec(
         size=spec["size"], mean=tuple(mean), std=tuple(std), frames=spec.get("frames"), resize=spec.get("resize", "stretch")
     )
-    return LoadedModel(name=name, network=network, input_spec=input_spec, pathways=pathways)
+    return LoadedModel(name, network, input_spec, pathways, entry.get("max_features"))
 
 
 def main() -> None:
