@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +160,7 @@ def iter_activations(
                 network(x)
                 outputs = {PIXELS: x, **recorder.outputs}
                 cap = model.max_features
-                if video:
+                if video or rows[-1] + 1 == len(rows):  # one input per row: nothing to average
                     batch = {key: _features(out, video, cap).float().cpu().numpy() for key, out in outputs.items()}
                 else:
                     batch = {key: _group_means(_features(out, video, cap), rows, device) for key, out in outputs.items()}
@@ -252,10 +253,23 @@ def _fill_store(
             ],
         }
     )
-    for first_row, batch in iter_activations(model, images, groups, batch_size, device):
-        for key, rows in batch.items():
-            arrays[key][first_row : first_row + len(rows)] = rows
-        log.info("%s: rows %d-%d of %d recorded", model.name, first_row, first_row + len(rows) - 1, n_rows)
+    # Compressing and writing a batch (numcodecs releases the GIL) overlaps the next forward pass;
+    # at most one batch waits, so memory stays bounded by two batches.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending = None
+        for first_row, batch in iter_activations(model, images, groups, batch_size, device):
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write_batch, arrays, first_row, batch)
+            last_row = first_row + len(next(iter(batch.values()))) - 1
+            log.info("%s: rows %d-%d of %d recorded", model.name, first_row, last_row, n_rows)
+        if pending is not None:
+            pending.result()
+
+
+def _write_batch(arrays: dict, first_row: int, batch: dict) -> None:
+    for key, rows in batch.items():
+        arrays[key][first_row : first_row + len(rows)] = rows
 
 
 def open_layers(path: Path) -> tuple[zarr.Group, list[dict]]:
