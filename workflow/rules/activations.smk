@@ -12,6 +12,8 @@ rule extract_activations:
     threads: 4  # torch intra-op threads
     resources:
         mem_mb=4000,
+        runtime=120,
+        gpu=config["activations"]["gpus"],
     params:
         model=lambda wildcards: config["models"][wildcards.model],
         batch_size=config["activations"]["batch_size"],

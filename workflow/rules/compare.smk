@@ -11,6 +11,7 @@ rule noise_ceiling:
         "../../envs/main.yaml"
     resources:
         mem_mb=1000,
+        runtime=30,
     script:
         "../../scripts/noise_ceiling.py"
 
@@ -31,6 +32,7 @@ rule compare:
         "../../envs/main.yaml"
     resources:
         mem_mb=2000,
+        runtime=30,
     script:
         "../../scripts/compare_rdms.py"
 

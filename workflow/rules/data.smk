@@ -10,6 +10,7 @@ rule embedded_cache:
     threads: 4  # torch forward passes of the source model
     resources:
         mem_mb=4000,
+        runtime=60,
     params:
         embedded=config["embedded"],
         cre_line=config["data"]["cre_line"],
@@ -87,6 +88,7 @@ else:
             "../../envs/allensdk.yaml"
         resources:
             mem_mb=2000,
+            runtime=60,
         params:
             python=ALLENSDK_PYTHON,
             cache=ALLEN_ARGS,
@@ -110,6 +112,7 @@ else:
             "../../envs/allensdk.yaml"
         resources:
             mem_mb=2000,
+            runtime=60,
         params:
             python=ALLENSDK_PYTHON,
             cache=ALLEN_ARGS,

@@ -11,6 +11,7 @@ rule model_rdms:
         "../../envs/main.yaml"
     resources:
         mem_mb=2000,
+        runtime=30,
     script:
         "../../scripts/model_rdms.py"
 
@@ -28,6 +29,7 @@ rule brain_rdms:
         "../../envs/main.yaml"
     resources:
         mem_mb=2000,
+        runtime=30,
     params:
         seed=config["rsa"]["seed"],
         splits=config["rsa"]["splits"],

@@ -15,6 +15,9 @@ rule tables:
         f"{RESULTS}/logs/tables.log",
     conda:
         "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         area_notes=config["data"]["area_notes"],
     script:
@@ -30,6 +33,9 @@ rule figure:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
     conda:
         "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     script:
         "../../scripts/plot_scores.py"
 
