@@ -1,0 +1,90 @@
+"""The workflow through the SLURM profile on a real single-node SLURM cluster.
+
+Every job goes through sbatch (checked against the controller's own job records), the results
+equal a local run's bit for bit, a forced rerun of one target submits exactly one job, and a
+failing job fails the run naming its log.
+"""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import zarr
+from conftest import ROOT, small_config, snakemake, write_config
+from slurm_cluster import Cluster, available
+
+reason = available()
+pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
+
+SITE = [
+    "--profile", str(ROOT / "workflow/profiles/slurm"),
+    # This test cluster's site settings: no accounting database, two cores.
+    "--slurm-no-account", "--slurm-status-command", "squeue", "--max-threads", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    instance = Cluster(tmp_path_factory.mktemp("slurm"))
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    env = {"BRAINLIKE_PARTITION": "debug", "BRAINLIKE_GPU_PARTITION": "debug", "BRAINLIKE_ACCOUNT": "none"}
+    os.environ.update(env)
+    workdir = tmp_path_factory.mktemp("slurm_workflow")
+    write_config(workdir, small_config())
+    result = snakemake(workdir, *SITE)
+    return workdir, result
+
+
+def test_every_job_went_through_sbatch(cluster, slurm_run):
+    _workdir, result = slurm_run
+    records = cluster.completed_jobs()
+    log = result.stdout + result.stderr
+    steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", log)
+    assert steps, log[-3000:]
+    done = int(steps[-1][0])
+    assert all(record["JobState"] == "COMPLETED" for record in records)
+    assert all(record["Partition"] == "debug" for record in records)
+    # Every job but the input-only target rule `all` ran as a SLURM job.
+    assert len(records) == done - 1, (len(records), done)
+
+
+def test_results_equal_a_local_run_bit_for_bit(slurm_run, workflow_run):
+    workdir, _ = slurm_run
+    for table in ("tau.csv", "tau.parquet", "populations.csv"):
+        assert (workdir / "results/tables" / table).read_bytes() == (workflow_run / "results/tables" / table).read_bytes(), table
+    for stimulus in ("natural_scenes", "natural_movie_one"):
+        ours = zarr.open_group(workdir / f"results/activations/efficientnet_lite0/{stimulus}.zarr", mode="r")
+        local = zarr.open_group(workflow_run / f"results/activations/efficientnet_lite0/{stimulus}.zarr", mode="r")
+        for layer in ours.attrs["layers"]:
+            key = f"{layer['pathway']}/{layer['layer']}"
+            assert np.array_equal(ours[key][:], local[key][:]), key
+
+
+def test_a_forced_single_target_rerun_submits_exactly_one_job(cluster, slurm_run):
+    workdir, _ = slurm_run
+    before = len(cluster.completed_jobs())
+    snakemake(workdir, *SITE, "--forcerun", "results/figures/natural_scenes/175um.png",
+              "results/figures/natural_scenes/175um.png")  # fmt: skip
+    records = cluster.completed_jobs()
+    assert len(records) == before + 1 and records[-1]["JobState"] == "COMPLETED"
+
+
+def test_a_failing_job_fails_the_run_and_names_its_log(cluster, slurm_run):
+    workdir, _ = slurm_run
+    config = small_config()
+    config["cells"]["min_cells"] = 100_000
+    write_config(workdir, config)
+    target = "results/responses/natural_scenes/VISp/175.npz"
+    result = snakemake(workdir, *SITE, target, check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "results/logs/responses/natural_scenes/VISp/175.log" in log
+    assert cluster.completed_jobs()[-1]["JobState"] == "FAILED"
+    assert "fewer than cells.min_cells = 100000" in (workdir / "results/logs/responses/natural_scenes/VISp/175.log").read_text()
