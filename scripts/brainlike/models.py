@@ -97,6 +97,8 @@ def _torch_module(entry: dict) -> Built:
     ``{random_seed: N}``. Layers must be listed per pathway."""
     module_name, _, class_name = entry["module"].partition(":")
     weights = entry["weights"]
+    if not isinstance(weights, dict):
+        raise ValueError(f"torch_module weights must be {{checkpoint: PATH}} or {{random_seed: N}}, got {weights!r}")
     if "random_seed" in weights:
         torch.manual_seed(weights["random_seed"])
     network = getattr(importlib.import_module(module_name), class_name)()
