@@ -3,8 +3,9 @@
 import numpy as np
 
 from brainlike.logs import to_file
-from brainlike.rdm import random_splits, save_rdms, split_half_rdms
+from brainlike.rdm import save_rdms, split_half_rdms
 from brainlike.seeds import labelled_rng
+from brainlike.splits import random_splits
 
 to_file(snakemake.log[0])
 population = np.load(snakemake.input.responses[0])

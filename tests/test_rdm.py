@@ -7,7 +7,8 @@ from rsatoolbox.data import Dataset
 from rsatoolbox.rdm import calc_rdm
 
 from brainlike import rdm
-from brainlike.rdm import correlation_rdm, correlation_rdms, load_rdms, random_splits, save_rdms, split_half_rdms, upper
+from brainlike.rdm import correlation_rdm, correlation_rdms, load_rdms, save_rdms, split_half_rdms, upper
+from brainlike.splits import random_splits
 
 
 def rsatoolbox_vector(patterns):

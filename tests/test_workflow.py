@@ -10,8 +10,9 @@ from conftest import NOISE_LADDER, PLANTED, RECORDED, small_config
 from rsatoolbox.data import Dataset
 from rsatoolbox.rdm import RDMs, calc_rdm, compare
 
-from brainlike.rdm import load_rdms, random_splits
+from brainlike.rdm import load_rdms
 from brainlike.seeds import labelled_rng
+from brainlike.splits import random_splits
 
 STIMULI = ["natural_scenes", "natural_movie_one"]
 DEPTHS = [175, 275]

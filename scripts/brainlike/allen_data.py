@@ -17,7 +17,7 @@ from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
 from .atomic import write_npz
 from .downloads import CorruptFileError, verify_events, verify_nwb
-from .responses import movie_responses, scene_responses, segment_of_frame, select_cells
+from .responses import movie_responses, pool_cells, scene_responses, segment_of_frame, select_cells
 
 N_SCENES = 118
 N_MOVIE_FRAMES = 900
@@ -132,7 +132,10 @@ def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str) -> tup
     return np.asarray(data_set.get_cell_specimen_ids()), np.asarray(trace, dtype=np.float64)
 
 
-def _experiment_responses(cache: BrainObservatoryCache, experiment_id: int, stimulus: str, options: dict) -> np.ndarray:
+def _experiment_responses(
+    cache: BrainObservatoryCache, experiment_id: int, stimulus: str, options: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cell specimen ids, trials × stimuli × cells) of one experiment."""
     cell_ids, trace = _trace(cache, experiment_id, options["signal"])
     table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
     frame, start, end = (table[column].to_numpy() for column in ("frame", "start", "end"))
@@ -189,12 +192,11 @@ def population_responses(
     for experiment in find_experiments(cache, area, depth, cre_line, stimulus, container_ids):
         cell_ids, responses = _experiment_responses(cache, experiment["id"], stimulus, options)
         parts.append((experiment, np.asarray(cell_ids, dtype=np.int64), responses))
-    sessions = options["natural_movie_one"]["sessions"]
-    if stimulus == "natural_movie_one" and sessions == "matched":
+    n_experiments = len(parts)
+    if stimulus == "natural_movie_one" and options["natural_movie_one"]["sessions"] == "matched":
         parts = _matched_cells(parts)
-    n_trials = min(responses.shape[0] for _, _, responses in parts)
     arrays = {
-        "responses": np.concatenate([responses[:n_trials] for _, _, responses in parts], axis=2),
+        "responses": pool_cells([responses for _, _, responses in parts]),
         "cell_specimen_id": np.concatenate([ids for _, ids, _ in parts]),
         "container_id": np.concatenate([np.full(len(ids), e["experiment_container_id"]) for e, ids, _ in parts]),
         "experiment_id": np.concatenate([np.full(len(ids), e["id"]) for e, ids, _ in parts]),
@@ -211,7 +213,7 @@ def population_responses(
     metadata = {
         "area": area, "depth": depth, "cre_line": cre_line, "stimulus": stimulus,
         "signal": options["signal"], "options": options[stimulus],
-        "experiments": len(parts) if sessions != "matched" else None, "trials": n_trials,
+        "experiments": n_experiments, "trials": arrays["responses"].shape[0],
         "selection": selection,
     }  # fmt: skip
     return arrays, metadata

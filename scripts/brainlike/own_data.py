@@ -22,7 +22,7 @@ import pandas as pd
 from skimage import io
 from skimage.color import rgb2gray
 
-from .responses import select_cells
+from .responses import pool_cells, select_cells
 
 MANIFEST_COLUMNS = ("animal", "area", "depth", "stimulus", "file")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -92,16 +92,15 @@ def population_responses(
                 f"{row.file}: responses must be trials × {n_stimuli} stimuli × units, got shape {responses.shape}"
             )
         parts.append((str(row.animal), responses.astype(np.float64)))
-    n_trials = min(responses.shape[0] for _, responses in parts)
     arrays = {
-        "responses": np.concatenate([responses[:n_trials] for _, responses in parts], axis=2),
+        "responses": pool_cells([responses for _, responses in parts]),
         "container_id": np.concatenate([np.full(responses.shape[2], animal) for animal, responses in parts]),
         "unit_index": np.concatenate([np.arange(responses.shape[2]) for _, responses in parts]),
     }
     arrays, selection = select_cells(arrays, f"{stimulus} {area} {depth}", options, None, None)
     metadata = {
         "area": area, "depth": depth, "stimulus": stimulus, "signal": "own responses",
-        "options": {"manifest": str(manifest_path)}, "trials": n_trials, "selection": selection,
+        "options": {"manifest": str(manifest_path)}, "trials": arrays["responses"].shape[0], "selection": selection,
     }  # fmt: skip
     return arrays, metadata
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import rsatoolbox
 
+from .splits import half_means
+
 # Columns read at a time from a zarr layer: 118 or 900 rows × 2**16 float64 ≈ 60 / 470 MB.
 COLUMN_CHUNK = 1 << 16
 
@@ -54,28 +56,16 @@ def upper(rdms: np.ndarray) -> np.ndarray:
     return rdms[..., rows, columns]
 
 
-def random_splits(rng: np.random.Generator, n_splits: int, n_trials: int, n_stimuli: int) -> np.ndarray:
-    """Random trial orders, drawn per split and per stimulus: (splits, trials, stimuli).
-
-    The first ⌊trials/2⌋ trials of an order form half A of that split, the rest half B.
-    """
-    if n_trials < 2:
-        raise ValueError(f"a split-half needs at least 2 trials per stimulus, got {n_trials}")
-    return np.argsort(rng.random((n_splits, n_trials, n_stimuli)), axis=1)
-
-
 def split_half_rdms(responses: np.ndarray, splits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """RDMs of the trial-averaged halves of each split of ``responses`` (trials × stimuli × cells).
+    """RDMs of the trial-averaged halves of each split (``splits.random_splits``) of ``responses``
+    (trials × stimuli × cells).
 
     Returns two (splits, stimuli, stimuli) stacks. The A halves are the reference's "random
     half-trial" brain RDMs; A against B is its split-half noise ceiling.
     """
-    half = responses.shape[0] // 2
-    stimulus_index = np.arange(responses.shape[1])[None, :]
     halves = np.empty((len(splits), 2, responses.shape[1], responses.shape[1]))
     for position, order in enumerate(splits):
-        means = [responses[order[:half], stimulus_index].mean(axis=0), responses[order[half:], stimulus_index].mean(axis=0)]
-        halves[position] = correlation_rdms(np.stack(means))
+        halves[position] = correlation_rdms(np.stack(half_means(responses, order)))
     return halves[:, 0], halves[:, 1]
 
 

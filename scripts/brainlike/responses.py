@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .seeds import labelled_rng
+from .splits import half_means, random_splits
 
 
 def scene_responses(
@@ -100,6 +101,12 @@ def segment_of_frame(n_frames: int, segment_frames: int) -> np.ndarray:
     return np.arange(n_frames) // segment_frames
 
 
+def pool_cells(tensors: list[np.ndarray]) -> np.ndarray:
+    """Several recordings' trials × stimuli × cells side by side, each cut to the trials all have."""
+    n_trials = min(tensor.shape[0] for tensor in tensors)
+    return np.concatenate([tensor[:n_trials] for tensor in tensors], axis=2)
+
+
 def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
     """Spearman–Brown-corrected split-half reliability of each cell: (trials × stimuli × cells) → (cells,).
 
@@ -107,16 +114,9 @@ def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.
     the two halves' mean responses; r is averaged over splits and corrected to the full trial
     count's reliability, 2r / (1 + r). A cell with no variance in a half gets r = 0 for that split.
     """
-    n_trials, n_stimuli, _ = responses.shape
-    if n_trials < 2:
-        raise ValueError(f"split-half reliability needs at least 2 trials, got {n_trials}")
-    half = n_trials // 2
-    columns = np.arange(n_stimuli)[None, :]
     total = np.zeros(responses.shape[2])
-    for _ in range(n_splits):
-        order = np.argsort(rng.random((n_trials, n_stimuli)), axis=0)
-        a = responses[order[:half], columns].mean(axis=0)
-        b = responses[order[half:], columns].mean(axis=0)
+    for order in random_splits(rng, n_splits, *responses.shape[:2]):
+        a, b = half_means(responses, order)
         a = a - a.mean(axis=0)
         b = b - b.mean(axis=0)
         norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
