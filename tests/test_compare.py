@@ -1,13 +1,17 @@
-"""τ-a: equal to rsatoolbox's and to a brute-force pair count, with and without ties."""
+"""Comparisons: equal to rsatoolbox's and to brute-force pair counts, with and without ties or NaN."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from rsatoolbox.rdm import RDMs, compare
+from rsatoolbox.rdm import RDMs
+from rsatoolbox.rdm import compare as rsatoolbox_compare
+from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from brainlike.compare import tau_a
+from brainlike.compare import METHODS, compare
+
+RSATOOLBOX_NAMES = {"tau-a": "tau-a", "tau-b": "kendall", "spearman": "spearman", "pearson": "corr"}
 
 
 def brute_force_tau_a(x: np.ndarray, y: np.ndarray) -> float:
@@ -16,61 +20,98 @@ def brute_force_tau_a(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])) / (n * (n - 1) / 2))
 
 
-def rsatoolbox_tau_a(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    return compare(RDMs(x[None, :]), RDMs(ys), method="tau-a")[0]
+def scipy_value(x: np.ndarray, y: np.ndarray, method: str) -> float:
+    if method == "tau-a":
+        return brute_force_tau_a(x, y)
+    if method == "tau-b":
+        return kendalltau(x, y).statistic
+    if method == "spearman":
+        return spearmanr(x, y).statistic
+    return pearsonr(x, y).statistic
 
 
-# Few distinct values make ties in one vector, in the other and in both.
-vectors = st.integers(min_value=3, max_value=60).flatmap(
+# Few distinct values make ties in the references, in the others and in both.
+grids = st.integers(min_value=3, max_value=60).flatmap(
     lambda n: st.tuples(
-        arrays(np.float64, n, elements=st.integers(0, 5).map(float)),
+        arrays(np.float64, (3, n), elements=st.integers(0, 5).map(float)),
         arrays(np.float64, (4, n), elements=st.integers(0, 5).map(float)),
     )
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(vectors)
-def test_tau_a_with_ties_equals_rsatoolbox_and_brute_force(pair):
-    x, ys = pair
-    if np.ptp(x) == 0 or np.any(np.ptp(ys, axis=1) == 0):
-        return  # rsatoolbox rejects constant RDMs
-    ours = tau_a(x, ys)
-    np.testing.assert_allclose(ours, rsatoolbox_tau_a(x, ys), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ours, [brute_force_tau_a(x, y) for y in ys], rtol=0, atol=1e-12)
+@settings(max_examples=200, deadline=None)
+@given(grids, st.sampled_from(METHODS))
+def test_grid_with_ties_equals_rsatoolbox_and_scipy(pair, method):
+    references, others = pair
+    if np.any(np.ptp(references, axis=1) == 0) or np.any(np.ptp(others, axis=1) == 0):
+        return  # constant RDMs: rsatoolbox rejects them, correlations are undefined
+    ours = compare(references, others, method)
+    theirs = rsatoolbox_compare(RDMs(references), RDMs(others), method=RSATOOLBOX_NAMES[method])
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    independent = [[scipy_value(x, y, method) for y in others] for x in references]
+    np.testing.assert_allclose(ours, independent, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("n", [2, 3, 17, 1000, 6903])
 def test_tau_a_without_ties_equals_rsatoolbox(n):
     rng = np.random.default_rng(n)
-    x, ys = rng.normal(size=n), rng.normal(size=(3, n))
-    np.testing.assert_allclose(tau_a(x, ys), rsatoolbox_tau_a(x, ys), rtol=0, atol=1e-12)
+    references, others = rng.normal(size=(2, n)), rng.normal(size=(3, n))
+    ours = compare(references, others, "tau-a")
+    np.testing.assert_allclose(ours, rsatoolbox_compare(RDMs(references), RDMs(others), method="tau-a"), rtol=0, atol=1e-12)
     if n <= 1000:
-        np.testing.assert_allclose(tau_a(x, ys), [brute_force_tau_a(x, y) for y in ys], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            ours, [[brute_force_tau_a(x, y) for y in others] for x in references], rtol=0, atol=1e-12
+        )
 
 
-def test_tau_a_of_planted_orderings():
+def test_long_tie_blocks_in_the_reference_are_taken_out_exactly():
+    rng = np.random.default_rng(3)
+    # Runs of equal reference values far longer than one merge block, ties in the other vector too.
+    reference = np.repeat(rng.permutation(7).astype(float), 300)
+    others = rng.integers(0, 40, size=(3, reference.size)).astype(float)
+    expected = [brute_force_tau_a(reference, y) for y in others]
+    np.testing.assert_allclose(compare(reference, others, "tau-a")[0], expected, rtol=0, atol=1e-12)
+
+
+def test_reference_batches_give_the_same_values(monkeypatch):
+    import brainlike.compare
+
+    rng = np.random.default_rng(5)
+    references, others = rng.normal(size=(7, 50)), rng.normal(size=(4, 50))
+    whole = compare(references, others)
+    monkeypatch.setattr(brainlike.compare, "REFERENCE_BATCH_ENTRIES", 100)  # two references per batch
+    np.testing.assert_array_equal(compare(references, others), whole)
+
+
+def test_planted_orderings():
     x = np.arange(10.0)
-    assert tau_a(x, x) == 1.0
-    assert tau_a(x, -x) == -1.0
+    assert compare(x, x)[0, 0] == 1.0
+    assert compare(x, -x)[0, 0] == -1.0
     # One swapped neighbour pair: 44 concordant, 1 discordant of 45.
     swapped = x.copy()
     swapped[[3, 4]] = swapped[[4, 3]]
-    assert tau_a(x, swapped) == pytest.approx(43 / 45, abs=1e-15)
-    # All of y tied: τ-a is 0 (no pair counts), where τ-b would be undefined.
-    assert tau_a(x, np.zeros(10)) == 0.0
+    assert compare(x, swapped)[0, 0] == pytest.approx(43 / 45, abs=1e-15)
+    # All of y tied: τ-a is 0 (no pair counts), where τ-b is undefined.
+    assert compare(x, np.zeros(10), "tau-a")[0, 0] == 0.0
+    assert np.isnan(compare(x, np.zeros(10), "tau-b")[0, 0])
 
 
-def test_tau_a_leaves_out_nan_positions_per_pair():
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_positions_are_left_out_per_pair(method):
     rng = np.random.default_rng(1)
-    x, ys = rng.normal(size=30), rng.normal(size=(2, 30))
-    ys[1, 5] = np.nan
-    result = tau_a(x, ys)
-    keep = np.arange(30) != 5
-    assert result[0] == pytest.approx(brute_force_tau_a(x, ys[0]), abs=1e-12)
-    assert result[1] == pytest.approx(brute_force_tau_a(x[keep], ys[1, keep]), abs=1e-12)
+    references, others = rng.normal(size=(2, 30)), rng.normal(size=(3, 30))
+    others[1, 5] = np.nan
+    references[1, 7] = np.nan
+    result = compare(references, others, method)
+    for row in range(2):
+        for column in range(3):
+            keep = ~(np.isnan(references[row]) | np.isnan(others[column]))
+            expected = scipy_value(references[row, keep], others[column, keep], method)
+            assert result[row, column] == pytest.approx(expected, abs=1e-12)
 
 
-def test_tau_a_rejects_vectors_of_different_length():
+def test_bad_input_is_named():
     with pytest.raises(ValueError, match="differ in length: 5 and 4"):
-        tau_a(np.zeros(5), np.zeros((2, 4)))
+        compare(np.zeros(5), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="unknown comparison method 'cosine'; valid: tau-a, tau-b, spearman, pearson"):
+        compare(np.zeros(5), np.zeros(5), "cosine")
