@@ -1,4 +1,4 @@
-"""Rule tables: one tidy τ table for the whole grid, and the cells and containers of every population."""
+"""Rule tables: one tidy score table for the whole grid (FDR q over all of it), and the cells and containers of every population."""
 
 import json
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlike.inference import fdr
 from brainlike.logs import to_file
 
 to_file(snakemake.log[0])
@@ -42,10 +43,15 @@ for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.inpu
         }
         for container, count in zip(ids, counts)
     )
-scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.taus], ignore_index=True)
+scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
 table = scores.merge(pd.DataFrame(populations), on=["stimulus", "area", "depth"], validate="many_to_one")
-table["tau_noise_corrected"] = table["tau"] / table["ceiling_median"]
+table["q"] = fdr(table["p"])
+table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
+# A ratio to a ceiling that chance could have produced is not interpretable: flag it.
+table["ceiling_above_chance"] = table["ceiling_p"] < snakemake.params.alpha
 table["area_note"] = table["area"].map(snakemake.params.area_notes).fillna("")
+LEADING = ["stimulus", "area", "depth", "cre_line", "model", "weights", "pathway", "layer", "layer_index", "score"]
+table = table[LEADING + [column for column in table if column not in LEADING]]
 table = table.sort_values(["stimulus", "area", "depth", "model", "layer_index"], ignore_index=True)
 table.to_parquet(snakemake.output.parquet, index=False)
 table.to_csv(snakemake.output.csv, index=False)

@@ -1,24 +1,30 @@
-"""Rule brain_rdms: RDMs of both halves of every random trial split of one population."""
+"""Rule brain_rdms: every brain RDM of one population (split halves, all trials, per container, container bootstrap)."""
 
 import numpy as np
 
 from brainlike.logs import to_file
-from brainlike.rdm import save_rdms, split_half_rdms
+from brainlike.rdm import population_rdms, save_rdms
 from brainlike.seeds import labelled_rng
 from brainlike.splits import random_splits
 
 to_file(snakemake.log[0])
 population = np.load(snakemake.input.responses[0])
-wildcards = snakemake.wildcards
-rng = labelled_rng(snakemake.params.seed, wildcards.stimulus, wildcards.area, wildcards.depth)
+wildcards, rsa = snakemake.wildcards, snakemake.params.rsa
+rng = labelled_rng(rsa["seed"], wildcards.stimulus, wildcards.area, wildcards.depth)
 responses = population["responses"]
-splits = random_splits(rng, snakemake.params.splits, responses.shape[0], responses.shape[1])
-halves_a, halves_b = split_half_rdms(responses, splits)
-split_ids = np.arange(snakemake.params.splits)
+splits = random_splits(rng, rsa["splits"], responses.shape[0], responses.shape[1])
+rdms, rdm_descriptors = population_rdms(
+    responses,
+    population["container_id"],
+    splits,
+    rsa["distance"],
+    labelled_rng(rsa["seed"], "container bootstrap", wildcards.stimulus, wildcards.area, wildcards.depth),
+    rsa["container_bootstraps"],
+)
 save_rdms(
     snakemake.output[0],
-    np.concatenate([halves_a, halves_b]),
-    rdm_descriptors={"half": ["a"] * len(split_ids) + ["b"] * len(split_ids), "split": np.tile(split_ids, 2)},
+    rdms,
+    rdm_descriptors=rdm_descriptors,
     descriptors={
         "stimulus": wildcards.stimulus,
         "area": wildcards.area,
@@ -27,4 +33,5 @@ save_rdms(
         "cells": responses.shape[2],
         "containers": len(np.unique(population["container_id"])),
     },
+    distance=rsa["distance"],
 )

@@ -1,4 +1,4 @@
-"""Rule model_rdms: the 1 − Pearson RDM of every recorded layer of one zarr store."""
+"""Rule model_rdms: the RDM (rsa.distance) of every recorded layer of one zarr store."""
 
 import logging
 
@@ -6,17 +6,18 @@ import numpy as np
 
 from brainlike.activations import open_layers
 from brainlike.logs import to_file
-from brainlike.rdm import correlation_rdm, save_rdms
+from brainlike.rdm import rdm_from_patterns, save_rdms
 
 to_file(snakemake.log[0])
 root, layers = open_layers(snakemake.input.store)
 rdms = []
 for layer in layers:
-    rdms.append(correlation_rdm(root[f"{layer['pathway']}/{layer['layer']}"]))
+    rdms.append(rdm_from_patterns(root[f"{layer['pathway']}/{layer['layer']}"], snakemake.params.distance))
     logging.info("RDM of %s/%s done", layer["pathway"], layer["layer"])
 save_rdms(
     snakemake.output[0],
     np.stack(rdms),
     rdm_descriptors={key: [layer[key] for layer in layers] for key in ("pathway", "layer", "index")},
     descriptors={"model": snakemake.wildcards.model, "stimulus": snakemake.wildcards.stimulus},
+    distance=snakemake.params.distance,
 )

@@ -1,15 +1,26 @@
-"""Rule noise_ceiling: split-half τ-a ceiling of one population."""
+"""Rule noise_ceiling: split-half ceiling (with its permutation p) and between-animal bounds of one population."""
 
 import json
 
+import numpy as np
+
+from brainlike.compare import use_threads
 from brainlike.logs import to_file
-from brainlike.noise_ceiling import split_half_taus, summarise
+from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
+from brainlike.seeds import labelled_rng
 
 to_file(snakemake.log[0])
+use_threads(snakemake.threads)
+rsa, wildcards = snakemake.params.rsa, snakemake.wildcards
 rdms = load_rdms(snakemake.input.brain[0])
-half_a = rdms.subset("half", "a").get_matrices()
-half_b = rdms.subset("half", "b").get_matrices()
-summary = {**summarise(split_half_taus(half_a, half_b)), "ceiling_method": "split-half tau-a"}
+kinds = np.asarray(rdms.rdm_descriptors["kind"])
+vectors = rdms.get_vectors()
+rng = labelled_rng(rsa["seed"], "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
+permutations = np.argsort(rng.random((rsa["permutations"], rdms.n_cond)), axis=1)
+summary = {
+    **split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], rsa["comparison"], rsa["spearman_brown"], permutations),
+    **between_animal(vectors[kinds == "container"], rsa["comparison"]),
+}
 with open(snakemake.output[0], "w") as handle:
     json.dump(summary, handle, indent=1)

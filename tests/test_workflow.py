@@ -39,9 +39,9 @@ def test_outputs_are_complete(workflow_run, table):
 def test_best_layer_is_the_planted_one(table, stimulus, area):
     for depth in DEPTHS:
         scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
-        best = scores.loc[scores["tau"].idxmax(), "layer"]
-        assert scores.loc[scores["pathway"] == "pixels", "tau"].iloc[0] < scores["tau"].max()
-        assert best == PLANTED[area], scores[["layer", "tau"]].to_string()
+        best = scores.loc[scores["score"].idxmax(), "layer"]
+        assert scores.loc[scores["pathway"] == "pixels", "score"].iloc[0] < scores["score"].max()
+        assert best == PLANTED[area], scores[["layer", "score"]].to_string()
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)
@@ -99,16 +99,16 @@ def test_brain_rdms_and_taus_equal_rsatoolbox(workflow_run, table, stimulus):
         for label, trials in (("a", order[:half]), ("b", order[half:])):
             mean = population[trials, columns].mean(axis=0)
             reference = calc_rdm(Dataset(mean), method="correlation").get_vectors()[0]
-            stored = brain.subset("half", label).subset("split", position).get_vectors()[0]
+            stored = brain.subset("kind", f"half_{label}").subset("index", position).get_vectors()[0]
             np.testing.assert_allclose(stored, reference, rtol=0, atol=1e-10)
             if label == "a":
                 halves_a.append(reference)
     # τ per layer: mean over the half-trial brain RDMs of rsatoolbox's τ-a.
     taus = compare(RDMs(np.array(halves_a)), model, method="tau-a")  # halves × layers
     scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
-    np.testing.assert_allclose(scores.sort_values("layer_index")["tau"], taus.mean(axis=0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(scores.sort_values("layer_index")["score"], taus.mean(axis=0), rtol=0, atol=1e-10)
     # Noise ceiling: τ-a of half A against half B of each split.
-    halves_b = brain.subset("half", "b").get_vectors()
+    halves_b = brain.subset("kind", "half_b").get_vectors()
     ceiling = [compare(RDMs(a[None]), RDMs(b[None]), method="tau-a")[0, 0] for a, b in zip(halves_a, halves_b)]
     summary = json.loads((results / "noise_ceiling" / stimulus / area / f"{depth}.json").read_text())
     assert summary["ceiling_median"] == pytest.approx(np.median(ceiling), abs=1e-10)

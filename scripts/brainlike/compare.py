@@ -15,6 +15,7 @@ parallel in compiled code (numba). Spearman and Pearson are one matrix product o
 from __future__ import annotations
 
 import numpy as np
+import numba
 from numba import njit, prange
 from scipy.stats import rankdata
 
@@ -228,3 +229,8 @@ def compare(references: np.ndarray, others: np.ndarray, method: str = "tau-a") -
             else np.nan
         )
     return result
+
+
+def use_threads(count: int) -> None:
+    """Run the pair counts on ``count`` threads (at most the machine's)."""
+    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))

@@ -1,27 +1,86 @@
-"""Split-half noise ceiling: how well one half of the trials predicts the other.
+"""Noise ceilings: how well the brain data predicts itself, the most a model could score.
 
-For each random split of the trials (drawn per stimulus), τ-a between the RDM of half A and the
-RDM of half B; the ceiling is summarised, as in the reference study, by the median and the
-standard deviation over splits.
+Split-half (the reference study): for each random split of the trials, the comparison between
+the RDMs of half A and half B, summarised by the median and SD over splits; optionally
+Spearman–Brown-corrected to the full trial count (correlation-based comparisons only). Its
+p-value is a permutation test of that median: one stimulus relabelling applied to every B half.
+
+Between animals (leave one container out, as rsatoolbox's ``boot_noise_ceiling``): each
+container's RDM against the pooled RDM of the other containers (lower bound) and of all
+containers (upper bound), averaged over containers. Pooling follows rsatoolbox's ``pool_rdm``:
+mean ranks for rank comparisons, mean standardised vectors for Pearson.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 
-from .compare import tau_a
-from .rdm import upper
+from .compare import RANK_METHODS, compare
+from .inference import permutation_p, permuted_vectors
 
-
-def split_half_taus(halves_a: np.ndarray, halves_b: np.ndarray) -> np.ndarray:
-    """τ-a between the two halves of every split: (splits, n, n) × 2 → (splits,)."""
-    vectors_a, vectors_b = upper(halves_a), upper(halves_b)
-    return np.array([tau_a(a, b) for a, b in zip(vectors_a, vectors_b)])
+CORRELATION_METHODS = ("spearman", "pearson")
 
 
-def summarise(taus: np.ndarray) -> dict[str, float]:
+def spearman_brown(r: np.ndarray) -> np.ndarray:
+    """Reliability of the full data from the correlation r between its two halves."""
+    return 2 * r / (1 + r)
+
+
+def split_half(
+    halves_a: np.ndarray,
+    halves_b: np.ndarray,
+    method: str,
+    correct: bool,
+    permutations: np.ndarray,
+) -> dict:
+    """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
+
+    ``permutations``: stimulus orders (count × stimuli) for the p-value, or an empty array.
+    """
+    if correct and method not in CORRELATION_METHODS:
+        raise ValueError(
+            f"rsa.spearman_brown applies to correlation-based comparisons ({', '.join(CORRELATION_METHODS)}), "
+            f"not {method}"
+        )
+    per_split = np.array([compare(a, b, method)[0, 0] for a, b in zip(halves_a, halves_b)])
+    # (permutations, splits): each relabelling applied to every B half.
+    null = np.stack(
+        [compare(a, permuted_vectors(b, permutations), method)[0] for a, b in zip(halves_a, halves_b)], axis=1
+    ).reshape(len(permutations), len(halves_a))
+    observed = np.median(per_split)
+    if correct:
+        per_split = spearman_brown(per_split)
     return {
-        "ceiling_median": float(np.median(taus)),
-        "ceiling_sd": float(np.std(taus, ddof=1)),
-        "ceiling_splits": int(len(taus)),
+        "ceiling_median": float(np.median(per_split)),
+        "ceiling_sd": float(np.std(per_split, ddof=1)),
+        "ceiling_splits": int(len(per_split)),
+        "ceiling_p": permutation_p(observed, np.median(null, axis=1)) if len(permutations) else float("nan"),
+        "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
     }
+
+
+def pool(vectors: np.ndarray, method: str) -> np.ndarray:
+    """One RDM vector standing for several (rsatoolbox's ``pool_rdm``); NaN entries are skipped."""
+    if method in RANK_METHODS:
+        transformed = rankdata(vectors, axis=1, nan_policy="omit")
+    else:
+        centred = vectors - np.nanmean(vectors, axis=1, keepdims=True)
+        transformed = centred / np.nanstd(centred, axis=1, keepdims=True)
+    return np.nanmean(transformed, axis=0)
+
+
+def between_animal(container_vectors: np.ndarray, method: str) -> dict:
+    """Leave-one-container-out bounds from one RDM vector per container (containers × pairs)."""
+    count = len(container_vectors)
+    bounds = {"ceiling_lower": float("nan"), "ceiling_upper": float("nan"), "ceiling_bound_containers": count}
+    if count >= 2:
+        everyone = pool(container_vectors, method)
+        lower = [
+            compare(pool(np.delete(container_vectors, left_out, axis=0), method), container_vectors[left_out], method)[0, 0]
+            for left_out in range(count)
+        ]
+        upper = compare(everyone, container_vectors, method)[0]
+        bounds.update(ceiling_lower=float(np.mean(lower)), ceiling_upper=float(np.mean(upper)))
+    bounds["ceiling_bound_method"] = f"leave one container out, {method} against pooled RDMs"
+    return bounds

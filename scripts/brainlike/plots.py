@@ -1,4 +1,4 @@
-"""Figures: τ over layers per area, with the split-half noise ceiling as a band."""
+"""Figures: scores over layers per area, with the split-half noise ceiling as a band."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import pandas as pd
 import seaborn as sns
 
 
-def tau_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
-    """One panel per area: mean τ over brain resamples per layer (± SD), ceiling median ± SD in grey."""
+LABELS = {"tau-a": "Kendall τ-a", "tau-b": "Kendall τ-b", "spearman": "Spearman ρ", "pearson": "Pearson r"}
+
+
+def scores_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
+    """One panel per area: the score per layer with its stimulus-bootstrap interval, the split-half
+    ceiling median ± SD in grey."""
     areas = list(dict.fromkeys(scores["area"]))
     grid = sns.FacetGrid(scores, col="area", col_order=areas, col_wrap=min(len(areas), 3),
                          height=3.2, aspect=1.3, sharey=True)  # fmt: skip
@@ -21,7 +25,8 @@ def tau_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
         panel = scores[scores["area"] == area]
         for (model, pathway), line in panel.groupby(["model", "pathway"], sort=False):
             line = line.sort_values("layer_index")
-            axes.errorbar(line["layer_index"], line["tau"], yerr=line["tau_sd"], marker="o", markersize=3,
+            interval = [line["score"] - line["ci_low_stimuli"], line["ci_high_stimuli"] - line["score"]]
+            axes.errorbar(line["layer_index"], line["score"], yerr=interval, marker="o", markersize=3,
                           capsize=2, label=f"{model} / {pathway}")  # fmt: skip
         ceiling = panel.iloc[0]
         axes.axhline(ceiling["ceiling_median"], color="0.3", linestyle="--", linewidth=1)
@@ -32,7 +37,7 @@ def tau_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
         note = panel["area_note"].iloc[0] if "area_note" in panel else ""
         axes.set_title(f"{area}\n({note})" if note else area, fontsize=9 if note else None)
         axes.set_xlabel("")
-    grid.axes.flat[0].set_ylabel("Kendall τ-a")
+    grid.axes.flat[0].set_ylabel(LABELS[scores["comparison"].iloc[0]])
     grid.axes.flat[0].legend(fontsize=7, loc="upper right")
     grid.figure.suptitle(title)
     grid.figure.tight_layout()

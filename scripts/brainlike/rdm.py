@@ -1,10 +1,11 @@
-"""Representational dissimilarity matrices: 1 − Pearson r between stimulus response patterns.
+"""Representational dissimilarity matrices from stimulus response patterns (stimuli × features).
 
-Same definition as rsatoolbox's ``calc_rdm(method="correlation")``: each stimulus's pattern is
-centred over its features (cells or units) and the RDM entry is one minus the correlation of two
-patterns. Sums are accumulated in float64, over feature chunks, so a layer of any width costs
-memory for one chunk and the n × n accumulators only. RDMs are saved as rsatoolbox ``RDMs``
-(hdf5), so users can load them with ``rsatoolbox.rdm.load_rdm``.
+Two of rsatoolbox's ``calc_rdm`` distances, with its definitions: ``correlation`` (1 − Pearson r
+between two stimuli's patterns, each centred over its features) and ``euclidean`` (squared
+Euclidean distance divided by the number of features). Both follow from the stimulus × stimulus
+Gram matrix and the pattern sums, which are accumulated in float64 over feature chunks, so a layer
+of any width costs memory for one chunk and the n × n accumulators only. RDMs are saved as
+rsatoolbox ``RDMs`` (hdf5), so users can load them with ``rsatoolbox.rdm.load_rdm``.
 """
 
 from __future__ import annotations
@@ -16,21 +17,29 @@ import rsatoolbox
 
 from .splits import half_means
 
+DISTANCES = {"correlation": "correlation", "euclidean": "squared euclidean"}  # ours → rsatoolbox's measure name
+
 # Columns read at a time from a zarr layer: 118 or 900 rows × 2**16 float64 ≈ 60 / 470 MB.
 COLUMN_CHUNK = 1 << 16
 
 
-def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int) -> np.ndarray:
-    centred = gram - np.einsum("...i,...j->...ij", sums, sums) / n_features
-    scale = np.sqrt(np.einsum("...ii->...i", centred))
-    correlation = centred / scale[..., :, None] / scale[..., None, :]
+def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance: str) -> np.ndarray:
+    squares = np.einsum("...ii->...i", gram)
+    if distance == "euclidean":
+        dissimilarity = (squares[..., :, None] + squares[..., None, :] - 2 * gram) / n_features
+    elif distance == "correlation":
+        centred = gram - np.einsum("...i,...j->...ij", sums, sums) / n_features
+        scale = np.sqrt(np.einsum("...ii->...i", centred))
+        dissimilarity = 1.0 - centred / scale[..., :, None] / scale[..., None, :]
+    else:
+        raise ValueError(f"unknown RDM distance {distance!r}; valid: {', '.join(DISTANCES)}")
     # Rounding can leave the two triangles 1e-16 apart and the diagonal off zero: mirror the upper
     # triangle (the vector rsatoolbox keeps) and set the diagonal to 0, as defined.
-    upper_triangle = np.triu(1.0 - correlation, k=1)
+    upper_triangle = np.triu(dissimilarity, k=1)
     return upper_triangle + np.swapaxes(upper_triangle, -1, -2)
 
 
-def correlation_rdm(patterns) -> np.ndarray:
+def rdm_from_patterns(patterns, distance: str = "correlation") -> np.ndarray:
     """n × n RDM of ``patterns`` (n stimuli × p features, numpy or zarr), read in column chunks."""
     n, p = patterns.shape
     gram = np.zeros((n, n))
@@ -39,14 +48,14 @@ def correlation_rdm(patterns) -> np.ndarray:
         chunk = np.asarray(patterns[:, start : start + COLUMN_CHUNK], dtype=np.float64)
         gram += chunk @ chunk.T
         sums += chunk.sum(axis=1)
-    return _rdm_from_sums(gram, sums, p)
+    return _rdm_from_sums(gram, sums, p, distance)
 
 
-def correlation_rdms(patterns: np.ndarray) -> np.ndarray:
+def rdms_from_pattern_stack(patterns: np.ndarray, distance: str = "correlation") -> np.ndarray:
     """RDMs of a stack of pattern sets: (k, n, p) → (k, n, n)."""
     patterns = np.asarray(patterns, dtype=np.float64)
     gram = patterns @ np.swapaxes(patterns, -1, -2)
-    return _rdm_from_sums(gram, patterns.sum(axis=-1), patterns.shape[-1])
+    return _rdm_from_sums(gram, patterns.sum(axis=-1), patterns.shape[-1], distance)
 
 
 def upper(rdms: np.ndarray) -> np.ndarray:
@@ -56,27 +65,61 @@ def upper(rdms: np.ndarray) -> np.ndarray:
     return rdms[..., rows, columns]
 
 
-def split_half_rdms(responses: np.ndarray, splits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """RDMs of the trial-averaged halves of each split (``splits.random_splits``) of ``responses``
-    (trials × stimuli × cells).
+def population_rdms(
+    responses: np.ndarray,
+    container_ids: np.ndarray,
+    splits: np.ndarray,
+    distance: str,
+    rng: np.random.Generator,
+    container_bootstraps: int,
+) -> tuple[np.ndarray, dict]:
+    """Every brain RDM the statistics use, from one population (trials × stimuli × cells).
 
-    Returns two (splits, stimuli, stimuli) stacks. The A halves are the reference's "random
-    half-trial" brain RDMs; A against B is its split-half noise ceiling.
+    kind ``half_a`` / ``half_b`` (index: split of ``splits.random_splits``): the trial-averaged halves
+    of every split; the A halves are the reference's random half-trial brain RDMs, A against B its
+    split-half noise ceiling. ``all`` (index 0): every trial, for permutation tests.
+    ``container`` (index: container id): every trial of one animal's cells, for the between-animal
+    bounds; containers with fewer than 2 cells have no RDM. ``container_bootstrap`` (index: draw):
+    the cells of containers drawn with replacement, half A of split ``draw mod splits``, so each
+    draw scores at the same trial count as the half-trial RDMs.
+    Returns the (k, n, n) stack and its rdm_descriptors ``kind`` and ``index``.
     """
-    halves = np.empty((len(splits), 2, responses.shape[1], responses.shape[1]))
-    for position, order in enumerate(splits):
-        halves[position] = correlation_rdms(np.stack(half_means(responses, order)))
-    return halves[:, 0], halves[:, 1]
+    stacks, kinds, indices = [], [], []
+
+    def add(rdms: np.ndarray, kind: str, index) -> None:
+        stacks.append(rdms)
+        kinds.extend([kind] * len(rdms))
+        indices.extend(int(i) for i in index)
+
+    halves = np.stack([rdms_from_pattern_stack(np.stack(half_means(responses, order)), distance) for order in splits])
+    add(halves[:, 0], "half_a", range(len(splits)))
+    add(halves[:, 1], "half_b", range(len(splits)))
+    add(rdm_from_patterns(responses.mean(axis=0), distance)[None], "all", [0])
+    containers, cell_counts = np.unique(container_ids, return_counts=True)
+    with_rdm = containers[cell_counts >= 2]
+    add(
+        np.stack([rdm_from_patterns(responses[:, :, container_ids == c].mean(axis=0), distance) for c in with_rdm]),
+        "container",
+        with_rdm,
+    )
+    draws = []
+    for draw in range(container_bootstraps):
+        chosen = rng.choice(containers, size=len(containers), replace=True)
+        cells = np.concatenate([np.flatnonzero(container_ids == c) for c in chosen])
+        half_a, _ = half_means(responses[:, :, cells], splits[draw % len(splits)])
+        draws.append(rdm_from_patterns(half_a, distance))
+    add(np.stack(draws) if draws else np.empty((0,) + halves.shape[-2:]), "container_bootstrap", range(len(draws)))
+    return np.concatenate(stacks), {"kind": kinds, "index": indices}
 
 
-def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict) -> None:
+def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict, distance: str) -> None:
     """Write a stack of n × n RDMs as an rsatoolbox ``RDMs`` hdf5 file (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     rsatoolbox.rdm.RDMs(
         dissimilarities=upper(rdms),
-        dissimilarity_measure="correlation",
+        dissimilarity_measure=DISTANCES[distance],
         descriptors=descriptors,
         rdm_descriptors=rdm_descriptors,
         pattern_descriptors={"stimulus": np.arange(rdms.shape[-1])},

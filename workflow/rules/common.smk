@@ -33,6 +33,12 @@ def _check_config(config):
             f"embedded.source_model: {embedded['source_model']!r} is not a key of models "
             f"({sorted(config['models'])})"
         )
+    rsa = config["rsa"]
+    if rsa["spearman_brown"] and rsa["comparison"] not in ("spearman", "pearson"):
+        raise ValueError(
+            f"rsa.spearman_brown: true corrects correlation-based ceilings; rsa.comparison is "
+            f"{rsa['comparison']!r} (set spearman or pearson, or spearman_brown: false)"
+        )
     if data["source"] == "embedded":
         missing_areas = sorted(set(data["areas"]) - set(embedded["areas"]))
         missing_depths = sorted(set(data["depths"]) - set(embedded["depths"]))
@@ -115,3 +121,12 @@ ALLEN_ARGS = (
     f"--cre-line {config['data']['cre_line']} "
     f"--options '{json.dumps({**config['responses'], 'cells': config['cells'], 'seed': config['rsa']['seed']})}'"
 )
+
+
+def weights_label(weights):
+    """The τ table's weights column: imagenet, checkpoint:<file name> or random_seed:<N>."""
+    if isinstance(weights, str):
+        return weights
+    if "checkpoint" in weights:
+        return f"checkpoint:{os.path.basename(weights['checkpoint'])}"
+    return f"random_seed:{weights['random_seed']}"

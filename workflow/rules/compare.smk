@@ -12,6 +12,9 @@ rule noise_ceiling:
     resources:
         mem_mb=1000,
         runtime=30,
+    threads: 4  # numba threads of the pair counts
+    params:
+        rsa=config["rsa"],
     script:
         "../../scripts/noise_ceiling.py"
 
@@ -31,8 +34,12 @@ rule compare:
     conda:
         "../../envs/main.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=4000,
+        runtime=60,
+    threads: 4  # numba threads of the pair counts
+    params:
+        rsa=config["rsa"],
+        weights=lambda wildcards: weights_label(config["models"][wildcards.model]["weights"]),
     script:
         "../../scripts/compare_rdms.py"
 

@@ -12,6 +12,8 @@ rule model_rdms:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        distance=config["rsa"]["distance"],
     script:
         "../../scripts/model_rdms.py"
 
@@ -31,8 +33,7 @@ rule brain_rdms:
         mem_mb=2000,
         runtime=30,
     params:
-        seed=config["rsa"]["seed"],
-        splits=config["rsa"]["splits"],
+        rsa=config["rsa"],
     script:
         "../../scripts/brain_rdms.py"
 

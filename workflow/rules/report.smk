@@ -1,6 +1,6 @@
 rule tables:
     input:
-        taus=expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
+        scores=expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
         ceilings=expand(
             rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
@@ -20,6 +20,7 @@ rule tables:
         runtime=15,
     params:
         area_notes=config["data"]["area_notes"],
+        alpha=config["rsa"]["alpha"],
     script:
         "../../scripts/aggregate_scores.py"
 
