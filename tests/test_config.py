@@ -34,6 +34,9 @@ def test_lint_and_format_are_clean():
         (lambda c: c["embedded"].update(source_model="resnet"), "embedded.source_model: 'resnet' is not a key of models"),
         (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
         (lambda c: c.update(extra_key=1), "Additional properties are not allowed ('extra_key' was unexpected)"),
+        (lambda c: c["rsa"].update(comparison="cosine"), "'cosine' is not one of ['tau-a', 'tau-b', 'spearman', 'pearson']"),
+        (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
+        (lambda c: c["rsa"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):

@@ -45,6 +45,36 @@ def test_best_layer_is_the_planted_one(table, stimulus, area):
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)
+@pytest.mark.parametrize("area", sorted(PLANTED))
+def test_inference_on_the_planted_layer(table, stimulus, area):
+    permutations = small_config()["rsa"]["permutations"]
+    for depth in DEPTHS:
+        scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
+        planted = scores[scores["layer"] == PLANTED[area]].iloc[0]
+        # Chosen on held-out stimuli every time, far beyond chance, inside its own intervals.
+        assert planted["best_layer_selected"] == 1.0
+        assert planted["p"] == 1 / (permutations + 1) and planted["q"] <= planted["p"] * 2
+        assert planted["ci_low_stimuli"] < planted["score"] < planted["ci_high_stimuli"]
+        assert planted["ci_low_containers"] < planted["score"] < planted["ci_high_containers"] + 0.05
+        assert planted["ceiling_above_chance"]
+        assert planted["score_noise_corrected"] == pytest.approx(planted["score"] / planted["ceiling_median"])
+
+
+def test_between_animal_bounds_equal_rsatoolbox(workflow_run, table):
+    from rsatoolbox.inference import boot_noise_ceiling
+
+    stimulus, area, depth = "natural_scenes", "VISl", 175
+    brain = load_rdms(workflow_run / "results" / "rdms" / "brain" / stimulus / area / f"{depth}.hdf5")
+    containers = brain.subset("kind", "container")
+    assert len(containers) == small_config()["embedded"]["containers_per_population"]
+    with pytest.warns(UserWarning, match="averaged ranks"):
+        lower, upper = boot_noise_ceiling(containers, method="tau-a", rdm_descriptor="index")
+    row = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)].iloc[0]
+    assert row["ceiling_lower"] == pytest.approx(lower, abs=1e-12)
+    assert row["ceiling_upper"] == pytest.approx(upper, abs=1e-12)
+
+
+@pytest.mark.parametrize("stimulus", STIMULI)
 def test_noise_ceiling_falls_as_planted_noise_rises(table, stimulus):
     for depth in DEPTHS:
         ceilings = [
@@ -65,8 +95,17 @@ def test_table_describes_populations(table):
     movie = table[table["stimulus"] == "natural_movie_one"]
     assert set(scenes["stimuli"]) == {118} and set(scenes["trials"]) == {config["scene_trials"]}
     assert set(movie["stimuli"]) == {60} and set(movie["trials"]) == {config["movie_repeats"]}
-    assert set(table["comparison"]) == {"tau-a"}
+    assert set(table["comparison"]) == {"tau-a"} and set(table["distance"]) == {"correlation"}
     assert set(table["ceiling_method"]) == {"split-half tau-a"}
+    assert set(table["weights"]) == {"imagenet"} and set(table["cre_line"]) == {"Cux2-CreERT2"}
+    assert list(table.columns[:10]) == [
+        "stimulus", "area", "depth", "cre_line", "model", "weights", "pathway", "layer", "layer_index", "score",
+    ]  # fmt: skip
+    for column in ("score_sd", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers", "ci_high_containers", "p", "q",
+                   "best_layer_selected", "best_layer_held_out_score", "ceiling_median", "ceiling_sd", "ceiling_p",
+                   "ceiling_lower", "ceiling_upper", "ceiling_above_chance", "score_noise_corrected", "cells",
+                   "containers", "stimuli", "ci_method", "p_method", "best_layer_method", "ceiling_bound_method"):  # fmt: skip
+        assert table[column].notna().all(), column
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)
@@ -134,3 +173,37 @@ def test_rerun_has_nothing_to_do(workflow_run):
 
     dry = snakemake(workflow_run, "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, tmp_path):
+    """rsa.distance euclidean and rsa.comparison spearman (Spearman-Brown corrected) on a copy of the run:
+    the data and activations are kept, every RDM and score is redone, and equals rsatoolbox."""
+    import shutil
+
+    from conftest import snakemake, write_config
+
+    workdir = tmp_path / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True)
+    config = small_config()
+    config["rsa"].update(distance="euclidean", comparison="spearman", spearman_brown=True)
+    write_config(workdir, config)
+    summary = snakemake(workdir, "-n", "--quiet", "rules").stdout
+    assert "extract_activations" not in summary and "responses" not in summary
+    assert "model_rdms" in summary and "compare" in summary and "noise_ceiling" in summary
+    snakemake(workdir, "--cores", "2")
+    results = workdir / "results"
+    table = pd.read_parquet(results / "tables" / "tau.parquet")
+    assert set(table["comparison"]) == {"spearman"} and set(table["distance"]) == {"squared euclidean"}
+    assert set(table["ceiling_method"]) == {"split-half spearman, Spearman-Brown corrected"}
+    stimulus, area, depth = "natural_scenes", "VISp", 175
+    store = zarr.open_group(results / "activations" / "efficientnet_lite0" / f"{stimulus}.zarr", mode="r")
+    model = load_rdms(results / "rdms" / "models" / "efficientnet_lite0" / f"{stimulus}.hdf5")
+    patterns = np.asarray(store[f"main/{PLANTED[area]}"], dtype=np.float64)
+    position = list(model.rdm_descriptors["layer"]).index(PLANTED[area])
+    reference = calc_rdm(Dataset(patterns), method="euclidean").get_vectors()[0]
+    np.testing.assert_allclose(model.get_vectors()[position], reference, rtol=1e-10)
+    brain = load_rdms(results / "rdms" / "brain" / stimulus / area / f"{depth}.hdf5").subset("kind", "half_a")
+    expected = compare(brain, model, method="spearman").mean(axis=0)
+    scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
+    np.testing.assert_allclose(scores.sort_values("layer_index")["score"], expected, rtol=0, atol=1e-10)
+    assert scores.loc[scores["score"].idxmax(), "layer"] == PLANTED[area]

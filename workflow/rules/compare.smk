@@ -9,10 +9,10 @@ rule noise_ceiling:
         f"{RESULTS}/benchmarks/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.tsv"
     conda:
         "../../envs/main.yaml"
+    threads: 4  # numba threads of the pair counts
     resources:
         mem_mb=1000,
         runtime=30,
-    threads: 4  # numba threads of the pair counts
     params:
         rsa=config["rsa"],
     script:
@@ -33,13 +33,15 @@ rule compare:
         f"{RESULTS}/benchmarks/compare/{{model}}/{{stimulus}}.tsv"
     conda:
         "../../envs/main.yaml"
+    threads: 4  # numba threads of the pair counts
     resources:
         mem_mb=4000,
         runtime=60,
-    threads: 4  # numba threads of the pair counts
     params:
         rsa=config["rsa"],
-        weights=lambda wildcards: weights_label(config["models"][wildcards.model]["weights"]),
+        weights=lambda wildcards: weights_label(
+            config["models"][wildcards.model]["weights"]
+        ),
     script:
         "../../scripts/compare_rdms.py"
 

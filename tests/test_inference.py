@@ -1,0 +1,194 @@
+"""Inference: resampling maps, permutation p uniform under a planted null, held-out layer choice, FDR,
+noise ceilings against rsatoolbox and planted truth."""
+
+import warnings
+
+import numpy as np
+import pytest
+from rsatoolbox.inference import boot_noise_ceiling
+from rsatoolbox.rdm import RDMs
+from rsatoolbox.rdm import compare as rsatoolbox_compare
+from scipy.stats import binom
+
+from brainlike.compare import compare
+from brainlike.inference import (
+    bootstrap_draws,
+    bootstrap_positions,
+    fdr,
+    held_out_best_layer,
+    percentile_interval,
+    permutation_p,
+    permuted_vectors,
+    stimulus_halves,
+    sub_rdm_positions,
+)
+from brainlike.noise_ceiling import between_animal, spearman_brown, split_half
+from brainlike.rdm import rdm_from_patterns, rdms_from_pattern_stack, upper
+from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.seeds import labelled_rng
+
+RSATOOLBOX_NAMES = {"tau-a": "tau-a", "tau-b": "kendall", "spearman": "spearman", "pearson": "corr"}
+
+
+def random_rdm_vectors(rng, count, n_stimuli, features=20):
+    return upper(rdms_from_pattern_stack(rng.normal(size=(count, n_stimuli, features))))
+
+
+def test_permuted_vectors_relabel_the_matrix():
+    rng = np.random.default_rng(0)
+    matrix = rdm_from_patterns(rng.normal(size=(7, 5)))
+    orders = np.stack([rng.permutation(7) for _ in range(3)])
+    for order, permuted in zip(orders, permuted_vectors(upper(matrix), orders)):
+        np.testing.assert_array_equal(permuted, upper(matrix[order][:, order]))
+
+
+def test_bootstrap_sample_equals_rsatoolbox_subsample_pattern():
+    rng = np.random.default_rng(1)
+    brain, layers = random_rdm_vectors(rng, 1, 12), random_rdm_vectors(rng, 3, 12)
+    for draw in bootstrap_draws(rng, 20, 12):
+        positions = bootstrap_positions(draw, 12)
+        ours = compare(brain[:, positions], layers[:, positions], "tau-a")
+        # rsatoolbox: repeated patterns, the pairs of a pattern with its own copy NaN and left out.
+        theirs = rsatoolbox_compare(
+            RDMs(brain).subsample_pattern("index", draw), RDMs(layers).subsample_pattern("index", draw), method="tau-a"
+        )
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+
+
+def test_sub_rdm_and_halvings():
+    rng = np.random.default_rng(2)
+    matrix = rdm_from_patterns(rng.normal(size=(9, 4)))
+    halvings = stimulus_halves(rng, 5, 9)
+    assert halvings.shape == (5, 2, 4)
+    for halves in halvings:
+        assert not set(halves[0]) & set(halves[1])
+        np.testing.assert_array_equal(upper(matrix)[sub_rdm_positions(halves[0], 9)], upper(matrix[halves[0]][:, halves[0]]))
+
+
+def test_permutation_p_counts_the_observed_as_one_of_the_null():
+    assert permutation_p(1.0, np.zeros(99)) == 0.01
+    assert permutation_p(0.0, np.zeros(99)) == 1.0
+    np.testing.assert_array_equal(permutation_p(np.array([0.5, 2.0]), np.array([[1.0, 1.0], [0.0, 3.0]])), [2 / 3, 2 / 3])
+
+
+def test_percentile_interval():
+    low, high = percentile_interval(np.arange(101.0)[:, None], 0.9)
+    assert (low[0], high[0]) == (pytest.approx(5.0), pytest.approx(95.0))
+    assert np.isnan(percentile_interval(np.empty((0, 2)), 0.95)[0]).all()
+
+
+def test_fdr_equals_benjamini_hochberg_by_hand():
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5, 0.002])
+    finite = p[~np.isnan(p)]
+    order = np.argsort(finite)
+    ranked = finite[order] * len(finite) / np.arange(1, len(finite) + 1)
+    by_hand = np.empty(len(finite))
+    by_hand[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1)
+    q = fdr(p)
+    assert np.isnan(q[2])
+    np.testing.assert_allclose(q[~np.isnan(p)], by_hand, rtol=1e-12)
+
+
+def test_held_out_best_layer_scores_the_choice_on_the_other_half():
+    # Two folds, layers 0-2 in one pathway and layer 3 alone in another.
+    fold_scores = np.array(
+        [
+            [[0.1, 0.5, 0.2, 0.9], [0.1, 0.4, 0.3, 0.8]],  # layer 1 wins both halves
+            [[0.6, 0.5, 0.2, 0.7], [0.1, 0.4, 0.3, 0.6]],  # layer 0 on half 0, layer 1 on half 1
+        ]
+    )
+    selected, held_out = held_out_best_layer(fold_scores, np.array(["a", "a", "a", "b"]))
+    np.testing.assert_allclose(selected, [0.25, 0.75, 0.0, 1.0])
+    # Held out: fold 0: 0.4 and 0.5; fold 1: layer 0 on half 1 (0.1), layer 1 on half 0 (0.5).
+    np.testing.assert_allclose(held_out[:3], np.mean([0.4, 0.5, 0.1, 0.5]))
+    np.testing.assert_allclose(held_out[3], np.mean([0.8, 0.9, 0.6, 0.7]))
+
+
+def brains_from_patterns(rng, signal, n_stimuli, splits, noise):
+    """Half-trial and all-trial RDMs of a population reading ``signal`` (stimuli × features) plus noise."""
+    halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(splits,) + signal.shape)))
+    everything = upper(rdm_from_patterns(signal + noise * rng.normal(size=signal.shape) / np.sqrt(2)))
+    return BrainRDMs({"area": "A", "depth": 0}, halves, everything, np.empty((0, halves.shape[1])))
+
+
+def test_permutation_p_is_uniform_under_a_planted_null():
+    """Brain and model read independent stimulus features: p must be uniform (checked over 400 seeds)."""
+    p = []
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        brain = brains_from_patterns(rng, rng.normal(size=(12, 30)), 12, splits=2, noise=0.5)
+        layer = random_rdm_vectors(rng, 1, 12, features=30)
+        settings = Inference("tau-a", seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.95, best_layer_folds=0)
+        p.append(score_layers([brain], layer, np.array(["main"]), settings, "s")["p"].iloc[0])
+    p = np.array(p)
+    for alpha in (0.05, 0.1, 0.25, 0.5, 0.75):
+        expected = np.floor(alpha * 100) / 100  # p takes the values k / 100
+        low, high = binom.ppf([0.0005, 0.9995], len(p), expected)
+        assert low <= np.sum(p <= alpha) <= high, (alpha, np.mean(p <= alpha))
+
+
+def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
+    rng = np.random.default_rng(7)
+    n = 30
+    features = [rng.normal(size=(n, 40)) for _ in range(4)]
+    layers = upper(rdms_from_pattern_stack(np.stack(features)))
+    brain = brains_from_patterns(rng, features[2], n, splits=10, noise=1.0)
+    settings = Inference("tau-a", seed=3, stimulus_bootstraps=50, permutations=99, ci_level=0.9, best_layer_folds=10)
+    table = score_layers([brain], layers, np.array(["main"] * 4), settings, "s")
+    assert table["score"].idxmax() == 2 and table["best_layer_selected"].iloc[2] == 1.0
+    assert table["p"].iloc[2] == 0.01 and table["p"].drop(2).min() > 0.01
+    assert (table["ci_low_stimuli"] <= table["score"]).all() and (table["score"] <= table["ci_high_stimuli"]).all()
+    expected = rsatoolbox_compare(RDMs(brain.half_a), RDMs(layers), method="tau-a").mean(axis=0)
+    np.testing.assert_allclose(table["score"], expected, rtol=0, atol=1e-12)
+    # The p of layer 0 recomputed with rsatoolbox on the same relabellings.
+    orders = np.argsort(labelled_rng(3, "permutation", "s").random((99, n)), axis=1)
+    matrix = RDMs(brain.all_trials[None]).get_matrices()[0]
+    null = [rsatoolbox_compare(RDMs(upper(matrix[o][:, o])[None]), RDMs(layers[:1]), method="tau-a")[0, 0] for o in orders]
+    observed = rsatoolbox_compare(RDMs(brain.all_trials[None]), RDMs(layers[:1]), method="tau-a")[0, 0]
+    assert table["p"].iloc[0] == pytest.approx((1 + np.sum(np.array(null) >= observed)) / 100)
+
+
+@pytest.mark.parametrize("method", ["tau-a", "tau-b", "spearman", "pearson"])
+def test_between_animal_bounds_equal_rsatoolbox_boot_noise_ceiling(method):
+    rng = np.random.default_rng(8)
+    shared = rng.normal(size=(15, 30))
+    containers = upper(rdms_from_pattern_stack(shared[None] + rng.normal(size=(5, 15, 30))))
+    ours = between_animal(containers, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rsatoolbox warns that τ ceilings pool ranks, as ours do
+        lower, upper_bound = boot_noise_ceiling(RDMs(containers), method=RSATOOLBOX_NAMES[method])
+    assert ours["ceiling_lower"] == pytest.approx(lower, abs=1e-12)
+    assert ours["ceiling_upper"] == pytest.approx(upper_bound, abs=1e-12)
+    assert ours["ceiling_bound_containers"] == 5
+    assert np.isnan(between_animal(containers[:1], method)["ceiling_lower"])
+
+
+def test_ceilings_follow_planted_noise():
+    rng = np.random.default_rng(9)
+    signal = rng.normal(size=(20, 50))
+    ceilings, bounds = [], []
+    for noise in (0.3, 1.0, 3.0):
+        halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(2, 10, 20, 50))))
+        ceilings.append(split_half(halves[0], halves[1], "tau-a", False, np.empty((0, 20), int))["ceiling_median"])
+        containers = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(4, 20, 50))))
+        bounds.append(between_animal(containers, "tau-a"))
+    assert ceilings[0] > ceilings[1] > ceilings[2]
+    assert bounds[0]["ceiling_lower"] > bounds[1]["ceiling_lower"] > bounds[2]["ceiling_lower"]
+    assert all(b["ceiling_lower"] < b["ceiling_upper"] for b in bounds)
+
+
+def test_split_half_ceiling_p_and_spearman_brown():
+    rng = np.random.default_rng(10)
+    signal = rng.normal(size=(16, 40))
+    # An odd number of splits: the median is one split's value, so correcting commutes with it.
+    halves = upper(rdms_from_pattern_stack(signal[None] + rng.normal(size=(2, 9, 16, 40))))
+    orders = np.stack([rng.permutation(16) for _ in range(49)])
+    plain = split_half(halves[0], halves[1], "pearson", False, orders)
+    corrected = split_half(halves[0], halves[1], "pearson", True, orders)
+    assert plain["ceiling_p"] == 0.02  # the smallest p 49 relabellings allow
+    assert corrected["ceiling_median"] == pytest.approx(spearman_brown(plain["ceiling_median"]))
+    assert corrected["ceiling_method"] == "split-half pearson, Spearman-Brown corrected"
+    noise_only = upper(rdms_from_pattern_stack(rng.normal(size=(2, 9, 16, 40))))
+    assert split_half(noise_only[0], noise_only[1], "pearson", False, orders)["ceiling_p"] > 0.05
+    with pytest.raises(ValueError, match="rsa.spearman_brown applies to correlation-based comparisons"):
+        split_half(halves[0], halves[1], "tau-a", True, orders)
