@@ -19,8 +19,11 @@ from .splits import half_means
 
 DISTANCES = {"correlation": "correlation", "euclidean": "squared euclidean"}  # ours → rsatoolbox's measure name
 
-# Columns read at a time from a zarr layer: 118 or 900 rows × 2**16 float64 ≈ 60 / 470 MB.
+# Columns read at a time from a zarr layer (the width of the activation stores' chunks, so each
+# chunk is decoded once) and columns converted to float64 at a time: with 900 rows, about 240 MB
+# of float32 and 120 MB of float64.
 COLUMN_CHUNK = 1 << 16
+FLOAT64_BLOCK = 1 << 14
 
 
 def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance: str) -> np.ndarray:
@@ -45,9 +48,11 @@ def rdm_from_patterns(patterns, distance: str = "correlation") -> np.ndarray:
     gram = np.zeros((n, n))
     sums = np.zeros(n)
     for start in range(0, p, COLUMN_CHUNK):
-        chunk = np.asarray(patterns[:, start : start + COLUMN_CHUNK], dtype=np.float64)
-        gram += chunk @ chunk.T
-        sums += chunk.sum(axis=1)
+        chunk = np.asarray(patterns[:, start : start + COLUMN_CHUNK])
+        for block_start in range(0, chunk.shape[1], FLOAT64_BLOCK):
+            block = chunk[:, block_start : block_start + FLOAT64_BLOCK].astype(np.float64)
+            gram += block @ block.T
+            sums += block.sum(axis=1)
     return _rdm_from_sums(gram, sums, p, distance)
 
 
