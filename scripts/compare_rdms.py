@@ -26,6 +26,7 @@ settings = Inference(
     permutations=rsa["permutations"],
     ci_level=rsa["ci_level"],
     best_layer_folds=rsa["best_layer_folds"],
+    device=rsa["device"],
 )
 tables, group = [], []
 

@@ -19,8 +19,15 @@ vectors = rdms.get_vectors()
 rng = labelled_rng(rsa["seed"], "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
 permutations = np.argsort(rng.random((rsa["permutations"], rdms.n_cond)), axis=1)
 summary = {
-    **split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], rsa["comparison"], rsa["spearman_brown"], permutations),
-    **between_animal(vectors[kinds == "container"], rsa["comparison"]),
+    **split_half(
+        vectors[kinds == "half_a"],
+        vectors[kinds == "half_b"],
+        rsa["comparison"],
+        rsa["spearman_brown"],
+        permutations,
+        rsa["device"],
+    ),
+    **between_animal(vectors[kinds == "container"], rsa["comparison"], rsa["device"]),
 }
 with open(snakemake.output[0], "w") as handle:
     json.dump(summary, handle, indent=1)

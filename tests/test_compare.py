@@ -115,3 +115,22 @@ def test_bad_input_is_named():
         compare(np.zeros(5), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="unknown comparison method 'cosine'; valid: tau-a, tau-b, spearman, pearson"):
         compare(np.zeros(5), np.zeros(5), "cosine")
+
+
+@settings(max_examples=100, deadline=None)
+@given(grids, st.sampled_from(["tau-a", "tau-b"]))
+def test_torch_counts_equal_the_numba_ones(pair, method):
+    """The GPU path's code, run here on the CPU through torch, gives the same values."""
+    references, others = pair
+    np.testing.assert_allclose(
+        compare(references, others, method, device="cpu"), compare(references, others, method), rtol=0, atol=1e-14
+    )
+
+
+def test_torch_pair_batches_give_the_same_values(monkeypatch):
+    import brainlike.compare
+
+    rng = np.random.default_rng(6)
+    references, others = rng.normal(size=(3, 500)), rng.integers(0, 9, size=(4, 500)).astype(float)
+    monkeypatch.setattr(brainlike.compare, "DEVICE_PAIR_ENTRIES", 1000)  # two pairs per batch
+    np.testing.assert_array_equal(compare(references, others, device="cpu"), compare(references, others))

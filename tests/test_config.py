@@ -37,6 +37,7 @@ def test_lint_and_format_are_clean():
         (lambda c: c["rsa"].update(comparison="cosine"), "'cosine' is not one of ['tau-a', 'tau-b', 'spearman', 'pearson']"),
         (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
         (lambda c: c["rsa"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
+        (lambda c: c["rsa"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):

@@ -192,3 +192,21 @@ def test_split_half_ceiling_p_and_spearman_brown():
     assert split_half(noise_only[0], noise_only[1], "pearson", False, orders)["ceiling_p"] > 0.05
     with pytest.raises(ValueError, match="rsa.spearman_brown applies to correlation-based comparisons"):
         split_half(halves[0], halves[1], "tau-a", True, orders)
+
+
+def test_scores_on_the_torch_path_equal_the_numba_ones():
+    rng = np.random.default_rng(11)
+    n = 16
+    features = [rng.normal(size=(n, 20)) for _ in range(3)]
+    layers = upper(rdms_from_pattern_stack(np.stack(features)))
+    brain = brains_from_patterns(rng, features[1], n, splits=4, noise=1.0)
+    brain.container_bootstrap = brain.half_a[:2]
+    numba_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3)
+    torch_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3, device="cpu")
+    ours = score_layers([brain], layers, np.array(["main"] * 3), numba_settings, "s")
+    on_torch = score_layers([brain], layers, np.array(["main"] * 3), torch_settings, "s")
+    numeric = ours.select_dtypes("number").columns
+    np.testing.assert_allclose(on_torch[numeric], ours[numeric], rtol=0, atol=1e-14)
+    halves = upper(rdms_from_pattern_stack(features[1][None] + rng.normal(size=(2, 5, n, 20))))
+    orders = np.stack([rng.permutation(n) for _ in range(9)])
+    assert split_half(halves[0], halves[1], "tau-a", False, orders, "cpu") == split_half(halves[0], halves[1], "tau-a", False, orders)

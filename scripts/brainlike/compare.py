@@ -10,6 +10,10 @@ of discordant pairs; pairs tied in the reference are then taken back out block b
 neither concordant nor discordant), which costs nothing for references without ties. Pairs run in
 parallel in compiled code (numba). Spearman and Pearson are one matrix product of standardised
 (ranked) vectors.
+
+On a GPU (``device="cuda"``) the Kendall counts run in torch instead: each pair sorted by its
+joint (reference, other) rank, the strict inversions of the other's ranks in that order counted by
+a bottom-up merge whose every level is one batched ``searchsorted`` over all pairs.
 """
 
 from __future__ import annotations
@@ -191,26 +195,103 @@ def _kendall(references: np.ndarray, others: np.ndarray, method: str) -> np.ndar
     return result
 
 
+# Pair entries held on the device at a time (int64): 128 MB per array.
+DEVICE_PAIR_ENTRIES = 1 << 24
+
+
+def _torch_dense_ranks(values):
+    """Per row: 0-based ranks with ties sharing a rank, and the number of tied pairs."""
+    import torch
+
+    ordered, order = torch.sort(values, dim=1, stable=True)
+    new_value = torch.ones_like(ordered, dtype=torch.int64)
+    new_value[:, 1:] = (ordered[:, 1:] != ordered[:, :-1]).long()
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.cumsum(new_value, dim=1) - 1)
+    return ranks, _torch_tied_pairs(torch.sort(ranks, dim=1).values)
+
+
+def _torch_tied_pairs(sorted_keys):
+    """Per row of row-sorted integer keys: pairs with equal keys."""
+    import torch
+
+    rows, n = sorted_keys.shape
+    starts = torch.ones_like(sorted_keys, dtype=torch.bool)
+    starts[:, 1:] = sorted_keys[:, 1:] != sorted_keys[:, :-1]
+    run = torch.cumsum(starts.long(), dim=1) - 1 + (torch.arange(rows, device=sorted_keys.device) * n)[:, None]
+    lengths = torch.bincount(run.flatten(), minlength=rows * n).view(rows, n)
+    return (lengths * (lengths - 1) // 2).sum(dim=1)
+
+
+def _torch_strict_inversions(sequence):
+    """Per row: pairs k < l with sequence[k] > sequence[l] (non-negative integers)."""
+    import torch
+
+    rows, n = sequence.shape
+    size = 1 << max(n - 1, 0).bit_length()
+    # Padding with a value above every rank, at the end, adds no strict inversion.
+    current = torch.full((rows, size), n + 1, dtype=torch.int64, device=sequence.device)
+    current[:, :n] = sequence
+    inversions = torch.zeros(rows, dtype=torch.int64, device=sequence.device)
+    width = 1
+    while width < size:
+        blocks = current.view(rows, size // (2 * width), 2, width)
+        left, right = blocks[:, :, 0].contiguous(), blocks[:, :, 1].contiguous()
+        not_greater = torch.searchsorted(left, right, right=True)
+        inversions += (width - not_greater).sum(dim=(1, 2))
+        current = torch.sort(blocks.reshape(rows, -1, 2 * width), dim=-1).values.reshape(rows, size)
+        width *= 2
+    return inversions
+
+
+def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, device: str) -> np.ndarray:
+    import torch
+
+    n = references.shape[1]
+    total = n * (n - 1) // 2
+    reference_ranks, reference_ties = _torch_dense_ranks(torch.from_numpy(references).to(device))
+    other_ranks, other_ties = _torch_dense_ranks(torch.from_numpy(others).to(device))
+    pairs = torch.cartesian_prod(torch.arange(len(references)), torch.arange(len(others))).to(device)
+    result = torch.empty(len(pairs), dtype=torch.float64, device=device)
+    batch = max(1, DEVICE_PAIR_ENTRIES // n)
+    for start in range(0, len(pairs), batch):
+        reference, other = pairs[start : start + batch, 0], pairs[start : start + batch, 1]
+        # One key orders by reference first and the other second; equal keys are joint ties.
+        keys, order = torch.sort(reference_ranks[reference] * n + other_ranks[other], dim=1, stable=True)
+        discordant = _torch_strict_inversions(torch.gather(other_ranks[other], 1, order))
+        difference = total - reference_ties[reference] - other_ties[other] + _torch_tied_pairs(keys) - 2 * discordant
+        if method == "tau-a":
+            result[start : start + batch] = difference.double() / total
+        else:
+            denominator = ((total - reference_ties[reference]).double() * (total - other_ties[other]).double()).sqrt()
+            result[start : start + batch] = difference.double() / denominator
+    return result.view(len(references), len(others)).cpu().numpy()
+
+
 def _standardised(vectors: np.ndarray) -> np.ndarray:
     centred = vectors - vectors.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return centred / np.sqrt((centred**2).sum(axis=1, keepdims=True))
 
 
-def _complete(references: np.ndarray, others: np.ndarray, method: str) -> np.ndarray:
+def _complete(references: np.ndarray, others: np.ndarray, method: str, device: str | None) -> np.ndarray:
     if len(references) == 0 or len(others) == 0:
         return np.empty((len(references), len(others)))
     if method in ("tau-a", "tau-b"):
-        return _kendall(references, others, method)
+        return _kendall(references, others, method) if device is None else _kendall_torch(references, others, method, device)
     if method == "spearman":
         references, others = rankdata(references, axis=1), rankdata(others, axis=1)
     return _standardised(references) @ _standardised(others).T
 
 
-def compare(references: np.ndarray, others: np.ndarray, method: str = "tau-a") -> np.ndarray:
+def compare(
+    references: np.ndarray, others: np.ndarray, method: str = "tau-a", device: str | None = None
+) -> np.ndarray:
     """``method`` between every row of ``references`` (a, n) and every row of ``others`` (b, n): (a, b).
 
     Positions where either vector of a pair is NaN are left out of that pair (as rsatoolbox does).
+    ``device``: None counts Kendall pairs on the CPU (numba); a torch device ("cuda", "cuda:1", or
+    "cpu" to run the torch code on the CPU) counts them with torch there.
     """
     if method not in METHODS:
         raise ValueError(f"unknown comparison method {method!r}; valid: {', '.join(METHODS)}")
@@ -220,11 +301,13 @@ def compare(references: np.ndarray, others: np.ndarray, method: str = "tau-a") -
         raise ValueError(f"RDM vectors differ in length: {references.shape[1]} and {others.shape[1]}")
     reference_nan, other_nan = np.isnan(references).any(axis=1), np.isnan(others).any(axis=1)
     result = np.empty((len(references), len(others)))
-    result[np.ix_(~reference_nan, ~other_nan)] = _complete(references[~reference_nan], others[~other_nan], method)
+    result[np.ix_(~reference_nan, ~other_nan)] = _complete(
+        references[~reference_nan], others[~other_nan], method, device
+    )
     for row, column in zip(*np.nonzero(reference_nan[:, None] | other_nan[None, :])):
         keep = ~(np.isnan(references[row]) | np.isnan(others[column]))
         result[row, column] = (
-            _complete(references[row, keep][None], others[column, keep][None], method)[0, 0]
+            _complete(references[row, keep][None], others[column, keep][None], method, device)[0, 0]
             if keep.sum() > 1
             else np.nan
         )

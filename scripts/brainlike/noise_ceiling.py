@@ -33,20 +33,22 @@ def split_half(
     method: str,
     correct: bool,
     permutations: np.ndarray,
+    device: str | None = None,
 ) -> dict:
     """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
 
-    ``permutations``: stimulus orders (count × stimuli) for the p-value, or an empty array.
+    ``permutations``: stimulus orders (count × stimuli) for the p-value, or an empty array;
+    ``device``: as for ``compare.compare``.
     """
     if correct and method not in CORRELATION_METHODS:
         raise ValueError(
             f"rsa.spearman_brown applies to correlation-based comparisons ({', '.join(CORRELATION_METHODS)}), "
             f"not {method}"
         )
-    per_split = np.array([compare(a, b, method)[0, 0] for a, b in zip(halves_a, halves_b)])
+    per_split = np.array([compare(a, b, method, device)[0, 0] for a, b in zip(halves_a, halves_b)])
     # (permutations, splits): each relabelling applied to every B half.
     null = np.stack(
-        [compare(a, permuted_vectors(b, permutations), method)[0] for a, b in zip(halves_a, halves_b)], axis=1
+        [compare(a, permuted_vectors(b, permutations), method, device)[0] for a, b in zip(halves_a, halves_b)], axis=1
     ).reshape(len(permutations), len(halves_a))
     observed = np.median(per_split)
     if correct:
@@ -70,17 +72,19 @@ def pool(vectors: np.ndarray, method: str) -> np.ndarray:
     return np.nanmean(transformed, axis=0)
 
 
-def between_animal(container_vectors: np.ndarray, method: str) -> dict:
+def between_animal(container_vectors: np.ndarray, method: str, device: str | None = None) -> dict:
     """Leave-one-container-out bounds from one RDM vector per container (containers × pairs)."""
     count = len(container_vectors)
     bounds = {"ceiling_lower": float("nan"), "ceiling_upper": float("nan"), "ceiling_bound_containers": count}
     if count >= 2:
         everyone = pool(container_vectors, method)
         lower = [
-            compare(pool(np.delete(container_vectors, left_out, axis=0), method), container_vectors[left_out], method)[0, 0]
+            compare(pool(np.delete(container_vectors, left_out, axis=0), method), container_vectors[left_out], method, device)[
+                0, 0
+            ]
             for left_out in range(count)
         ]
-        upper = compare(everyone, container_vectors, method)[0]
+        upper = compare(everyone, container_vectors, method, device)[0]
         bounds.update(ceiling_lower=float(np.mean(lower)), ceiling_upper=float(np.mean(upper)))
     bounds["ceiling_bound_method"] = f"leave one container out, {method} against pooled RDMs"
     return bounds

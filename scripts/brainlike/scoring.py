@@ -47,6 +47,7 @@ class Inference:
     permutations: int
     ci_level: float
     best_layer_folds: int
+    device: str | None = None  # a torch device for the Kendall counts (compare.compare)
 
 
 @dataclass
@@ -82,23 +83,23 @@ def score_layers(brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarr
     half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
 
     # populations × splits × layers
-    per_split = compare(half_a.reshape(-1, half_a.shape[-1]), layers, method).reshape(len(brains), splits, -1)
+    per_split = compare(half_a.reshape(-1, half_a.shape[-1]), layers, method, settings.device).reshape(len(brains), splits, -1)
 
     draws = bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps, n)
     stimulus_boot = np.empty((len(draws), len(brains), len(layers)))
     for index, draw in enumerate(draws):
         positions = bootstrap_positions(draw, n)
-        stimulus_boot[index] = compare(half_a[:, index % splits, positions], layers[:, positions], method)
+        stimulus_boot[index] = compare(half_a[:, index % splits, positions], layers[:, positions], method, settings.device)
     stimulus_low, stimulus_high = percentile_interval(stimulus_boot, settings.ci_level)
 
     orders = np.argsort(labelled_rng(settings.seed, "permutation", stimulus).random((settings.permutations, n)), axis=1)
     all_trials = np.stack([brain.all_trials for brain in brains])
-    observed = compare(all_trials, layers, method)
+    observed = compare(all_trials, layers, method, settings.device)
     null = np.empty((len(orders), len(brains), len(layers)))
     batch = max(1, PERMUTED_ENTRIES // all_trials.size)
     for start in range(0, len(orders), batch):
         permuted = permuted_vectors(all_trials, orders[start : start + batch])  # populations × batch × pairs
-        scores = compare(permuted.reshape(-1, permuted.shape[-1]), layers, method)
+        scores = compare(permuted.reshape(-1, permuted.shape[-1]), layers, method, settings.device)
         null[start : start + batch] = scores.reshape(len(brains), -1, len(layers)).transpose(1, 0, 2)
     p = permutation_p(observed, null) if len(orders) else np.full(observed.shape, np.nan)
 
@@ -107,12 +108,12 @@ def score_layers(brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarr
     for fold, halves in enumerate(halvings):
         for side, stimuli in enumerate(halves):
             positions = sub_rdm_positions(stimuli, n)
-            fold_scores[fold, side] = compare(half_a[:, fold % splits, positions], layers[:, positions], method)
+            fold_scores[fold, side] = compare(half_a[:, fold % splits, positions], layers[:, positions], method, settings.device)
 
     rows = []
     for position, brain in enumerate(brains):
         container_low, container_high = percentile_interval(
-            compare(brain.container_bootstrap, layers, method) if len(brain.container_bootstrap) else np.empty((0, len(layers))),
+            compare(brain.container_bootstrap, layers, method, settings.device) if len(brain.container_bootstrap) else np.empty((0, len(layers))),
             settings.ci_level,
         )
         selected, held_out = (

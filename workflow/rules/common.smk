@@ -67,6 +67,8 @@ SOURCE = config["data"]["source"]
 EMBEDDED = SOURCE == "embedded"
 RESULTS = "results"
 ALLENSDK_PYTHON = config["envs"]["allensdk_python"]
+# Statistics jobs ask for a GPU only when their Kendall counts run on one.
+RSA_GPUS = int(str(config["rsa"]["device"]).startswith("cuda"))
 
 
 wildcard_constraints:

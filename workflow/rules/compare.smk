@@ -13,6 +13,7 @@ rule noise_ceiling:
     resources:
         mem_mb=1000,
         runtime=30,
+        gpu=RSA_GPUS,
     params:
         rsa=config["rsa"],
     script:
@@ -37,6 +38,7 @@ rule compare:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=RSA_GPUS,
     params:
         rsa=config["rsa"],
         weights=lambda wildcards: weights_label(
