@@ -12,7 +12,7 @@ from skimage.color import rgb2gray
 
 from brainlike import activations
 from brainlike.activations import iter_activations, to_input, write_store
-from brainlike.models import available_layers, load_model
+from brainlike.models import FeatureCap, available_layers, load_model
 
 CPU = torch.device("cpu")
 
@@ -117,7 +117,7 @@ def test_a_failed_extraction_leaves_no_store(lite0, images, tmp_path, monkeypatc
 def test_a_feature_cap_pools_wide_layers_and_is_recorded(lite0, images, tmp_path):
     from dataclasses import replace
 
-    capped = replace(lite0, max_features=2000)
+    capped = replace(lite0, cap=FeatureCap(2000))
     path = tmp_path / "capped.zarr"
     write_store(path, capped, images, np.arange(len(images)), 4, CPU, {})
     root = zarr.open_group(path, mode="r")
@@ -133,6 +133,41 @@ def test_a_feature_cap_pools_wide_layers_and_is_recorded(lite0, images, tmp_path
         x = lite0.network._swish(lite0.network._bn0(lite0.network._conv_stem(to_input(images, lite0.input_spec))))
         pooled = torch.nn.functional.adaptive_avg_pool2d(lite0.network._blocks[0](x), first["shape"][1:])
     np.testing.assert_allclose(root["main/_blocks.0"][:], pooled.flatten(1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_random_projection_cap_equals_scikit_learn_and_keeps_the_rdm(lite0, images, tmp_path):
+    from dataclasses import replace
+
+    from sklearn.random_projection import SparseRandomProjection
+
+    from brainlike.compare import compare
+    from brainlike.rdm import rdm_from_patterns, upper
+
+    camera = skdata.camera()  # 512 × 512: 21 overlapping crops, images with shared structure
+    many = np.stack([camera[row : row + 160 : 4, column : column + 200 : 4] for row in range(0, 350, 60) for column in range(0, 300, 100)][:21])
+    whole, projected, again = tmp_path / "whole.zarr", tmp_path / "projected.zarr", tmp_path / "again.zarr"
+    capped = replace(lite0, cap=FeatureCap(3000, "random_projection", seed=5))
+    write_store(whole, lite0, many, np.arange(len(many)), 8, CPU, {})
+    write_store(projected, capped, many, np.arange(len(many)), 8, CPU, {})
+    write_store(again, capped, many, np.arange(len(many)), 8, CPU, {})
+    whole_root, root = zarr.open_group(whole, mode="r"), zarr.open_group(projected, mode="r")
+    assert root.attrs["feature_reduction"] == "random_projection"
+    for layer in root.attrs["layers"]:
+        key = f"{layer['pathway']}/{layer['layer']}"
+        full = whole_root[key][:]
+        if full.shape[1] <= 3000:
+            assert layer["reduction"] is None
+            np.testing.assert_array_equal(root[key][:], full)
+            continue
+        assert layer["shape"] == [3000] and "random projection" in layer["reduction"] and "seed 5" in layer["reduction"]
+        # scikit-learn's own projection of the whole layer, rows centred, with the same seed.
+        centred = full - full.mean(axis=1, keepdims=True)
+        expected = SparseRandomProjection(3000, random_state=5).fit(centred).transform(centred)
+        np.testing.assert_allclose(root[key][:], expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+        np.testing.assert_array_equal(root[key][:], zarr.open_group(again, mode="r")[key][:])
+        # Distances survive: the projected layer's correlation RDM follows the whole layer's.
+        agreement = compare(upper(rdm_from_patterns(full)), upper(rdm_from_patterns(root[key][:])), "pearson")[0, 0]
+        assert agreement > 0.9, (key, agreement)
 
 
 class TinyNet(torch.nn.Module):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 import zarr
 
-from .models import InputSpec, LoadedModel
+from .models import FeatureCap, InputSpec, LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +84,77 @@ def network_input(images: np.ndarray, rows: np.ndarray, spec: InputSpec) -> torc
     return torch.stack(clips)
 
 
-def _row_tensor(output: torch.Tensor, video: bool, max_features: int | None) -> torch.Tensor:
-    """What one row keeps of a layer's output: a video layer is averaged over time (the reference);
-    a layer wider than ``max_features`` is average-pooled over space until it fits."""
-    if video:
-        output = output.mean(dim=2)
-    if max_features is not None and output[0].numel() > max_features and output.ndim == 4:
+class _RowFeatures:
+    """What one row keeps of each layer's output: a video layer is averaged over time (the
+    reference), then a layer wider than the cap is brought down to it, by spatial average pooling
+    until it fits, or by a sparse random projection of the row centred over its features
+    (scikit-learn's SparseRandomProjection with the cap's seed: the same matrix for every layer of
+    a width, every run), which keeps correlation distances between rows approximately."""
+
+    def __init__(self, video: bool, cap: FeatureCap | None, device: torch.device):
+        self.video, self.cap, self.device = video, cap, device
+        self._projections: dict[int, torch.Tensor] = {}
+
+    def _projection(self, width: int) -> torch.Tensor:
+        if width not in self._projections:
+            from sklearn.random_projection import SparseRandomProjection
+
+            matrix = SparseRandomProjection(n_components=self.cap.max_features, random_state=self.cap.seed)
+            components = matrix.fit(np.empty((1, width), dtype=np.float32)).components_.tocsr().astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                self._projections[width] = torch.sparse_csr_tensor(
+                    torch.from_numpy(components.indptr).long(),
+                    torch.from_numpy(components.indices).long(),
+                    torch.from_numpy(components.data),
+                    size=components.shape,
+                    check_invariants=True,
+                ).to(self.device)
+        return self._projections[width]
+
+    def _time_averaged(self, output: torch.Tensor) -> torch.Tensor:
+        return output.mean(dim=2) if self.video else output
+
+    def _pooled(self, output: torch.Tensor) -> torch.Tensor:
+        if output.ndim != 4:
+            return output
         channels, height, width = output.shape[1:]
-        side = max(1, int((max_features / channels) ** 0.5))
-        output = F.adaptive_avg_pool2d(output, (min(side, height), min(side, width)))
-    return output
+        side = max(1, int((self.cap.max_features / channels) ** 0.5))
+        return F.adaptive_avg_pool2d(output, (min(side, height), min(side, width)))
+
+    def _capped(self, output: torch.Tensor) -> bool:
+        return self.cap is not None and output[0].numel() > self.cap.max_features
+
+    def stored_shape(self, output: torch.Tensor) -> tuple:
+        """Shape of what one row keeps (without building a projection)."""
+        output = self._time_averaged(output)
+        if not self._capped(output):
+            return tuple(output.shape[1:])
+        if self.cap.method == "random_projection":
+            return (self.cap.max_features,)
+        return tuple(self._pooled(output).shape[1:])
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        """Rows × kept features."""
+        output = self._time_averaged(output)
+        if not self._capped(output):
+            return output.flatten(1)
+        if self.cap.method == "random_projection":
+            # Centre each row first: its mean is what a correlation RDM ignores, and left in, the
+            # projection would turn it into a component shared by every row.
+            flat = output.flatten(1).float()
+            flat = flat - flat.mean(dim=1, keepdim=True)
+            return torch.sparse.mm(self._projection(flat.shape[1]), flat.T).T
+        return self._pooled(output).flatten(1)
 
 
-def _features(output: torch.Tensor, video: bool, max_features: int | None) -> torch.Tensor:
-    return _row_tensor(output, video, max_features).flatten(1)
+def _reduction(cap: FeatureCap | None, output_shape: tuple, stored_shape: tuple) -> str | None:
+    """How a layer was brought down to the cap, as recorded in the store (None: kept whole)."""
+    if output_shape == stored_shape:
+        return None
+    if cap.method == "pool":
+        return "spatial average pooling to max_features"
+    return f"rows centred, then sparse random projection to max_features (scikit-learn SparseRandomProjection, seed {cap.seed})"
 
 
 class _Recorder:
@@ -151,6 +209,7 @@ def iter_activations(
         raise ValueError("groups must number output rows 0, 1, 2, ... in order")
     video = model.input_spec.frames is not None
     network = model.network.to(device)
+    features = _RowFeatures(video, model.cap, device)
     recorder = _Recorder(model)
     try:
         with torch.inference_mode():
@@ -159,11 +218,10 @@ def iter_activations(
                 x = network_input(images[index], rows, model.input_spec).to(device)
                 network(x)
                 outputs = {PIXELS: x, **recorder.outputs}
-                cap = model.max_features
                 if video or rows[-1] + 1 == len(rows):  # one input per row: nothing to average
-                    batch = {key: _features(out, video, cap).float().cpu().numpy() for key, out in outputs.items()}
+                    batch = {key: features(out).float().cpu().numpy() for key, out in outputs.items()}
                 else:
-                    batch = {key: _group_means(_features(out, video, cap), rows, device) for key, out in outputs.items()}
+                    batch = {key: _group_means(features(out), rows, device) for key, out in outputs.items()}
                 yield int(groups[index[0]]), batch
     finally:
         recorder.close()
@@ -179,17 +237,18 @@ def _group_means(flat: torch.Tensor, rows: np.ndarray, device: torch.device) -> 
 
 def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -> dict[tuple[str, str], tuple]:
     """(output shape, stored shape) of one row of every recorded layer, from one image: the output
-    without its batch (and, for video, time) axis, and what is kept of it after any pooling cap."""
+    without its batch (and, for video, time) axis, and what is kept of it after any cap."""
     recorder = _Recorder(model)
+    video = model.input_spec.frames is not None
+    features = _RowFeatures(video, model.cap, device)
     try:
         with torch.inference_mode():
             x = network_input(images[:1], np.zeros(1, dtype=int), model.input_spec).to(device)
             model.network.to(device)(x)
-            video = model.input_spec.frames is not None
             outputs = {PIXELS: x, **recorder.outputs}
             return {
                 key: (tuple(output.shape[1:2]) + tuple(output.shape[3 if video else 2 :]),
-                      tuple(_row_tensor(output, video, model.max_features).shape[1:]))
+                      features.stored_shape(output))
                 for key, output in outputs.items()
             }  # fmt: skip
     finally:
@@ -241,13 +300,13 @@ def _fill_store(
             **attrs,
             "model": model.name,
             "n_rows": n_rows,
-            "max_features": model.max_features,
+            "max_features": model.cap.max_features if model.cap else None,
+            "feature_reduction": model.cap.method if model.cap else None,
             "layers": [
                 {
                     "pathway": pathway, "layer": layer, "index": index,
                     "shape": list(shapes[(pathway, layer)][1]), "output_shape": list(shapes[(pathway, layer)][0]),
-                    "reduction": None if shapes[(pathway, layer)][0] == shapes[(pathway, layer)][1]
-                    else "spatial average pooling to max_features",
+                    "reduction": _reduction(model.cap, *shapes[(pathway, layer)]),
                 }  # fmt: skip
                 for index, (pathway, layer) in enumerate(recorded)
             ],

@@ -32,13 +32,22 @@ class InputSpec:
     resize: str = "stretch"
 
 
+@dataclass(frozen=True)
+class FeatureCap:
+    """Most features stored per layer, and how a wider layer is brought down to it."""
+
+    max_features: int
+    method: str = "pool"  # "pool": spatial average pooling; "random_projection": sparse, fixed seed
+    seed: int = 0
+
+
 @dataclass
 class LoadedModel:
     name: str
     network: torch.nn.Module
     input_spec: InputSpec
     pathways: dict[str, list[str]]
-    max_features: int | None = None
+    cap: FeatureCap | None = None
 
     def layers(self) -> list[tuple[str, str]]:
         """(pathway, layer) pairs in recording order."""
@@ -186,7 +195,10 @@ def load_model(name: str, entry: dict) -> LoadedModel:
     input_spec = InputSpec(
         size=spec["size"], mean=tuple(mean), std=tuple(std), frames=spec.get("frames"), resize=spec.get("resize", "stretch")
     )
-    return LoadedModel(name, network, input_spec, pathways, entry.get("max_features"))
+    cap = None
+    if entry.get("max_features") is not None:
+        cap = FeatureCap(entry["max_features"], entry.get("feature_reduction", "pool"), entry.get("projection_seed", 0))
+    return LoadedModel(name, network, input_spec, pathways, cap)
 
 
 def main() -> None:
