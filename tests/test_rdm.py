@@ -66,13 +66,15 @@ def test_planted_geometry():
 def test_population_rdms_are_the_documented_kinds():
     rng = np.random.default_rng(4)
     trials, stimuli = 6, 9
-    container_ids = np.repeat([11, 22, 33], [5, 1, 4])  # container 22 has a single cell
+    container_ids = np.repeat(["m11", "m22", "m33"], [5, 1, 4])  # m22 has a single cell; ids may be text
     responses = rng.normal(size=(trials, stimuli, len(container_ids)))
     splits = random_splits(rng, 3, trials, stimuli)
     stack, descriptors = population_rdms(responses, container_ids, splits, "correlation", np.random.default_rng(0), 4)
     kinds, indices = np.array(descriptors["kind"]), np.array(descriptors["index"])
+    containers = np.array(descriptors["container"])
     assert list(kinds) == ["half_a"] * 3 + ["half_b"] * 3 + ["all"] + ["container"] * 2 + ["container_bootstrap"] * 4
-    assert list(indices[kinds == "container"]) == [11, 33]
+    assert list(containers[kinds == "container"]) == ["m11", "m33"] and set(containers[kinds != "container"]) == {""}
+    assert list(indices[kinds == "half_b"]) == [0, 1, 2] and list(indices[kinds == "container"]) == [0, 1]
     vectors = upper(stack)
     columns = np.arange(stimuli)[None, :]
     for split, order in enumerate(splits):
@@ -81,11 +83,11 @@ def test_population_rdms_are_the_documented_kinds():
         np.testing.assert_allclose(vectors[split], rsatoolbox_vector(half_a), atol=1e-12)
         np.testing.assert_allclose(vectors[3 + split], rsatoolbox_vector(half_b), atol=1e-12)
     np.testing.assert_allclose(vectors[6], rsatoolbox_vector(responses.mean(axis=0)), atol=1e-12)
-    np.testing.assert_allclose(vectors[8], rsatoolbox_vector(responses[:, :, container_ids == 33].mean(axis=0)), atol=1e-12)
+    np.testing.assert_allclose(vectors[8], rsatoolbox_vector(responses[:, :, container_ids == "m33"].mean(axis=0)), atol=1e-12)
     # Container draws: the same generator gives the same containers; draw d uses split d mod 3.
     draw_rng = np.random.default_rng(0)
     for draw in range(4):
-        chosen = draw_rng.choice([11, 22, 33], size=3, replace=True)
+        chosen = draw_rng.choice(["m11", "m22", "m33"], size=3, replace=True)
         cells = np.concatenate([np.flatnonzero(container_ids == c) for c in chosen])
         order = splits[draw % 3]
         half_a = responses[order[: trials // 2], columns][:, :, cells].mean(axis=0)

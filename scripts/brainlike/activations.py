@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 FEATURE_CHUNK = 1 << 16
 
 
+# zstd level 1: on ReLU activations it compresses about as well as zarr's default (level 3) at
+# about 1.5 times its speed, and encoding competes with the forward passes for the same cores.
+COMPRESSOR = zarr.codecs.ZstdCodec(level=1)
+
 PIXELS = ("pixels", "input")  # the pixel baseline: each model's own input, recorded as a layer
 MEAN_GREY = 127
 
@@ -294,6 +298,7 @@ def _fill_store(
             shape=(n_rows, n_features),
             chunks=(min(n_rows, batch_size), min(n_features, FEATURE_CHUNK)),
             dtype="float32",
+            compressors=COMPRESSOR,
         )
     root.attrs.update(
         {

@@ -83,23 +83,25 @@ def population_rdms(
     kind ``half_a`` / ``half_b`` (index: split of ``splits.random_splits``): the trial-averaged halves
     of every split; the A halves are the reference's random half-trial brain RDMs, A against B its
     split-half noise ceiling. ``all`` (index 0): every trial, for permutation tests.
-    ``container`` (index: container id): every trial of one animal's cells, for the between-animal
-    bounds; containers with fewer than 2 cells have no RDM. ``container_bootstrap`` (index: draw):
+    ``container`` (descriptor ``container``: its id): every trial of one animal's cells, for the
+    between-animal bounds; containers with fewer than 2 cells have no RDM. ``container_bootstrap`` (index: draw):
     the cells of containers drawn with replacement, half A of split ``draw mod splits``, so each
     draw scores at the same trial count as the half-trial RDMs.
-    Returns the (k, n, n) stack and its rdm_descriptors ``kind`` and ``index``.
+    Returns the (k, n, n) stack and its rdm_descriptors ``kind``, ``index`` (position within the
+    kind) and ``container`` (the id as text for kind container, else empty).
     """
-    stacks, kinds, indices = [], [], []
+    stacks, kinds, indices, container_labels = [], [], [], []
 
-    def add(rdms: np.ndarray, kind: str, index) -> None:
+    def add(rdms: np.ndarray, kind: str, containers=None) -> None:
         stacks.append(rdms)
         kinds.extend([kind] * len(rdms))
-        indices.extend(int(i) for i in index)
+        indices.extend(range(len(rdms)))
+        container_labels.extend([str(c) for c in containers] if containers is not None else [""] * len(rdms))
 
     halves = np.stack([rdms_from_pattern_stack(np.stack(half_means(responses, order)), distance) for order in splits])
-    add(halves[:, 0], "half_a", range(len(splits)))
-    add(halves[:, 1], "half_b", range(len(splits)))
-    add(rdm_from_patterns(responses.mean(axis=0), distance)[None], "all", [0])
+    add(halves[:, 0], "half_a")
+    add(halves[:, 1], "half_b")
+    add(rdm_from_patterns(responses.mean(axis=0), distance)[None], "all")
     containers, cell_counts = np.unique(container_ids, return_counts=True)
     with_rdm = containers[cell_counts >= 2]
     add(
@@ -113,8 +115,8 @@ def population_rdms(
         cells = np.concatenate([np.flatnonzero(container_ids == c) for c in chosen])
         half_a, _ = half_means(responses[:, :, cells], splits[draw % len(splits)])
         draws.append(rdm_from_patterns(half_a, distance))
-    add(np.stack(draws) if draws else np.empty((0,) + halves.shape[-2:]), "container_bootstrap", range(len(draws)))
-    return np.concatenate(stacks), {"kind": kinds, "index": indices}
+    add(np.stack(draws) if draws else np.empty((0,) + halves.shape[-2:]), "container_bootstrap")
+    return np.concatenate(stacks), {"kind": kinds, "index": indices, "container": container_labels}
 
 
 def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict, distance: str) -> None:
