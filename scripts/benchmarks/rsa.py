@@ -11,8 +11,11 @@
     rsatoolbox's ``calc_rdm(method="correlation")`` gets it in memory. Each runs in its own
     process; wall time and peak resident memory of each, their ratios (targets: memory ≤ 1/4 of
     rsatoolbox's, time no slower). Needs about 3 GB of disk and 12 GB of memory.
+(c) One ``compare`` job of the reference grid with the default inference settings: 24 populations ×
+    150 layers at 118 stimuli, 100 half-trial RDMs, 200 stimulus and 200 container bootstrap draws,
+    200 permutations, 20 stimulus halvings (brainlike only: its wall time).
 
-    .venvs/main/bin/python scripts/benchmarks/rsa.py [--full] [--skip-rdm]
+    .venvs/main/bin/python scripts/benchmarks/rsa.py [--full] [--skip-rdm] [--skip-job]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 
 from brainlike.compare import compare
 from brainlike.rdm import rdms_from_pattern_stack, upper
+from brainlike.scoring import BrainRDMs, Inference, score_layers
 
 
 def rdm_vectors(rng: np.random.Generator, count: int, n_stimuli: int, features: int = 40) -> np.ndarray:
@@ -120,11 +124,27 @@ def rdm_memory(rows: int, columns: int) -> None:
         )
 
 
+def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray) -> None:
+    populations = [
+        BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, half_a.mean(axis=0), rdm_vectors(rng, 200, 118))
+        for index, half_a in enumerate(brain.reshape(24, 100, -1))
+    ]
+    settings = Inference("tau-a", seed=0, stimulus_bootstraps=200, permutations=200, ci_level=0.95, best_layer_folds=20)
+    start = time.perf_counter()
+    table = score_layers(populations, layers, np.repeat(["p1", "p2"], 75), settings, "natural_scenes")
+    print(
+        f"one compare job (24 populations x 150 layers, 118 stimuli, default inference): "
+        f"{time.perf_counter() - start:.0f} s for {len(table)} rows",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="rsatoolbox on the whole 118-stimulus grid too")
     parser.add_argument("--rsatoolbox-populations", type=int, default=1, choices=range(1, 25), metavar="1..24")
     parser.add_argument("--skip-rdm", action="store_true", help="leave out (b)")
+    parser.add_argument("--skip-job", action="store_true", help="leave out (c)")
     parser.add_argument("--rdm-columns", type=int, default=800_000)
     parser.add_argument("--rdm-child", nargs=2, metavar=("MODE", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,6 +160,8 @@ def main() -> None:
     tau_throughput("tau-a, 900 stimuli", rdm_vectors(rng, 4, 900), rdm_vectors(rng, 25, 900), 4)
     if not args.skip_rdm:
         rdm_memory(900, args.rdm_columns)
+    if not args.skip_job:
+        compare_job(rng, brain, layers)
 
 
 if __name__ == "__main__":
