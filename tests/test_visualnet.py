@@ -48,6 +48,65 @@ def test_rat_and_tree_shrew_normalisations_are_the_published_ones():
     np.testing.assert_allclose(shrew.std, [0.2381, 0.2350, 0.2474], atol=1e-4)
 
 
+def natural_clip_images() -> np.ndarray:
+    """108 greyscale crops of scikit-image's photographs, 128 × 128."""
+    from PIL import Image
+    from skimage import data as skimage_data
+    from skimage.color import rgb2gray
+
+    crops = []
+    names = ["camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "moon", "page", "text", "brick", "grass", "gravel"]
+    for name in names:
+        image = getattr(skimage_data, name)()
+        image = (rgb2gray(image) * 255).astype(np.uint8) if image.ndim == 3 else image
+        height, width = image.shape
+        for row in range(3):
+            for column in range(3):
+                top, left = row * height // 4, column * width // 4
+                crop = image[top : top + height // 2, left : left + width // 2]
+                crops.append(np.asarray(Image.fromarray(crop).resize((128, 128))))
+    return np.stack(crops)
+
+
+@needs_checkpoints
+def test_batch_norm_statistics_check_the_rebuild_layer_by_layer():
+    """Every BatchNorm's input on natural clips against its stored running statistics: a wrong
+    structural choice would break the agreement from the first layer where it occurs.
+
+    The stem's running variances are matched by clips normalised with the checkpoint's mean and SD,
+    and missed by far without normalisation. Its running means depend on the clips' brightness
+    (these photographs are darker than the training video, normalised mean about -0.2, which flips
+    their sign), so they test nothing there; after the stem every block's input means follow the
+    stored ones in both pathways. (Variances of the self-motion pathway's later blocks fall to a
+    fraction of the stored ones: static clips hold no motion.)"""
+    model = load_model("rat1", entry("rat1"))
+    network, spec = model.network, model.input_spec
+    images = natural_clip_images()
+    seen = {}
+    norms = {name: module for name, module in network.named_modules() if isinstance(module, torch.nn.BatchNorm3d)}
+
+    def keep(name):
+        return lambda module, inputs, output: seen.setdefault(name, []).append(inputs[0])
+
+    handles = [module.register_forward_hook(keep(name)) for name, module in norms.items()]
+    with torch.inference_mode():
+        normalised = network_input(images, np.arange(len(images)), spec)
+        std, mean = (torch.tensor(values).view(1, 3, 1, 1, 1) for values in (spec.std, spec.mean))
+        network(normalised)
+        network.s1(normalised * std + mean)
+    for handle in handles:
+        handle.remove()
+    running = norms["s1.bn1"].running_var.numpy()
+    fitted, unfitted = (inputs.var(dim=(0, 2, 3, 4)).numpy() for inputs in seen["s1.bn1"])
+    assert np.corrcoef(fitted, running)[0, 1] > 0.9
+    assert 0.3 < np.median(fitted / running) < 3
+    assert np.median(unfitted / running) < 0.15
+    for name, module in norms.items():
+        if name != "s1.bn1":
+            means = seen[name][0].mean(dim=(0, 2, 3, 4)).numpy()
+            assert np.corrcoef(means, module.running_mean.numpy())[0, 1] > 0.75, name
+
+
 def test_a_checkpoint_naming_other_code_is_refused(tmp_path):
     class Payload:
         def __reduce__(self):
