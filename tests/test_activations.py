@@ -226,3 +226,12 @@ def test_trained_efficientnet_lite1_sees_a_cat():
     with torch.inference_mode():
         logits = model.network(to_input(cat, model.input_spec))
     assert int(logits.argmax()) in range(281, 286)
+
+
+def test_the_feature_cap_comes_from_the_config():
+    entry = default_config()["models"]["efficientnet_lite0"]
+    assert load_model("m", entry).cap is None
+    pooled = load_model("m", {**entry, "max_features": 500})
+    assert pooled.cap == FeatureCap(500, "pool", 0)
+    projected = load_model("m", {**entry, "max_features": 500, "feature_reduction": "random_projection", "projection_seed": 3})
+    assert projected.cap == FeatureCap(500, "random_projection", 3)
