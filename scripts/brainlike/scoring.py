@@ -17,6 +17,7 @@ the same draws (common random numbers; the same config gives the same bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -71,54 +72,69 @@ def _n_stimuli(pairs: int) -> int:
     return int(round((1 + np.sqrt(1 + 8 * pairs)) / 2))
 
 
-def score_layers(brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarray, settings: Inference, stimulus: str) -> pd.DataFrame:
-    """One row per population × layer; ``layers`` (layers × pairs) are the model's RDM vectors.
+def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """draws × populations × layers: each draw resamples the stimuli of half-trial RDM draw mod splits."""
+    n, splits = draws.shape[1], half_a.shape[1]
+    scores = np.empty((len(draws), len(half_a), len(layers)))
+    for index, draw in enumerate(draws):
+        positions = bootstrap_positions(draw, n)
+        scores[index] = score(half_a[:, index % splits, positions], layers[:, positions])
+    return scores
+
+
+def _permutation_p(score, all_trials: np.ndarray, layers: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """populations × layers: p of each score against the brain RDM's stimulus relabellings."""
+    observed = score(all_trials, layers)
+    if len(orders) == 0:
+        return np.full(observed.shape, np.nan)
+    null = np.empty((len(orders), len(all_trials), len(layers)))
+    batch = max(1, PERMUTED_ENTRIES // all_trials.size)
+    for start in range(0, len(orders), batch):
+        permuted = permuted_vectors(all_trials, orders[start : start + batch])  # populations × batch × pairs
+        scores = score(permuted.reshape(-1, permuted.shape[-1]), layers)
+        null[start : start + batch] = scores.reshape(len(all_trials), -1, len(layers)).transpose(1, 0, 2)
+    return permutation_p(observed, null)
+
+
+def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.ndarray, n: int) -> np.ndarray:
+    """folds × 2 × populations × layers: scores on each half of each stimulus halving."""
+    splits = half_a.shape[1]
+    scores = np.empty((len(halvings), 2, len(half_a), len(layers)))
+    for fold, halves in enumerate(halvings):
+        for side, stimuli in enumerate(halves):
+            positions = sub_rdm_positions(stimuli, n)
+            scores[fold, side] = score(half_a[:, fold % splits, positions], layers[:, positions])
+    return scores
+
+
+def score_layers(
+    brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarray, settings: Inference, stimulus: str
+) -> pd.DataFrame:
+    """One row per population × layer; ``layers`` (layers × pairs) are the model's RDM vectors and
+    ``pathways`` their pathway names (the best layer is chosen within each).
 
     The populations are scored together so each resampled layer vector is ranked once for all;
     any grouping of the populations gives the same numbers.
     """
-    method = settings.method
+    score = partial(compare, method=settings.method, device=settings.device)
     n = _n_stimuli(layers.shape[1])
-    splits = len(brains[0].half_a)
     half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
-
-    # populations × splits × layers
-    per_split = compare(half_a.reshape(-1, half_a.shape[-1]), layers, method, settings.device).reshape(len(brains), splits, -1)
-
+    splits = half_a.shape[1]
+    per_split = score(half_a.reshape(-1, half_a.shape[-1]), layers).reshape(len(brains), splits, -1)
     draws = bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps, n)
-    stimulus_boot = np.empty((len(draws), len(brains), len(layers)))
-    for index, draw in enumerate(draws):
-        positions = bootstrap_positions(draw, n)
-        stimulus_boot[index] = compare(half_a[:, index % splits, positions], layers[:, positions], method, settings.device)
-    stimulus_low, stimulus_high = percentile_interval(stimulus_boot, settings.ci_level)
-
+    stimulus_low, stimulus_high = percentile_interval(_stimulus_bootstrap(score, half_a, layers, draws), settings.ci_level)
     orders = np.argsort(labelled_rng(settings.seed, "permutation", stimulus).random((settings.permutations, n)), axis=1)
-    all_trials = np.stack([brain.all_trials for brain in brains])
-    observed = compare(all_trials, layers, method, settings.device)
-    null = np.empty((len(orders), len(brains), len(layers)))
-    batch = max(1, PERMUTED_ENTRIES // all_trials.size)
-    for start in range(0, len(orders), batch):
-        permuted = permuted_vectors(all_trials, orders[start : start + batch])  # populations × batch × pairs
-        scores = compare(permuted.reshape(-1, permuted.shape[-1]), layers, method, settings.device)
-        null[start : start + batch] = scores.reshape(len(brains), -1, len(layers)).transpose(1, 0, 2)
-    p = permutation_p(observed, null) if len(orders) else np.full(observed.shape, np.nan)
-
+    p = _permutation_p(score, np.stack([brain.all_trials for brain in brains]), layers, orders)
     halvings = stimulus_halves(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds, n)
-    fold_scores = np.empty((len(halvings), 2, len(brains), len(layers)))
-    for fold, halves in enumerate(halvings):
-        for side, stimuli in enumerate(halves):
-            positions = sub_rdm_positions(stimuli, n)
-            fold_scores[fold, side] = compare(half_a[:, fold % splits, positions], layers[:, positions], method, settings.device)
+    halving_scores = _halving_scores(score, half_a, layers, halvings, n)
 
     rows = []
     for position, brain in enumerate(brains):
-        container_low, container_high = percentile_interval(
-            compare(brain.container_bootstrap, layers, method, settings.device) if len(brain.container_bootstrap) else np.empty((0, len(layers))),
-            settings.ci_level,
-        )
-        selected, held_out = (
-            held_out_best_layer(fold_scores[:, :, position], pathways) if len(halvings) else (np.full(len(layers), np.nan),) * 2
-        )
+        container_low, container_high = percentile_interval(score(brain.container_bootstrap, layers), settings.ci_level)
+        if len(halvings):
+            selected, held_out = held_out_best_layer(halving_scores[:, :, position], pathways)
+        else:
+            selected = held_out = np.full(len(layers), np.nan)
         rows.append(
             pd.DataFrame(
                 {
@@ -138,11 +154,13 @@ def score_layers(brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarr
             )
         )
     table = pd.concat(rows, ignore_index=True)
-    table["comparison"] = method
+    table["comparison"] = settings.method
     table["ci_method"] = (
         f"{settings.ci_level:.0%} percentile bootstrap: {settings.stimulus_bootstraps} stimulus draws, "
         f"{len(brains[0].container_bootstrap)} container draws"
     )
     table["p_method"] = f"{settings.permutations} stimulus permutations of the all-trial brain RDM, one-sided"
-    table["best_layer_method"] = f"{settings.best_layer_folds} random stimulus halvings, chosen per pathway on one half, scored on the other"
+    table["best_layer_method"] = (
+        f"{settings.best_layer_folds} random stimulus halvings, chosen per pathway on one half, scored on the other"
+    )
     return table
