@@ -1,4 +1,4 @@
-"""Figures: scores over layers per area, with the split-half noise ceiling as a band."""
+"""Figures: scores over layers per area, with the noise ceilings (split-half band, between-animal bounds)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ LABELS = {"tau-a": "Kendall τ-a", "tau-b": "Kendall τ-b", "spearman": "Spearma
 
 def scores_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
     """One panel per area: the score per layer with its stimulus-bootstrap interval, the split-half
-    ceiling median ± SD in grey."""
+    ceiling median ± SD in grey, the between-animal bounds dotted."""
     areas = list(dict.fromkeys(scores["area"]))
     grid = sns.FacetGrid(scores, col="area", col_order=areas, col_wrap=min(len(areas), 3),
                          height=3.2, aspect=1.3, sharey=True)  # fmt: skip
@@ -32,6 +32,8 @@ def scores_over_layers(scores: pd.DataFrame, title: str, path: Path) -> None:
         axes.axhline(ceiling["ceiling_median"], color="0.3", linestyle="--", linewidth=1)
         axes.axhspan(ceiling["ceiling_median"] - ceiling["ceiling_sd"],
                      ceiling["ceiling_median"] + ceiling["ceiling_sd"], color="0.5", alpha=0.3, linewidth=0)  # fmt: skip
+        for bound in ("ceiling_lower", "ceiling_upper"):
+            axes.axhline(ceiling[bound], color="0.3", linestyle=":", linewidth=1)
         ticks = panel.drop_duplicates("layer_index").sort_values("layer_index")
         axes.set_xticks(ticks["layer_index"], ticks["layer"], rotation=90, fontsize=7)
         note = panel["area_note"].iloc[0] if "area_note" in panel else ""
