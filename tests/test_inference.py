@@ -210,3 +210,23 @@ def test_scores_on_the_torch_path_equal_the_numba_ones():
     halves = upper(rdms_from_pattern_stack(features[1][None] + rng.normal(size=(2, 5, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(9)])
     assert split_half(halves[0], halves[1], "tau-a", False, orders, "cpu") == split_half(halves[0], halves[1], "tau-a", False, orders)
+
+
+def test_permutation_batches_give_the_same_p(monkeypatch):
+    import brainlike.noise_ceiling
+    import brainlike.scoring
+
+    rng = np.random.default_rng(12)
+    n = 14
+    features = [rng.normal(size=(n, 20)) for _ in range(3)]
+    layers = upper(rdms_from_pattern_stack(np.stack(features)))
+    brain = brains_from_patterns(rng, features[0], n, splits=3, noise=1.0)
+    settings = Inference("tau-a", seed=2, stimulus_bootstraps=0, permutations=29, ci_level=0.9, best_layer_folds=0)
+    halves = upper(rdms_from_pattern_stack(features[0][None] + rng.normal(size=(2, 3, n, 20))))
+    orders = np.stack([rng.permutation(n) for _ in range(29)])
+    whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "s")["p"]
+    ceiling = split_half(halves[0], halves[1], "tau-a", False, orders)
+    for module in (brainlike.scoring, brainlike.noise_ceiling):
+        monkeypatch.setattr(module, "PERMUTED_ENTRIES", 200)  # a couple of relabellings per batch
+    np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "s")["p"], whole)
+    assert split_half(halves[0], halves[1], "tau-a", False, orders) == ceiling

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import false_discovery_control
 
+# Relabelled RDM entries held at a time (float64, 128 MB): permutations are applied in batches.
+PERMUTED_ENTRIES = 1 << 24
+
 
 def _positions(n: int) -> np.ndarray:
     """n × n matrix of vector positions of each stimulus pair (−1 on the diagonal)."""

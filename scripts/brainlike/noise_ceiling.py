@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
-from .inference import permutation_p, permuted_vectors
+from .inference import PERMUTED_ENTRIES, permutation_p, permuted_vectors
 
 CORRELATION_METHODS = ("spearman", "pearson")
 
@@ -46,10 +46,13 @@ def split_half(
             f"not {method}"
         )
     per_split = np.array([compare(a, b, method, device)[0, 0] for a, b in zip(halves_a, halves_b)])
-    # (permutations, splits): each relabelling applied to every B half.
-    null = np.stack(
-        [compare(a, permuted_vectors(b, permutations), method, device)[0] for a, b in zip(halves_a, halves_b)], axis=1
-    ).reshape(len(permutations), len(halves_a))
+    # (permutations, splits): each relabelling applied to every B half, a batch of them at a time.
+    null = np.empty((len(permutations), len(halves_a)))
+    batch = max(1, PERMUTED_ENTRIES // halves_b.shape[1])
+    for start in range(0, len(permutations), batch):
+        orders = permutations[start : start + batch]
+        for split, (a, b) in enumerate(zip(halves_a, halves_b)):
+            null[start : start + batch, split] = compare(a, permuted_vectors(b, orders), method, device)[0]
     observed = np.median(per_split)
     if correct:
         per_split = spearman_brown(per_split)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .compare import compare
 from .inference import (
+    PERMUTED_ENTRIES,
     bootstrap_draws,
     bootstrap_positions,
     held_out_best_layer,
@@ -34,10 +35,6 @@ from .inference import (
     sub_rdm_positions,
 )
 from .seeds import labelled_rng
-
-
-# Permuted RDM entries held at a time (float64): 128 MB.
-PERMUTED_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
