@@ -104,7 +104,8 @@ class _RowFeatures:
             from sklearn.random_projection import SparseRandomProjection
 
             matrix = SparseRandomProjection(n_components=self.cap.max_features, random_state=self.cap.seed)
-            components = matrix.fit(np.empty((1, width), dtype=np.float32)).components_.tocsr().astype(np.float32)
+            # fit reads only the width (and checks the values are finite).
+            components = matrix.fit(np.zeros((1, width), dtype=np.float32)).components_.tocsr().astype(np.float32)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
                 self._projections[width] = torch.sparse_csr_tensor(
