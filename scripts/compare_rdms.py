@@ -45,11 +45,15 @@ if group:
     score_group()
 table = pd.concat(tables, ignore_index=True)
 position = table.pop("layer_position")
-table.insert(0, "stimulus", wildcards.stimulus)
-table.insert(3, "model", wildcards.model)
-table.insert(4, "weights", snakemake.params.weights)
-for column, key in (("pathway", "pathway"), ("layer", "layer"), ("layer_index", "index")):
-    table.insert(5 + ["pathway", "layer", "layer_index"].index(column), column, np.asarray(descriptors[key])[position])
-table["layer_index"] = table["layer_index"].astype(int)
+table = table.assign(
+    stimulus=wildcards.stimulus,
+    model=wildcards.model,
+    weights=snakemake.params.weights,
+    pathway=np.asarray(descriptors["pathway"])[position],
+    layer=np.asarray(descriptors["layer"])[position],
+    layer_index=np.asarray(descriptors["index"]).astype(int)[position],
+)
+LEADING = ["stimulus", "area", "depth", "model", "weights", "pathway", "layer", "layer_index"]
+table = table[LEADING + [column for column in table if column not in LEADING]]
 table["distance"] = model.dissimilarity_measure
 table.to_parquet(snakemake.output[0], index=False)

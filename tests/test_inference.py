@@ -104,11 +104,18 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
     np.testing.assert_allclose(held_out[3], np.mean([0.8, 0.9, 0.6, 0.7]))
 
 
-def brains_from_patterns(rng, signal, n_stimuli, splits, noise):
+def brains_from_patterns(rng, signal, splits, noise):
     """Half-trial and all-trial RDMs of a population reading ``signal`` (stimuli × features) plus noise."""
     halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(splits,) + signal.shape)))
     everything = upper(rdm_from_patterns(signal + noise * rng.normal(size=signal.shape) / np.sqrt(2)))
     return BrainRDMs({"area": "A", "depth": 0}, halves, everything, np.empty((0, halves.shape[1])))
+
+
+def planted_model(rng, n_stimuli, n_layers, width, planted, splits):
+    """RDMs of layers with random features, and a population reading layer ``planted`` plus noise."""
+    features = [rng.normal(size=(n_stimuli, width)) for _ in range(n_layers)]
+    layers = upper(rdms_from_pattern_stack(np.stack(features)))
+    return features, layers, brains_from_patterns(rng, features[planted], splits, noise=1.0)
 
 
 def test_permutation_p_is_uniform_under_a_planted_null():
@@ -116,7 +123,7 @@ def test_permutation_p_is_uniform_under_a_planted_null():
     p = []
     for seed in range(400):
         rng = np.random.default_rng(seed)
-        brain = brains_from_patterns(rng, rng.normal(size=(12, 30)), 12, splits=2, noise=0.5)
+        brain = brains_from_patterns(rng, rng.normal(size=(12, 30)), splits=2, noise=0.5)
         layer = random_rdm_vectors(rng, 1, 12, features=30)
         settings = Inference("tau-a", seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.95, best_layer_folds=0)
         p.append(score_layers([brain], layer, np.array(["main"]), settings, "s")["p"].iloc[0])
@@ -130,9 +137,7 @@ def test_permutation_p_is_uniform_under_a_planted_null():
 def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
     rng = np.random.default_rng(7)
     n = 30
-    features = [rng.normal(size=(n, 40)) for _ in range(4)]
-    layers = upper(rdms_from_pattern_stack(np.stack(features)))
-    brain = brains_from_patterns(rng, features[2], n, splits=10, noise=1.0)
+    _, layers, brain = planted_model(rng, n, 4, 40, planted=2, splits=10)
     settings = Inference("tau-a", seed=3, stimulus_bootstraps=50, permutations=99, ci_level=0.9, best_layer_folds=10)
     table = score_layers([brain], layers, np.array(["main"] * 4), settings, "s")
     assert table["score"].idxmax() == 2 and table["best_layer_selected"].iloc[2] == 1.0
@@ -197,9 +202,7 @@ def test_split_half_ceiling_p_and_spearman_brown():
 def test_scores_on_the_torch_path_equal_the_numba_ones():
     rng = np.random.default_rng(11)
     n = 16
-    features = [rng.normal(size=(n, 20)) for _ in range(3)]
-    layers = upper(rdms_from_pattern_stack(np.stack(features)))
-    brain = brains_from_patterns(rng, features[1], n, splits=4, noise=1.0)
+    features, layers, brain = planted_model(rng, n, 3, 20, planted=1, splits=4)
     brain.container_bootstrap = brain.half_a[:2]
     numba_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3)
     torch_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3, device="cpu")
@@ -218,9 +221,7 @@ def test_permutation_batches_give_the_same_p(monkeypatch):
 
     rng = np.random.default_rng(12)
     n = 14
-    features = [rng.normal(size=(n, 20)) for _ in range(3)]
-    layers = upper(rdms_from_pattern_stack(np.stack(features)))
-    brain = brains_from_patterns(rng, features[0], n, splits=3, noise=1.0)
+    features, layers, brain = planted_model(rng, n, 3, 20, planted=0, splits=3)
     settings = Inference("tau-a", seed=2, stimulus_bootstraps=0, permutations=29, ci_level=0.9, best_layer_folds=0)
     halves = upper(rdms_from_pattern_stack(features[0][None] + rng.normal(size=(2, 3, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(29)])

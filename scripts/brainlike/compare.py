@@ -95,17 +95,17 @@ def _merge_sort_inversions(values, buffer):
 
 
 @njit(cache=True, parallel=True)
-def _orders(references):
-    """Per reference: its ascending order, the group (dense rank) of each element in that order,
-    and its number of tied pairs."""
-    count, n = references.shape
+def _sorted_groups(vectors):
+    """Per row: its ascending order, the group (dense rank) of each element in that order, and
+    its number of tied pairs."""
+    count, n = vectors.shape
     orders = np.empty((count, n), np.int32)
     groups = np.empty((count, n), np.int32)
     ties = np.zeros(count, np.int64)
     for row in prange(count):
-        order = np.argsort(references[row], kind="mergesort")
+        order = np.argsort(vectors[row], kind="mergesort")
         orders[row] = order
-        ordered = references[row][order]
+        ordered = vectors[row][order]
         ties[row] = _tied_pairs_sorted(ordered)
         group = 0
         for k in range(n):
@@ -115,24 +115,12 @@ def _orders(references):
     return orders, groups, ties
 
 
-@njit(cache=True, parallel=True)
-def _dense_ranks(others):
+def _dense_ranks(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: 0-based ranks, ties sharing a rank; the number of distinct values; tied pairs."""
-    count, n = others.shape
-    ranks = np.empty((count, n), np.int32)
-    distinct = np.empty(count, np.int64)
-    ties = np.zeros(count, np.int64)
-    for row in prange(count):
-        order = np.argsort(others[row], kind="mergesort")
-        ordered = others[row][order]
-        ties[row] = _tied_pairs_sorted(ordered)
-        rank = 0
-        for k in range(n):
-            if k > 0 and ordered[k] != ordered[k - 1]:
-                rank += 1
-            ranks[row, order[k]] = rank
-        distinct[row] = rank + 1
-    return ranks, distinct, ties
+    orders, groups, ties = _sorted_groups(vectors)
+    ranks = np.empty_like(groups)
+    np.put_along_axis(ranks, orders, groups, axis=1)
+    return ranks, groups[:, -1].astype(np.int64) + 1, ties
 
 
 @njit(cache=True, parallel=True)
@@ -180,7 +168,7 @@ def _kendall(references: np.ndarray, others: np.ndarray, method: str) -> np.ndar
     result = np.empty((len(references), len(others)))
     total = n * (n - 1) // 2
     for start in range(0, len(references), batch):
-        orders, groups, reference_ties = _orders(references[start : start + batch])
+        orders, groups, reference_ties = _sorted_groups(references[start : start + batch])
         chunks = min(len(orders) * len(others), 256)
         discordant, joint_ties = _discordant_and_joint_ties(orders, groups, reference_ties, ranks, levels, chunks)
         concordant_minus_discordant = (
@@ -206,9 +194,9 @@ def _torch_dense_ranks(values):
     ordered, order = torch.sort(values, dim=1, stable=True)
     new_value = torch.ones_like(ordered, dtype=torch.int64)
     new_value[:, 1:] = (ordered[:, 1:] != ordered[:, :-1]).long()
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.cumsum(new_value, dim=1) - 1)
-    return ranks, _torch_tied_pairs(torch.sort(ranks, dim=1).values)
+    sorted_ranks = torch.cumsum(new_value, dim=1) - 1
+    ranks = torch.empty_like(order).scatter_(1, order, sorted_ranks)
+    return ranks, _torch_tied_pairs(sorted_ranks)
 
 
 def _torch_tied_pairs(sorted_keys):
