@@ -5,7 +5,7 @@ not depend on the weights), every residual block recorded. Prints images per sec
 their ratio (target: at least 0.8), and the extraction's peak memory against the volume of the
 activations it wrote (target: under 2 GB whatever the number of stimuli).
 
-    .venvs/main/bin/python scripts/benchmarks/extraction.py [--frames 900] [--batch-size 32]
+    .venvs/main/bin/python scripts/benchmarks/extraction.py [--frames 900] [--batch-size 32] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=900)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each; the best counts")
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -48,29 +49,47 @@ def main() -> None:
     frames = np.resize(natural_movie(0, (304, 608)), (args.frames, 304, 608))
     groups = np.arange(args.frames)
 
-    # Bare loop: the same preprocessing and forward passes, nothing recorded or written.
     network = model.network.to(device)
-    start = time.perf_counter()
-    with torch.inference_mode():
-        for first in range(0, args.frames, args.batch_size):
-            network(to_input(frames[first : first + args.batch_size], model.input_spec).to(device))
-    bare = args.frames / (time.perf_counter() - start)
+
+    def bare_loop() -> None:
+        """The same preprocessing and forward passes, nothing recorded or written."""
+        with torch.inference_mode():
+            for first in range(0, args.frames, args.batch_size):
+                network(to_input(frames[first : first + args.batch_size], model.input_spec).to(device))
 
     folder = Path(tempfile.mkdtemp())
+    store = folder / "store.zarr"
+
+    def extraction() -> None:
+        write_store(store, model, frames, groups, args.batch_size, device, {})
+
+    def images_per_second(run) -> float:
+        start = time.perf_counter()
+        run()
+        return args.frames / (time.perf_counter() - start)
+
     try:
         before = peak_rss_mb()
-        start = time.perf_counter()
-        write_store(folder / "store.zarr", model, frames, groups, args.batch_size, device, {})
-        ours = args.frames / (time.perf_counter() - start)
+        # Warm both (allocator, thread pools, first-touch memory), then alternate so that drift in
+        # the machine's speed falls on both alike; the best of each is compared.
+        with torch.inference_mode():
+            network(to_input(frames[: args.batch_size], model.input_spec).to(device))
+        rates = []
+        for _ in range(args.repeats):
+            shutil.rmtree(store, ignore_errors=True)  # replacing a store is not part of writing one
+            rates.append((images_per_second(bare_loop), images_per_second(extraction)))
         peak = peak_rss_mb()
-        root = zarr.open_group(folder / "store.zarr", mode="r")
+        root = zarr.open_group(store, mode="r")
         volume_mb = sum(np.prod(root[f"{l['pathway']}/{l['layer']}"].shape) * 4 for l in root.attrs["layers"]) / 2**20
     finally:
         shutil.rmtree(folder)
+    bare = max(rate for rate, _ in rates)
+    ours = max(rate for _, rate in rates)
     print(f"device: {device}, {args.frames} frames, batch {args.batch_size}, input {args.size} px, "
           f"{len(BLOCKS)} blocks + pixels recorded")  # fmt: skip
-    print(f"bare torch loop : {bare:8.1f} images/s")
-    print(f"write_store     : {ours:8.1f} images/s")
+    print("runs (images/s)  : " + ", ".join(f"bare {b:.1f} / ours {o:.1f}" for b, o in rates))
+    print(f"bare torch loop : {bare:8.1f} images/s (best)")
+    print(f"write_store     : {ours:8.1f} images/s (best)")
     print(f"ratio           : {ours / bare:8.2f}  (target >= 0.8)")
     print(f"activations     : {volume_mb:8.0f} MB written (float32, before compression)")
     print(f"peak memory     : {peak:8.0f} MB for the whole process (before extraction: {before:.0f} MB; target < 2048)")
