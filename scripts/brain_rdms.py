@@ -8,18 +8,18 @@ from brainlike.seeds import labelled_rng
 from brainlike.splits import random_splits
 
 to_file(snakemake.log[0])
-population = np.load(snakemake.input.responses[0])
-wildcards, rsa = snakemake.wildcards, snakemake.params.rsa
-rng = labelled_rng(rsa["seed"], wildcards.stimulus, wildcards.area, wildcards.depth)
+population = np.load(snakemake.input.responses)
+wildcards, params = snakemake.wildcards, snakemake.params
+rng = labelled_rng(params.seed, wildcards.stimulus, wildcards.area, wildcards.depth)
 responses = population["responses"]
-splits = random_splits(rng, rsa["splits"], responses.shape[0], responses.shape[1])
+splits = random_splits(rng, params.splits, responses.shape[0], responses.shape[1])
 rdms, rdm_descriptors = population_rdms(
     responses,
     population["container_id"],
     splits,
-    rsa["distance"],
-    labelled_rng(rsa["seed"], "container bootstrap", wildcards.stimulus, wildcards.area, wildcards.depth),
-    rsa["container_bootstraps"],
+    params.distance,
+    labelled_rng(params.seed, "container bootstrap", wildcards.stimulus, wildcards.area, wildcards.depth),
+    params.container_bootstraps,
 )
 save_rdms(
     snakemake.output[0],
@@ -33,5 +33,5 @@ save_rdms(
         "cells": responses.shape[2],
         "containers": len(np.unique(population["container_id"])),
     },
-    distance=rsa["distance"],
+    distance=params.distance,
 )

@@ -12,7 +12,7 @@ torch.set_num_threads(snakemake.threads)
 device = snakemake.params.device
 if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
-stimuli = np.load(snakemake.input.stimuli[0])
+stimuli = np.load(snakemake.input.stimuli)
 write_store(
     snakemake.output.store,
     load_model(snakemake.wildcards.model, snakemake.params.model),

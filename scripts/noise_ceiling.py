@@ -12,22 +12,25 @@ from brainlike.seeds import labelled_rng
 
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
-rsa, wildcards = snakemake.params.rsa, snakemake.wildcards
+params, wildcards = snakemake.params, snakemake.wildcards
 rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
 vectors = rdms.get_vectors()
-rng = labelled_rng(rsa["seed"], "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
-permutations = np.argsort(rng.random((rsa["permutations"], rdms.n_cond)), axis=1)
+rng = labelled_rng(params.seed, "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
+permutations = np.argsort(rng.random((params.permutations, rdms.n_cond)), axis=1)
 summary = {
+    "stimulus": wildcards.stimulus,
+    "area": wildcards.area,
+    "depth": int(wildcards.depth),
     **split_half(
         vectors[kinds == "half_a"],
         vectors[kinds == "half_b"],
-        rsa["comparison"],
-        rsa["spearman_brown"],
+        params.comparison,
+        params.spearman_brown,
         permutations,
-        rsa["device"],
+        params.device,
     ),
-    **between_animal(vectors[kinds == "container"], rsa["comparison"], rsa["device"]),
+    **between_animal(vectors[kinds == "container"], params.comparison, params.device),
 }
 with open(snakemake.output[0], "w") as handle:
     json.dump(summary, handle, indent=1)

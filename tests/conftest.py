@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -76,3 +79,70 @@ def workflow_run(tmp_path_factory) -> Path:
     write_config(workdir, small_config())
     snakemake(workdir, "--cores", "2")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def own_run(tmp_path_factory) -> Path:
+    """The working directory of one complete run of the own-data example config, on a copy of the
+    example's files; beside them the same manifest and stimuli under other names (manifest_copy.csv,
+    stimuli.npy), for tests that point the config at other files."""
+    from brainlike.own_data import load_stimuli
+
+    workdir = tmp_path_factory.mktemp("own")
+    config = default_config()
+    config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
+    write_config(workdir, config)
+    example = workdir / "config" / "examples" / "own_data"
+    shutil.copytree(ROOT / "config" / "examples" / "own_data", example)
+    snakemake(workdir, "--cores", "2", "--configfile", str(ROOT / "config" / "own_data_example.yaml"))
+    shutil.copy(example / "manifest.csv", example / "manifest_copy.csv")
+    np.save(example / "stimuli.npy", load_stimuli(example / "stimuli"))
+    return workdir
+
+
+def merged(base: dict, overlay: dict) -> dict:
+    """``overlay`` on top of ``base``, as Snakemake merges a --configfile into the config."""
+    result = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` and the SHA-256 of its bytes."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+# The embedded run's generated cache read as real Allen data, into a results folder of its own.
+ALLEN_OVERLAY = {
+    "results": "results_allen",
+    "data": {"source": "allen", "allen_manifest": "results/embedded/cache/manifest.json", "offline": True},
+}
+
+
+@pytest.fixture(scope="session")
+def workflow_results_digest(workflow_run) -> dict[str, str]:
+    """The embedded run's results as they were before any other config ran in its folder."""
+    return digest(workflow_run / "results")
+
+
+@pytest.fixture(scope="session")
+def allen_run(workflow_run, workflow_results_digest) -> Path:
+    """data.source allen on the embedded run's generated cache, in the same folder (results_allen),
+    with no network at all: a network namespace of its own has no route anywhere."""
+    path = workflow_run / "allen.yaml"
+    path.write_text(yaml.safe_dump(merged(small_config(), ALLEN_OVERLAY), sort_keys=False))
+    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workflow_run), "--cores", "2",
+               "--configfile", str(path)]  # fmt: skip
+    result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"the allen run failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
+    path.unlink()
+    return workflow_run

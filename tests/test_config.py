@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT, SHARED, SNAKEMAKE, default_config, snakemake, write_config
 
-from brainlike.embedded_cache import generate
+from brainlike.embedded_cache import generate, write_index
 
 
 def test_lint_and_format_are_clean():
@@ -50,22 +50,44 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, messag
     assert not (tmp_path / "results").exists()
 
 
-def test_real_allen_preset_dry_runs_without_network(tmp_path):
-    write_config(tmp_path, default_config())
-    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow/Snakefile"), "-d", str(tmp_path), "-n",
-               "--configfile", str(ROOT / "config/allen_reference.yaml")]  # fmt: skip
+def preset_dry_run(workdir, *overlays):
+    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow/Snakefile"), "-d", str(workdir), "-n", "--quiet", "rules",
+               "--configfile", str(ROOT / "config/allen_reference.yaml"), *map(str, overlays)]  # fmt: skip
     # A network namespace of its own has no route anywhere: any lookup or connection would fail.
     result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     counts = {}
     for line in result.stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["responses"] == 6 * 2 * 2  # areas (VISrl included) × depths × stimuli
+    return result, counts
+
+
+def test_real_allen_preset_fetches_the_index_first_then_every_file_by_its_own_job(tmp_path):
+    """Without a cache, a dry run plans the index checkpoint; with an index (here a synthetic one of
+    the preset's containers, no data files), every file a population reads is a download job."""
+    write_config(tmp_path, default_config())
+    result, counts = preset_dry_run(tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert counts["allen_index"] == 1 and "download" not in counts and "embedded_cache" not in counts
+    preset = yaml.safe_load((ROOT / "config/allen_reference.yaml").read_text())["data"]
+    listed = [(cid, area, 175 if index % 2 else 275) for area, ids in preset["containers"].items() if ids
+              for index, cid in enumerate(ids)]  # fmt: skip
+    rl = [(900000000, "VISrl", 175), (900001000, "VISrl", 275)]
+    write_index(tmp_path / "data/allen_brain_observatory", listed + rl, "Cux2-CreERT2",
+                ["three_session_A", "three_session_B", "three_session_C"])  # fmt: skip
+    result, counts = preset_dry_run(tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "allen_index" not in counts
+    assert counts["recordings"] == counts["responses"] == 6 * 2 * 2  # areas (VISrl included) × depths × stimuli
     assert counts["noise_ceiling"] == 24 and counts["figure"] == 4
-    assert counts["download_container"] == 63  # one verified download job per reference container
-    assert "embedded_cache" not in counts
+    assert counts["download"] == (63 + 2) * 3 * 2  # every session's NWB and events file, one job each
+    offline = tmp_path / "offline.yaml"
+    offline.write_text("data: {offline: true}\n")
+    result, _counts = preset_dry_run(tmp_path, offline)
+    assert result.returncode != 0
+    assert "data.offline is true, but" in result.stdout + result.stderr
+    assert "ophys_experiment_data" in result.stdout + result.stderr
 
 
 def test_real_allen_preset_lists_the_reference_containers():

@@ -9,12 +9,13 @@ import json
 import shutil
 import subprocess
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ALLENSDK_PYTHON
 
-from brainlike.downloads import CorruptFileError, DownloadError, fetch, verify_events, verify_nwb
+from brainlike.downloads import CorruptFileError, DownloadError, fetch, kind_of, verify_events, verify_nwb
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -112,40 +113,32 @@ def test_corrupt_content_is_not_kept(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_container_fetches_every_file_of_a_container(server, workflow_run, tmp_path):
-    """The rule's function, on a cache listing the container, with the local server as the Allen API."""
+def test_download_file_fetches_an_experiments_files(server, workflow_run, tmp_path):
+    """The rule's function (one file per job), with the local server as the Allen API: a truncated
+    file already in place is named and fetched again; a valid one is kept."""
     source = workflow_run / "results" / "embedded" / "cache"
+    experiment = json.loads((source / "ophys_experiments.json").read_text())[0]["id"]
+    names = {"nwb": f"ophys_experiment_data/{experiment}.nwb", "events": f"ophys_experiment_events/{experiment}_events.npz"}
+    for name in names.values():
+        server.files[f"/{Path(name).name}"] = (source / name).read_bytes()
     cache = tmp_path / "cache"
-    cache.mkdir()
-    for name in ("manifest.json", "experiment_containers.json", "ophys_experiments.json", "cell_specimens.json",
-                 "stimulus_mappings.json"):  # fmt: skip
-        shutil.copy(source / name, cache / name)
-    experiments = json.loads((cache / "ophys_experiments.json").read_text())
-    container = experiments[0]["experiment_container_id"]
-    mine = [e["id"] for e in experiments if e["experiment_container_id"] == container]
-    for experiment_id in mine:
-        server.files[f"/{experiment_id}.nwb"] = (source / "ophys_experiment_data" / f"{experiment_id}.nwb").read_bytes()
-        server.files[f"/{experiment_id}_events.npz"] = (
-            source / "ophys_experiment_events" / f"{experiment_id}_events.npz"
-        ).read_bytes()
-    (cache / "ophys_experiment_data").mkdir()
-    (cache / "ophys_experiment_data" / f"{mine[0]}.nwb").write_bytes(b"truncated")
+    (cache / "ophys_experiment_data").mkdir(parents=True)
+    (cache / names["nwb"]).write_bytes(b"truncated")
     script = f"""
-import json, sys
-from brainlike.allen_data import open_cache
-from brainlike.downloads import download_container
-cache = open_cache({str(cache / "manifest.json")!r}, offline=True)
-names = {{"nwb": "{{}}.nwb", "events": "{{}}_events.npz"}}
-record = download_container(cache, {container}, lambda kind, i: {server.url!r} + "/" + names[kind].format(i))
-print(json.dumps(record))
+from brainlike.downloads import download_file
+url_of = lambda kind, i: {server.url!r} + "/" + {{"nwb": "{{}}.nwb", "events": "{{}}_events.npz"}}[kind].format(i)
+for name in {sorted(names.values())!r}:
+    print(download_file({str(cache)!r} + "/" + name, url_of))
+print(download_file({str(cache)!r} + "/" + {names["nwb"]!r}, url_of))
 """
     result = subprocess.run([str(ALLENSDK_PYTHON), "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {(f["experiment_id"], f["kind"]) for f in record["files"]} == {(i, k) for i in mine for k in ("nwb", "events")}
+    assert result.stdout.split() == ["downloaded", "downloaded", "valid"]
     assert "truncated or corrupt" in result.stderr
-    for experiment_id in mine:
-        assert (cache / "ophys_experiment_data" / f"{experiment_id}.nwb").read_bytes() == server.files[f"/{experiment_id}.nwb"]
+    for name in names.values():
+        assert (cache / name).read_bytes() == (source / name).read_bytes()
+    with pytest.raises(ValueError, match="not an experiment's NWB"):
+        kind_of(cache / "other.h5")
 
 
 def test_reading_a_truncated_nwb_names_the_file(workflow_run, tmp_path):
@@ -155,15 +148,12 @@ def test_reading_a_truncated_nwb_names_the_file(workflow_run, tmp_path):
     victim = next(e for e in experiments if e["targeted_structure"]["acronym"] == "VISp" and e["imaging_depth"] == 175)
     path = cache / "ophys_experiment_data" / f"{victim['id']}.nwb"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    options = json.dumps({"signal": "events", "natural_scenes": {"window": "trial_start", "window_frames": 15,
-                          "statistic": "sum", "blanks": "drop"}, "natural_movie_one": {"segment_frames": 15,
-                          "latency_frames": 0, "sessions": "pooled"}, "cells": {"reliability_threshold": None,
-                          "reliability_splits": 1, "exclude_running_modulated": False, "running_p_threshold": 0.05,
-                          "min_cells": 1}, "seed": 0})  # fmt: skip
+    options = json.dumps({"signal": "events", "window": "trial_start", "window_frames": 15, "statistic": "sum",
+                          "blanks": "drop"})  # fmt: skip
     result = subprocess.run(
-        [str(ALLENSDK_PYTHON), "-m", "brainlike.allen_data", "responses", "--manifest", str(cache / "manifest.json"),
-         "--offline", "--cre-line", "Cux2-CreERT2", "--stimulus", "natural_scenes", "--areas", "VISp",
-         "--depths", "175", "--options", options, "--out", str(tmp_path / "out.npz")],
+        [str(ALLENSDK_PYTHON), "-m", "brainlike.allen_data", "recordings", "--manifest", str(cache / "manifest.json"),
+         "--cre-line", "Cux2-CreERT2", "--stimulus", "natural_scenes", "--area", "VISp", "--depth", "175",
+         "--options", options, "--out", str(tmp_path / "out.npz")],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode != 0

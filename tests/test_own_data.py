@@ -5,18 +5,16 @@ import filecmp
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, default_config, snakemake, write_config
+from conftest import ROOT
 from skimage import io
 
-from brainlike.own_data import load_stimuli, population_responses, read_manifest, write_example
+from brainlike.own_data import load_stimuli, population_recordings, read_manifest, write_example
 
 EXAMPLE = ROOT / "config" / "examples" / "own_data"
 
 
-def test_example_config_runs_end_to_end(tmp_path):
-    write_config(tmp_path, default_config())
-    (tmp_path / "config" / "examples").symlink_to(ROOT / "config" / "examples")
-    snakemake(tmp_path, "--cores", "2", "--configfile", str(ROOT / "config" / "own_data_example.yaml"))
+def test_example_config_runs_end_to_end(own_run):
+    tmp_path = own_run
     table = pd.read_parquet(tmp_path / "results" / "tables" / "tau.parquet")
     assert set(table["area"]) == {"V1", "LM"} and set(table["stimulus"]) == {"example_images"}
     assert len(table) == 2 * 17  # two areas × (every block of EfficientNet-Lite0 and the pixel baseline)
@@ -65,8 +63,7 @@ def test_bad_manifest_and_arrays_are_named(tmp_path):
         read_manifest(tmp_path / "m.csv")
     np.save(tmp_path / "x.npy", np.zeros((3, 5, 2)))
     (tmp_path / "m.csv").write_text("animal,area,depth,stimulus,file\nm1,V1,100,s,x.npy\n")
-    options = {**default_config()["responses"], "cells": dict(default_config()["cells"], min_cells=1), "seed": 0}
     with pytest.raises(ValueError, match=r"x\.npy: responses must be trials × 24 stimuli × units, got shape \(3, 5, 2\)"):
-        population_responses(tmp_path / "m.csv", "V1", 100, "s", 24, options)
+        population_recordings(tmp_path / "m.csv", "V1", 100, "s", 24, "example")
     with pytest.raises(ValueError, match="no row for area LM"):
-        population_responses(tmp_path / "m.csv", "LM", 100, "s", 5, options)
+        population_recordings(tmp_path / "m.csv", "LM", 100, "s", 5, "example")

@@ -10,6 +10,8 @@ import pytest
 from conftest import ALLENSDK_PYTHON, default_config
 
 from brainlike.embedded_cache import generate
+from brainlike.populations import population
+from brainlike.recordings import read_recordings
 
 AREA, DEPTH = "VISp", 175
 
@@ -52,19 +54,27 @@ def cache(tmp_path_factory):
     return out
 
 
-def run(cache, tmp_path, stimulus, opts, check=True):
-    out = tmp_path / f"{stimulus}.npz"
-    result = subprocess.run(
-        [str(ALLENSDK_PYTHON), "-m", "brainlike.allen_data", "responses", "--manifest", str(cache / "cache/manifest.json"),
-         "--offline", "--cre-line", "Cux2-CreERT2", "--stimulus", stimulus, "--areas", AREA, "--depths", str(DEPTH),
-         "--options", json.dumps(opts), "--out", str(out)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if not check:
-        return result
+def allensdk(*args: str) -> None:
+    result = subprocess.run([str(ALLENSDK_PYTHON), "-m", "brainlike.allen_data", *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    data = np.load(out)
-    return {key: data[key] for key in data.files} | {"metadata": json.loads(str(data["metadata"]))}
+
+
+def run(cache, tmp_path, stimulus, opts):
+    """The data stage as the workflow runs it: AllenSDK reads the recordings (its environment), then
+    the population is pooled and its cells selected (this one)."""
+    out = tmp_path / f"{stimulus}.npz"
+    manifest = str(cache / "cache/manifest.json")
+    population_args = ["--manifest", manifest, "--cre-line", "Cux2-CreERT2", "--area", AREA, "--depth", str(DEPTH)]
+    reading = {"signal": opts["signal"], **{k: v for k, v in opts[stimulus].items() if k != "sessions"}}
+    allensdk("recordings", *population_args, "--stimulus", stimulus, "--options", json.dumps(reading), "--out", str(out))
+    running = None
+    if opts["cells"]["exclude_running_modulated"] and stimulus == "natural_scenes":
+        allensdk("running-modulation", *population_args, "--out", str(tmp_path / "running.json"))
+        running = json.loads((tmp_path / "running.json").read_text())
+    recordings, metadata = read_recordings(out)
+    sessions = opts["natural_movie_one"]["sessions"] if stimulus == "natural_movie_one" else None
+    arrays, described = population(recordings, metadata, {**opts["cells"], "seed": opts["seed"]}, sessions, running)
+    return arrays | {"metadata": described}
 
 
 def raw(cache, experiment_id, signal="events"):
@@ -89,7 +99,7 @@ def hand_scenes(cache, data, signal="events", window="trial_start", frames=15, s
         ids, trace, tables = raw(cache, experiment_id, signal)
         frame, start, end = tables["natural_scenes"]
         columns = np.flatnonzero(data["experiment_id"] == experiment_id)
-        rows = [list(ids).index(cell) for cell in data["cell_specimen_id"][columns]]
+        rows = [list(ids).index(cell) for cell in data["unit_id"][columns]]
         seen = {}
         for shown, first, last in zip(frame, start, end):
             condition = 118 if shown < 0 else shown
@@ -124,6 +134,7 @@ def test_scene_options_match_hand_computation(cache, tmp_path, changes):
                            scenes["statistic"], scenes["blanks"])  # fmt: skip
     np.testing.assert_allclose(data["responses"], expected, rtol=1e-10, atol=1e-9)
     assert data["metadata"]["options"] == scenes and data["metadata"]["signal"] == opts["signal"]
+    assert data["metadata"]["trials"] == 6 and data["metadata"]["cells"] == data["responses"].shape[2]
 
 
 def hand_movie(cache, experiment_id, cell_ids, latency, segment):
@@ -146,7 +157,7 @@ def test_movie_pooled_sessions_with_latency(cache, tmp_path):
     assert sorted(set(data["session_type"])) == ["three_session_A", "three_session_B", "three_session_C"]
     for experiment_id in np.unique(data["experiment_id"]):
         columns = data["experiment_id"] == experiment_id
-        expected = hand_movie(cache, experiment_id, data["cell_specimen_id"][columns], 3, 15)
+        expected = hand_movie(cache, experiment_id, data["unit_id"][columns], 3, 15)
         np.testing.assert_allclose(data["responses"][:, :, columns], expected, rtol=1e-10, atol=1e-9)
 
 
@@ -154,7 +165,7 @@ def test_movie_matched_cells_counted_once_with_all_repeats(cache, tmp_path):
     data = run(cache, tmp_path, "natural_movie_one", options(natural_movie_one__sessions="matched",
                                                             natural_movie_one__segment_frames=30))  # fmt: skip
     assert data["responses"].shape == (9, 30, 20)  # 3 sessions × 3 repeats; 10 matched cells × 2 containers
-    assert len(set(data["cell_specimen_id"])) == 20
+    assert len(set(data["unit_id"])) == 20
     containers = json.loads((cache / "cache/experiment_containers.json").read_text())
     experiments = json.loads((cache / "cache/ophys_experiments.json").read_text())
     for container in containers:
@@ -162,7 +173,7 @@ def test_movie_matched_cells_counted_once_with_all_repeats(cache, tmp_path):
         sessions = sorted((e for e in experiments if e["experiment_container_id"] == container["id"]),
                           key=lambda e: e["stimulus_name"])  # fmt: skip
         expected = np.concatenate(
-            [hand_movie(cache, e["id"], data["cell_specimen_id"][columns], 0, 30) for e in sessions], axis=0
+            [hand_movie(cache, e["id"], data["unit_id"][columns], 0, 30) for e in sessions], axis=0
         )
         np.testing.assert_allclose(data["responses"][:, :, columns], expected, rtol=1e-10, atol=1e-9)
 
@@ -173,11 +184,11 @@ def test_reliability_filter_keeps_exactly_the_driven_cells(cache, tmp_path):
     data = run(cache, tmp_path, "natural_scenes", opts)
     everything = run(cache, tmp_path, "natural_scenes", options())
     undriven = set(truth["undriven_cells"])
-    driven = {int(cell) for cell in everything["cell_specimen_id"]} - undriven
-    assert 0 < len(undriven & set(everything["cell_specimen_id"].tolist())) < len(everything["cell_specimen_id"])
-    assert set(data["cell_specimen_id"].tolist()) == driven
+    driven = {int(cell) for cell in everything["unit_id"]} - undriven
+    assert 0 < len(undriven & set(everything["unit_id"].tolist())) < len(everything["unit_id"])
+    assert set(data["unit_id"].tolist()) == driven
     selection = data["metadata"]["selection"]
-    assert selection["reliability"]["removed"] == len(everything["cell_specimen_id"]) - len(driven)
+    assert selection["reliability"]["removed"] == len(everything["unit_id"]) - len(driven)
     assert selection["cells_kept"] == len(driven)
 
 
@@ -185,9 +196,9 @@ def test_running_modulated_cells_are_excluded_where_allensdk_has_the_statistic(c
     truth = json.loads((cache / "truth.json").read_text())
     everything = run(cache, tmp_path, "natural_scenes", options())
     data = run(cache, tmp_path, "natural_scenes", options(cells__exclude_running_modulated=True))
-    modulated = set(truth["running_modulated_cells"]) & set(everything["cell_specimen_id"].tolist())
+    modulated = set(truth["running_modulated_cells"]) & set(everything["unit_id"].tolist())
     assert modulated
-    assert set(data["cell_specimen_id"].tolist()) == set(everything["cell_specimen_id"].tolist()) - modulated
+    assert set(data["unit_id"].tolist()) == set(everything["unit_id"].tolist()) - modulated
     assert data["metadata"]["selection"]["running_modulation"]["removed"] == len(modulated)
     movie = run(cache, tmp_path, "natural_movie_one", options(cells__exclude_running_modulated=True))
     assert movie["metadata"]["selection"]["running_modulation"]["statistic"] is None
@@ -195,7 +206,5 @@ def test_running_modulated_cells_are_excluded_where_allensdk_has_the_statistic(c
 
 
 def test_too_few_cells_fails_naming_the_population(cache, tmp_path):
-    result = run(cache, tmp_path, "natural_scenes", options(cells__min_cells=1000), check=False)
-    assert result.returncode != 0
-    assert "population natural_scenes VISp 175 µm has 60 cells" in result.stderr
-    assert "cells.min_cells = 1000" in result.stderr
+    with pytest.raises(ValueError, match="population natural_scenes VISp 175 µm has 60 cells .* cells.min_cells = 1000"):
+        run(cache, tmp_path, "natural_scenes", options(cells__min_cells=1000))

@@ -63,7 +63,7 @@ def test_movie_responses_are_segment_means_of_frame_starts_by_hand(population):
 def test_population_keeps_each_cells_container(population):
     _cache, scenes, movie = population
     for data in (scenes, movie):
-        assert len(data["container_id"]) == data["responses"].shape[2] == len(data["cell_specimen_id"])
+        assert len(data["container_id"]) == data["responses"].shape[2] == len(data["unit_id"])
         # Cell ids are experiment id × 1000 + index in the generator: the container follows.
         assert len(np.unique(data["container_id"])) == small_config()["embedded"]["containers_per_population"]
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import zarr
 
 from .models import FeatureCap, InputSpec, LoadedModel
+from .stimuli import MEAN_GREY
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ COMPRESSOR = zarr.codecs.ZstdCodec(level=1)
 ARRAY_CONFIG = {"write_empty_chunks": True}
 
 PIXELS = ("pixels", "input")  # the pixel baseline: each model's own input, recorded as a layer
-MEAN_GREY = 127
 
 
 def _square(images: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
-"""Read Brain Observatory data through AllenSDK: populations of cells and stimulus templates.
+"""Read Brain Observatory data through AllenSDK: per-experiment responses, stimulus templates,
+running modulation; and fetch a cache's index.
 
-Runs in the AllenSDK environment. ``open_cache(manifest, offline=True)`` gives a
-``BrainObservatoryCache`` whose API refuses every network call, so a file missing from a local
-cache is a clear error naming it, never a download attempt or a hang.
+Runs in the AllenSDK environment and only reads: it writes plain arrays with a JSON sidecar
+(brainlike.recordings), and everything numeric after that runs in the main environment. The reading
+commands open the cache with an API that refuses every network call (``open_cache(manifest,
+offline=True)``), so a file missing from the cache is a clear error naming it, never a download
+attempt or a hang; only ``index`` and ``cell-metrics`` go online, to fetch the cache's JSON records.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ import numpy as np
 from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
+from . import allen_index
 from .atomic import write_npz
 from .downloads import CorruptFileError, verify_events, verify_nwb
-from .responses import movie_responses, pool_cells, scene_responses, segment_of_frame, select_cells
-
-N_SCENES = 118
-N_MOVIE_FRAMES = 900
-MEAN_GREY = 127  # the Brain Observatory's blank screen: mean luminance
+from .recordings import write_recordings
+from .responses import movie_responses, scene_responses
+from .stimuli import N_MOVIE_FRAMES, N_SCENES
 
 
 class OfflineCacheError(RuntimeError):
@@ -44,7 +46,7 @@ class OfflineBrainObservatoryApi(BrainObservatoryApi):
             return []
         raise OfflineCacheError(
             f"offline cache {self._cache_dir}: the data for {entry_name} {kwargs} is not in it, and this "
-            "cache refuses network access (data.source: embedded)"
+            "cache refuses network access"
         )
 
     def _cached_file(self, experiment_id, file_name, what):
@@ -80,11 +82,10 @@ def open_cache(manifest: Path, offline: bool) -> BrainObservatoryCache:
     return BrainObservatoryCache(manifest_file=str(manifest))
 
 
-def find_experiments(
-    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str, container_ids: list[int] | None
+def find_containers(
+    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, container_ids: list[int] | None
 ) -> list[dict]:
-    """Experiments showing ``stimulus`` in the containers of area × depth × Cre line (those of
-    ``container_ids`` only, unless None)."""
+    """The containers of area × depth × Cre line (those of ``container_ids`` only, unless None)."""
     containers = cache.get_experiment_containers(
         ids=container_ids, targeted_structures=[area], imaging_depths=[depth], cre_lines=[cre_line]
     )
@@ -97,6 +98,15 @@ def find_experiments(
             f"{'' if container_ids is None else ' among data.containers'}; "
             f"the cache has (area, depth, Cre line): {available}"
         )
+    return containers
+
+
+def find_experiments(
+    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str, container_ids: list[int] | None
+) -> list[dict]:
+    """Experiments showing ``stimulus`` in the containers of area × depth × Cre line, sorted by
+    (container, experiment)."""
+    containers = find_containers(cache, area, depth, cre_line, container_ids)
     experiments = cache.get_ophys_experiments(
         experiment_container_ids=[c["id"] for c in containers], stimuli=[stimulus]
     )
@@ -132,150 +142,160 @@ def _trace(cache: BrainObservatoryCache, experiment_id: int, signal: str) -> tup
     return np.asarray(data_set.get_cell_specimen_ids()), np.asarray(trace, dtype=np.float64)
 
 
-def _experiment_responses(
-    cache: BrainObservatoryCache, experiment_id: int, stimulus: str, options: dict
-) -> tuple[np.ndarray, np.ndarray]:
-    """(cell specimen ids, trials × stimuli × cells) of one experiment."""
+def experiment_responses(cache: BrainObservatoryCache, experiment_id: int, stimulus: str, options: dict) -> dict:
+    """One experiment's responses: ``{"responses": trials × stimuli × cells, "unit_id": cell ids}``.
+
+    ``options``: ``signal`` and the stimulus's own options (the config's ``responses.<stimulus>``).
+    """
     cell_ids, trace = _trace(cache, experiment_id, options["signal"])
     table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
     frame, start, end = (table[column].to_numpy() for column in ("frame", "start", "end"))
     if stimulus == "natural_scenes":
-        scenes = options["natural_scenes"]
         responses = scene_responses(
-            trace, frame, start, end, N_SCENES, scenes["window"], scenes["window_frames"], scenes["statistic"],
-            scenes["blanks"],
+            trace, frame, start, end, N_SCENES, options["window"], options["window_frames"], options["statistic"],
+            options["blanks"],
         )  # fmt: skip
     elif stimulus == "natural_movie_one":
-        movie = options["natural_movie_one"]
-        responses = movie_responses(trace, frame, start, N_MOVIE_FRAMES, movie["segment_frames"], movie["latency_frames"])
+        responses = movie_responses(trace, frame, start, N_MOVIE_FRAMES, options["segment_frames"], options["latency_frames"])
     else:
         raise ValueError(f"stimulus {stimulus!r} is not one of 'natural_scenes', 'natural_movie_one'")
-    return cell_ids, responses
+    return {"responses": responses, "unit_id": cell_ids.astype(np.int64)}
 
 
-def _matched_cells(parts: list[tuple[dict, np.ndarray, np.ndarray]]) -> list[tuple[dict, np.ndarray, np.ndarray]]:
-    """Cells recorded in every session of their container, once each, their sessions' repeats joined."""
-    merged = []
-    for container_id in sorted({experiment["experiment_container_id"] for experiment, _, _ in parts}):
-        sessions = sorted(
-            (part for part in parts if part[0]["experiment_container_id"] == container_id),
-            key=lambda part: part[0]["session_type"],
-        )
-        common = sorted(set.intersection(*(set(ids.tolist()) for _, ids, _ in sessions)))
-        columns = []
-        for _, ids, responses in sessions:
-            position = {cell: column for column, cell in enumerate(ids.tolist())}
-            columns.append(responses[:, :, [position[cell] for cell in common]])
-        joined = np.concatenate(columns, axis=0)
-        first = dict(sessions[0][0], session_type="+".join(part[0]["session_type"] for part in sessions))
-        merged.append((first, np.array(common, dtype=np.int64), joined))
-    return merged
-
-
-def population_responses(
-    cache: BrainObservatoryCache,
-    area: str,
-    depth: int,
-    cre_line: str,
-    stimulus: str,
-    options: dict,
+def population_recordings(
+    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, stimulus: str, options: dict,
     container_ids: list[int] | None,
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Every selected cell of area × depth × Cre line pooled: (arrays, metadata).
+) -> tuple[list[dict], dict]:  # fmt: skip
+    """Every experiment of area × depth × Cre line showing ``stimulus``: (recordings, metadata).
 
-    ``arrays["responses"]`` is trials × stimuli × cells. Experiments with more trials than the
-    others keep their first trials, so trial k exists for every cell. ``options`` is the config's
-    ``responses`` section plus ``cells`` (selection) and ``seed``. The metadata records every
-    choice and how many cells each selection step removed.
+    The workflow listed this job's input files from the cache's index (brainlike.allen_index);
+    AllenSDK's own selection must be the same experiments, or the job would read files it was not
+    given.
     """
-    parts = []
-    for experiment in find_experiments(cache, area, depth, cre_line, stimulus, container_ids):
-        cell_ids, responses = _experiment_responses(cache, experiment["id"], stimulus, options)
-        parts.append((experiment, np.asarray(cell_ids, dtype=np.int64), responses))
-    n_experiments = len(parts)
-    if stimulus == "natural_movie_one" and options["natural_movie_one"]["sessions"] == "matched":
-        parts = _matched_cells(parts)
-    arrays = {
-        "responses": pool_cells([responses for _, _, responses in parts]),
-        "cell_specimen_id": np.concatenate([ids for _, ids, _ in parts]),
-        "container_id": np.concatenate([np.full(len(ids), e["experiment_container_id"]) for e, ids, _ in parts]),
-        "experiment_id": np.concatenate([np.full(len(ids), e["id"]) for e, ids, _ in parts]),
-        "session_type": np.concatenate([np.full(len(ids), e["session_type"]) for e, ids, _ in parts]),
-    }
-    running_p = None
-    if options["cells"]["exclude_running_modulated"] and stimulus == "natural_scenes":
-        metrics = {
-            cell["cell_specimen_id"]: cell.get("p_run_mod_ns")
-            for cell in cache.get_cell_specimens(ids=arrays["cell_specimen_id"].tolist())
+    experiments = find_experiments(cache, area, depth, cre_line, stimulus, container_ids)
+    found = sorted(experiment["id"] for experiment in experiments)
+    cache_dir = Path(cache.manifest_path).parent
+    listed = sorted(e["id"] for e in allen_index.population_experiments(cache_dir, area, depth, cre_line, stimulus, container_ids))
+    if found != listed:
+        raise ValueError(
+            f"{stimulus} {area} {depth} µm: AllenSDK selects experiments {found}, the workflow's reading of the "
+            f"cache index in {cache_dir} listed {listed}; please report this with the two index files"
+        )
+    recordings = [
+        {
+            **experiment_responses(cache, experiment["id"], stimulus, options),
+            "container_id": experiment["experiment_container_id"],
+            "experiment_id": experiment["id"],
+            "session_type": experiment["session_type"],
         }
-        running_p = np.array([np.nan if metrics.get(i) is None else metrics[i] for i in arrays["cell_specimen_id"]])
-    arrays, selection = select_cells(arrays, f"{stimulus} {area} {depth} µm", options, running_p, "p_run_mod_ns")
-    metadata = {
-        "area": area, "depth": depth, "cre_line": cre_line, "stimulus": stimulus,
-        "signal": options["signal"], "options": options[stimulus],
-        "experiments": n_experiments, "trials": arrays["responses"].shape[0],
-        "selection": selection,
-    }  # fmt: skip
-    return arrays, metadata
+        for experiment in experiments
+    ]
+    metadata = {"area": area, "depth": depth, "cre_line": cre_line, "stimulus": stimulus, "signal": options["signal"],
+                "options": {key: value for key, value in options.items() if key != "signal"}}  # fmt: skip
+    return recordings, metadata
 
 
-def stimulus_templates(
+def stimulus_template(cache: BrainObservatoryCache, stimulus: str, experiment_id: int) -> dict[str, np.ndarray]:
+    """The stimulus as shown (n × H × W uint8), from one experiment's NWB file."""
+    _checked(cache, cache.EXPERIMENT_DATA_KEY, experiment_id, verify_nwb)
+    images = cache.get_ophys_experiment_data(experiment_id).get_stimulus_template(stimulus)
+    return {"images": np.asarray(images, dtype=np.uint8), "experiment_id": np.array(experiment_id)}
+
+
+def first_experiment(
     cache: BrainObservatoryCache, areas: list[str], depths: list[int], cre_line: str, stimulus: str,
-    options: dict, container_ids: list[int] | None,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """The stimulus as shown (n × H × W uint8) and the model stage's grouping of it into rows.
-
-    natural_scenes with the blank kept gets a mean-grey image as its last condition; the movie's
-    frames are grouped into the same segments as the neural responses.
-    """
+    containers: dict[str, list[int] | None],
+) -> int:  # fmt: skip
+    """The first experiment (areas, then depths, in the config's order) that shows ``stimulus``."""
     for area in areas:
         for depth in depths:
             try:
-                experiment = find_experiments(cache, area, depth, cre_line, stimulus, container_ids)[0]
+                return find_experiments(cache, area, depth, cre_line, stimulus, containers.get(area))[0]["id"]
             except ValueError:
                 continue
-            images = np.asarray(
-                cache.get_ophys_experiment_data(experiment["id"]).get_stimulus_template(stimulus), dtype=np.uint8
-            )
-            if stimulus == "natural_movie_one":
-                groups = segment_of_frame(len(images), options["natural_movie_one"]["segment_frames"])
-            else:
-                if options["natural_scenes"]["blanks"] == "keep":
-                    images = np.concatenate([images, np.full((1, *images.shape[1:]), MEAN_GREY, dtype=np.uint8)])
-                groups = np.arange(len(images))
-            return {"images": images, "groups": groups, "experiment_id": experiment["id"]}
     raise ValueError(f"no experiment in areas {areas}, depths {depths}, Cre line {cre_line} shows {stimulus}")
 
 
+def running_modulation(
+    cache: BrainObservatoryCache, area: str, depth: int, cre_line: str, container_ids: list[int] | None
+) -> dict[int, float | None]:
+    """AllenSDK's running-modulation p-value (p_run_mod_ns, natural_scenes) of every cell of the
+    population's containers; None where a cell has none."""
+    containers = [container["id"] for container in find_containers(cache, area, depth, cre_line, container_ids)]
+    return {
+        int(cell["cell_specimen_id"]): cell.get("p_run_mod_ns")
+        for cell in cache.get_cell_specimens(experiment_container_ids=containers)
+    }
+
+
+def fetch_index(manifest: Path) -> None:
+    """Fetch the cache's container and experiment records (online; writes them beside the manifest)."""
+    cache = open_cache(manifest, offline=False)
+    cache.get_experiment_containers()
+    cache.get_ophys_experiments()
+
+
+def fetch_cell_metrics(manifest: Path) -> None:
+    """Fetch the cache's cell records and stimulus mappings (online), for running modulation."""
+    open_cache(manifest, offline=False).get_cell_specimens()
+
+
+def _write_json(path: Path, payload) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(payload, indent=1))
+    partial.replace(path)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line of the data stage's rules (run with the AllenSDK environment's Python)."""
+    """Command line of the data stage's AllenSDK rules (run with the AllenSDK environment's Python)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("what", choices=["responses", "stimulus"])
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--offline", action="store_true", help="refuse all network access")
-    parser.add_argument("--cre-line", required=True)
-    parser.add_argument("--stimulus", required=True)
-    parser.add_argument("--areas", nargs="+", required=True)
-    parser.add_argument("--depths", nargs="+", type=int, required=True)
-    parser.add_argument("--containers", nargs="*", type=int, help="container ids to keep (default: all)")
-    parser.add_argument(
-        "--options", required=True, type=json.loads,
-        help="JSON: the config's responses section, plus cells (selection) and seed",
-    )  # fmt: skip
-    parser.add_argument("--out", required=True, type=Path)
+    commands = parser.add_subparsers(dest="command", required=True)
+    population = argparse.ArgumentParser(add_help=False)
+    population.add_argument("--manifest", required=True, type=Path)
+    population.add_argument("--cre-line", required=True)
+    population.add_argument("--area", required=True)
+    population.add_argument("--depth", required=True, type=int)
+    population.add_argument("--containers", nargs="*", type=int, help="container ids to keep (default: all)")
+    population.add_argument("--out", required=True, type=Path)
+    recordings = commands.add_parser("recordings", parents=[population], help="per-experiment responses")
+    recordings.add_argument("--stimulus", required=True)
+    recordings.add_argument("--options", required=True, type=json.loads,
+                            help="JSON: signal and the config's responses.<stimulus> options")  # fmt: skip
+    commands.add_parser("running-modulation", parents=[population], help="p_run_mod_ns of every cell")
+    template = commands.add_parser("template", help="the stimulus template as shown")
+    template.add_argument("--manifest", required=True, type=Path)
+    template.add_argument("--stimulus", required=True)
+    template.add_argument("--experiment", type=int, help="read it from this experiment")
+    template.add_argument("--search", type=json.loads,
+                          help='JSON {"areas", "depths", "cre_line", "containers"}: read it from the first experiment found')  # fmt: skip
+    template.add_argument("--out", required=True, type=Path)
+    for name in ("index", "cell-metrics"):
+        online = commands.add_parser(name, help="fetch the cache's JSON records (online)")
+        online.add_argument("--manifest", required=True, type=Path)
     args = parser.parse_args(argv)
-    cache = open_cache(args.manifest, args.offline)
-    if args.what == "stimulus":
-        arrays = stimulus_templates(
-            cache, args.areas, args.depths, args.cre_line, args.stimulus, args.options, args.containers
+    if args.command == "index":
+        fetch_index(args.manifest)
+        return
+    if args.command == "cell-metrics":
+        fetch_cell_metrics(args.manifest)
+        return
+    cache = open_cache(args.manifest, offline=True)
+    if args.command == "template":
+        experiment = args.experiment
+        if experiment is None:
+            search = args.search
+            experiment = first_experiment(
+                cache, search["areas"], search["depths"], search["cre_line"], args.stimulus, search["containers"]
+            )
+        write_npz(args.out, stimulus_template(cache, args.stimulus, experiment))
+    elif args.command == "recordings":
+        parts, metadata = population_recordings(
+            cache, args.area, args.depth, args.cre_line, args.stimulus, args.options, args.containers
         )
+        write_recordings(args.out, parts, metadata)
     else:
-        (area,), (depth,) = args.areas, args.depths
-        arrays, metadata = population_responses(
-            cache, area, depth, args.cre_line, args.stimulus, args.options, args.containers
-        )
-        arrays["metadata"] = np.array(json.dumps(metadata))
-    write_npz(args.out, arrays)
+        p_values = running_modulation(cache, args.area, args.depth, args.cre_line, args.containers)
+        _write_json(args.out, {str(cell): p for cell, p in sorted(p_values.items())})
 
 
 if __name__ == "__main__":

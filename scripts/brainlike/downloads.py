@@ -7,15 +7,16 @@ checked, and only then renamed into place. A file already in place is checked fi
 is never fetched again; a truncated or corrupt one is reported by name and fetched again.
 
 Runs in the AllenSDK environment (numpy 1.23); imports allensdk only to resolve download URLs.
+One file per job: a population's job lists every file it reads as an input.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import zipfile
 import logging
+import re
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -134,33 +135,34 @@ def _stream(url: str, partial: Path, timeout_seconds: float) -> None:
 
 
 FILES = {
-    # kind: (allensdk manifest key, allensdk query entry, verifier)
-    "nwb": ("EXPERIMENT_DATA", "ophys_experiment_data", verify_nwb),
-    "events": ("EVENTS_DATA", "ophys_events_file", verify_events),
+    # kind: (allensdk query entry, verifier, pattern of its file name)
+    "nwb": ("ophys_experiment_data", verify_nwb, re.compile(r"(\d+)\.nwb")),
+    "events": ("ophys_events_file", verify_events, re.compile(r"(\d+)_events\.npz")),
 }
 
 
-def download_container(cache, container_id: int, url_of: Callable[[str, int], str], **fetch_options) -> dict:
-    """Fetch and verify the NWB and events files of every experiment of one container."""
-    experiments = cache.get_ophys_experiments(experiment_container_ids=[container_id])
-    if not experiments:
-        raise ValueError(f"container {container_id} has no experiments in the Brain Observatory")
-    record = {"container_id": container_id, "files": []}
-    for experiment in sorted(experiments, key=lambda e: e["id"]):
-        for kind, (key, _entry, verify) in FILES.items():
-            path = Path(cache.get_cache_path(None, getattr(cache, f"{key}_KEY"), experiment["id"]))
-            outcome = fetch(url_of(kind, experiment["id"]), path, verify, **fetch_options)
-            log.info("experiment %d %s: %s (%s)", experiment["id"], kind, outcome, path)
-            record["files"].append({"experiment_id": experiment["id"], "kind": kind, "path": str(path),
-                                    "bytes": path.stat().st_size, "outcome": outcome})  # fmt: skip
-    return record
+def kind_of(path: Path) -> tuple[str, int]:
+    """(kind, experiment id) of a cache file named as AllenSDK names it."""
+    for kind, (_entry, _verify, pattern) in FILES.items():
+        match = pattern.fullmatch(Path(path).name)
+        if match:
+            return kind, int(match.group(1))
+    raise ValueError(f"{path}: not an experiment's NWB (<id>.nwb) or events file (<id>_events.npz)")
+
+
+def download_file(path: Path, url_of: Callable[[str, int], str], **fetch_options) -> str:
+    """Make ``path`` (an experiment's NWB or events file) a verified copy; return the outcome."""
+    kind, experiment_id = kind_of(path)
+    outcome = fetch(url_of(kind, experiment_id), path, FILES[kind][1], **fetch_options)
+    log.info("experiment %d %s: %s (%s, %d bytes)", experiment_id, kind, outcome, path, Path(path).stat().st_size)
+    return outcome
 
 
 def allen_url_of(api) -> Callable[[str, int], str]:
     """The public download address of an experiment's file, from the Allen API."""
 
     def url_of(kind: str, experiment_id: int) -> str:
-        entry = FILES[kind][1]
+        entry = FILES[kind][0]
         links = api.template_query("brain_observatory_queries", entry, ophys_experiment_id=experiment_id)
         if not links:
             raise DownloadError(f"the Allen API lists no {kind} file for experiment {experiment_id}")
@@ -171,20 +173,13 @@ def allen_url_of(api) -> Callable[[str, int], str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line of the download rule (run with the AllenSDK environment's Python)."""
-    from .allen_data import open_cache
+    from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--container", required=True, type=int)
-    parser.add_argument("--out", required=True, type=Path, help="record of the verified files (JSON)")
+    parser.add_argument("--file", required=True, type=Path, help="the cache file to fetch and verify")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cache = open_cache(args.manifest, offline=False)
-    record = download_container(cache, args.container, allen_url_of(cache.api))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_name(args.out.name + ".partial")
-    partial.write_text(json.dumps(record, indent=1))
-    partial.replace(args.out)
+    download_file(args.file, allen_url_of(BrainObservatoryApi()))
 
 
 if __name__ == "__main__":

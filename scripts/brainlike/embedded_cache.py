@@ -33,12 +33,11 @@ from skimage.transform import resize
 from .activations import iter_activations, layer_shapes
 from .models import LoadedModel, load_model
 from .seeds import labelled_rng
+from .stimuli import N_MOVIE_FRAMES, N_SCENES
 
 log = logging.getLogger(__name__)
 
 FRAME_RATE_HZ = 30.0
-N_SCENES = 118
-N_MOVIE_FRAMES = 900
 SCENE_FRAMES = (7, 8)  # 250 ms at 30 Hz, alternating so the mean is 7.5 frames
 RESPONSE_LAG_FRAMES = 2  # onset latency of a response, ≈ 67 ms
 READOUT_FEATURES = 512  # features each cell reads, so weights stay small for any layer size
@@ -332,6 +331,38 @@ def _container_record(container_id: int, area: str, depth: int, cre_line: str, d
     }
 
 
+def _experiment_record(experiment_id: int, container: dict, session_type: str) -> dict:
+    return {
+        "id": experiment_id,
+        "imaging_depth": container["imaging_depth"],
+        "targeted_structure": container["targeted_structure"],
+        "specimen": container["specimen"],
+        "experiment_container_id": container["id"],
+        "experiment_container": {"failed": False},
+        "stimulus_name": session_type,
+        "date_of_acquisition": "2016-04-11T00:00:00Z",
+        "failed": False,
+    }
+
+
+def write_index(cache_dir: Path, containers: list[tuple[int, str, int]], cre_line: str, sessions: list[str]) -> None:
+    """Only a cache's manifest and index (no data files): containers (id, area, depth), each with an
+    experiment per session type (ids container id + 1, + 2, …). For building DAGs of real-sized grids."""
+    records = [_container_record(cid, area, depth, cre_line, f"donor-{cid}") for cid, area, depth in containers]
+    experiments = [
+        _experiment_record(record["id"] + 1 + index, record, session)
+        for record in records
+        for index, session in enumerate(sessions)
+    ]
+    for record in records:
+        del record["cre_line"]
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name, payload in (("manifest.json", MANIFEST), ("experiment_containers.json", records),
+                          ("ophys_experiments.json", experiments)):  # fmt: skip
+        (cache_dir / name).write_text(json.dumps(payload, indent=1))
+
+
 def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
     """Write ``out_dir/cache`` (the Brain Observatory cache) and ``out_dir/truth.json``.
 
@@ -401,17 +432,7 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
         blocks, n_frames = session_timeline(session_type, config["scene_trials"], config["movie_repeats"], rng)
         experiment_drives = {stimulus: drives[stimulus][area][position] for stimulus in STIMULI_OF_SESSION[session_type]}
         events, dff = _events_and_dff(blocks, n_frames, experiment_drives, config["areas"][area]["noise"], rng)
-        experiment = {
-            "id": experiment_id,
-            "imaging_depth": container["imaging_depth"],
-            "targeted_structure": container["targeted_structure"],
-            "specimen": container["specimen"],
-            "experiment_container_id": container["id"],
-            "experiment_container": {"failed": False},
-            "stimulus_name": session_type,
-            "date_of_acquisition": "2016-04-11T00:00:00Z",
-            "failed": False,
-        }
+        experiment = _experiment_record(experiment_id, container, session_type)
         experiments.append(experiment)
         _write_nwb(
             cache / "ophys_experiment_data" / f"{experiment_id}.nwb",

@@ -22,7 +22,6 @@ import pandas as pd
 from skimage import io
 from skimage.color import rgb2gray
 
-from .responses import pool_cells, select_cells
 
 MANIFEST_COLUMNS = ("animal", "area", "depth", "stimulus", "file")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -44,13 +43,24 @@ def _to_grey_uint8(images: np.ndarray, source: Path) -> np.ndarray:
     return images
 
 
+def stimulus_files(path: Path) -> list[str]:
+    """The files a stimulus set is read from: a folder's images (sorted by name), or the array file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data.own.stimuli: no folder or file {path}")
+    if not path.is_dir():
+        return [str(path)]
+    files = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
 def load_stimuli(path: Path) -> np.ndarray:
     """Greyscale uint8 stimuli (n × H × W) from an image folder or an ``.npy`` array."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files = [Path(file) for file in stimulus_files(path)]
         images = []
         for file in files:
             image = _to_grey_uint8(io.imread(file)[None], file)[0]
@@ -76,33 +86,33 @@ def read_manifest(path: Path) -> pd.DataFrame:
     return manifest
 
 
-def population_responses(
-    manifest_path: Path, area: str, depth: int, stimulus: str, n_stimuli: int, options: dict
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Units of every animal recorded in area × depth for ``stimulus``, pooled: (arrays, metadata)."""
+def manifest_rows(manifest_path: Path, area: str, depth: int, stimulus: str) -> pd.DataFrame:
+    """The manifest's rows of one population (the workflow lists their files as the job's inputs)."""
     manifest = read_manifest(manifest_path)
     rows = manifest[(manifest["area"] == area) & (manifest["depth"] == depth) & (manifest["stimulus"] == stimulus)]
     if rows.empty:
         raise ValueError(f"{manifest_path}: no row for area {area}, depth {depth}, stimulus {stimulus}")
-    parts = []
-    for row in rows.itertuples():
+    return rows
+
+
+def population_recordings(
+    manifest_path: Path, area: str, depth: int, stimulus: str, n_stimuli: int, cre_line: str
+) -> tuple[list[dict], dict]:
+    """One recording per manifest row of area × depth × ``stimulus``: (recordings, metadata).
+
+    A unit's container is its animal."""
+    recordings = []
+    for row in manifest_rows(manifest_path, area, depth, stimulus).itertuples():
         responses = np.load(row.file, allow_pickle=False)
         if responses.ndim != 3 or responses.shape[1] != n_stimuli:
             raise ValueError(
                 f"{row.file}: responses must be trials × {n_stimuli} stimuli × units, got shape {responses.shape}"
             )
-        parts.append((str(row.animal), responses.astype(np.float64)))
-    arrays = {
-        "responses": pool_cells([responses for _, responses in parts]),
-        "container_id": np.concatenate([np.full(responses.shape[2], animal) for animal, responses in parts]),
-        "unit_index": np.concatenate([np.arange(responses.shape[2]) for _, responses in parts]),
-    }
-    arrays, selection = select_cells(arrays, f"{stimulus} {area} {depth}", options, None, None)
-    metadata = {
-        "area": area, "depth": depth, "stimulus": stimulus, "signal": "own responses",
-        "options": {"manifest": str(manifest_path)}, "trials": arrays["responses"].shape[0], "selection": selection,
-    }  # fmt: skip
-    return arrays, metadata
+        recordings.append({"responses": responses.astype(np.float64), "unit_id": np.arange(responses.shape[2]),
+                           "container_id": str(row.animal)})  # fmt: skip
+    metadata = {"area": area, "depth": depth, "stimulus": stimulus, "cre_line": cre_line, "signal": "own responses",
+                "options": {"manifest": str(manifest_path)}}  # fmt: skip
+    return recordings, metadata
 
 
 def write_example(folder: Path, seed: int = 0) -> None:

@@ -1,15 +1,13 @@
 """Response tensors from one experiment's traces and stimulus table (numpy only).
 
-Runs in the AllenSDK environment (numpy 1.23) as well as the main one, so it sticks to numpy
-features both have.
+Runs in the AllenSDK environment (numpy 1.23): pooling and cell selection, which run in the main
+environment, are in brainlike.populations.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .seeds import labelled_rng
-from .splits import half_means, random_splits
 
 
 def scene_responses(
@@ -94,74 +92,3 @@ def movie_responses(
         raise ValueError(f"natural_movie_one: a latency of {latency_frames} frames reads outside the trace")
     values = trace[:, read_at].T.reshape(n_repeats, n_frames, trace.shape[0])
     return values.reshape(n_repeats, n_frames // segment_frames, segment_frames, -1).mean(axis=2)
-
-
-def segment_of_frame(n_frames: int, segment_frames: int) -> np.ndarray:
-    """Segment index of each movie frame: the grouping the model stage averages features over."""
-    return np.arange(n_frames) // segment_frames
-
-
-def pool_cells(tensors: list[np.ndarray]) -> np.ndarray:
-    """Several recordings' trials × stimuli × cells side by side, each cut to the trials all have."""
-    n_trials = min(tensor.shape[0] for tensor in tensors)
-    return np.concatenate([tensor[:n_trials] for tensor in tensors], axis=2)
-
-
-def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
-    """Spearman–Brown-corrected split-half reliability of each cell: (trials × stimuli × cells) → (cells,).
-
-    For each random split of the trials (drawn per stimulus), the Pearson r across stimuli between
-    the two halves' mean responses; r is averaged over splits and corrected to the full trial
-    count's reliability, 2r / (1 + r). A cell with no variance in a half gets r = 0 for that split.
-    """
-    total = np.zeros(responses.shape[2])
-    for order in random_splits(rng, n_splits, *responses.shape[:2]):
-        a, b = half_means(responses, order)
-        a = a - a.mean(axis=0)
-        b = b - b.mean(axis=0)
-        norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-        total += np.divide((a * b).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
-    r = total / n_splits
-    return 2 * r / (1 + r)
-
-
-def select_cells(
-    arrays: dict, population: str, options: dict, running_p: np.ndarray | None, running_statistic: str | None
-) -> tuple[dict, dict]:
-    """Apply the ``cells`` options to a pooled population: (kept arrays, record of each step).
-
-    ``arrays`` holds ``responses`` (trials × stimuli × cells) and per-cell arrays. ``running_p``
-    is each cell's running-modulation p-value where the data source has one (NaN where a cell
-    has none), else None.
-    """
-    cells = options["cells"]
-    n_cells = arrays["responses"].shape[2]
-    keep = np.ones(n_cells, dtype=bool)
-    record = {"cells_recorded": n_cells}
-    threshold = cells["reliability_threshold"]
-    if threshold is not None:
-        rng = labelled_rng(options["seed"], "reliability", population)
-        reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
-        keep &= reliability >= threshold
-        record["reliability"] = {
-            "method": "split-half, Spearman-Brown corrected", "threshold": threshold,
-            "splits": cells["reliability_splits"], "removed": int((reliability < threshold).sum()),
-        }  # fmt: skip
-    if cells["exclude_running_modulated"]:
-        if running_p is None:
-            record["running_modulation"] = {"statistic": None, "note": "no running statistic for this stimulus"}
-        else:
-            modulated = running_p < cells["running_p_threshold"]
-            keep &= ~modulated
-            record["running_modulation"] = {
-                "statistic": running_statistic, "threshold": cells["running_p_threshold"],
-                "removed": int(modulated.sum()), "without_statistic": int(np.isnan(running_p).sum()),
-            }  # fmt: skip
-    record["cells_kept"] = int(keep.sum())
-    if keep.sum() < cells["min_cells"]:
-        raise ValueError(
-            f"population {population} has {int(keep.sum())} cells after selection {record}, fewer than "
-            f"cells.min_cells = {cells['min_cells']}: lower it, relax the selection, or leave the population out"
-        )
-    kept = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
-    return kept, record

@@ -1,6 +1,7 @@
 rule extract_activations:
     input:
-        stimuli=rules.stimulus_templates.output,
+        stimuli=rules.stimuli.output[0],
+        weights=lambda wildcards: model_files(wildcards.model),
     output:
         store=directory(f"{RESULTS}/activations/{{model}}/{{stimulus}}.zarr"),
     log:

@@ -3,6 +3,8 @@ import os
 
 from snakemake.utils import validate
 
+from brainlike import allen_index
+
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -33,6 +35,22 @@ def _check_config(config):
             f"embedded.source_model: {embedded['source_model']!r} is not a key of models "
             f"({sorted(config['models'])})"
         )
+    if data["source"] == "allen" and data["offline"]:
+        directory = os.path.dirname(data["allen_manifest"]) or "."
+        missing = [
+            path
+            for path in (
+                data["allen_manifest"],
+                *(os.path.join(directory, name) for name in allen_index.INDEX_FILES),
+            )
+            if not os.path.exists(path)
+        ]
+        if missing:
+            raise ValueError(
+                f"data.offline is true, but the cache {directory} has no {missing}: fetch the index once where "
+                "there is internet (data.offline: null; `snakemake allen_index`), or point data.allen_manifest "
+                "at a complete cache"
+            )
     rsa = config["rsa"]
     if rsa["spearman_brown"] and rsa["comparison"] not in ("spearman", "pearson"):
         raise ValueError(
@@ -64,9 +82,8 @@ DEPTHS = [str(depth) for depth in config["data"]["depths"]]
 STIMULI = config["data"]["stimuli"]
 MODELS = list(config["models"])
 SOURCE = config["data"]["source"]
-EMBEDDED = SOURCE == "embedded"
-RESULTS = "results"
-ALLENSDK_PYTHON = config["envs"]["allensdk_python"]
+CRE_LINE = config["data"]["cre_line"]
+RESULTS = config["results"]
 # Statistics jobs ask for a GPU only when their Kendall counts run on one.
 RSA_GPUS = int(str(config["rsa"]["device"]).startswith("cuda"))
 
@@ -76,16 +93,31 @@ wildcard_constraints:
     depth="|".join(DEPTHS),
     stimulus="|".join(STIMULI),
     model="|".join(MODELS),
-    container=r"\d+",
 
 
-def cache_manifest():
-    if EMBEDDED:
-        return f"{RESULTS}/embedded/cache/manifest.json"
-    return config["data"]["allen_manifest"]
+class Untracked:
+    """A param that says where or how to run, not what to compute: Snakemake records only plain
+    values (str, numbers, containers) for its params rerun trigger, so wrapping one here keeps a
+    change of it (the AllenSDK interpreter's path, which experiment a template is read from) from
+    rerunning jobs whose results it cannot change."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self):
+        return str(self.value)
 
 
-ALLEN_DIR = os.path.dirname(config["data"]["allen_manifest"]) or "."
+ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
+
+# The Brain Observatory cache the data jobs read: generated (embedded) or real (allen).
+if SOURCE == "embedded":
+    CACHE_DIR = f"{RESULTS}/embedded/cache"
+    MANIFEST = f"{CACHE_DIR}/manifest.json"
+else:
+    CACHE_DIR = os.path.dirname(config["data"]["allen_manifest"]) or "."
+    MANIFEST = config["data"]["allen_manifest"]
+INDEX = [MANIFEST, *(f"{CACHE_DIR}/{name}" for name in allen_index.INDEX_FILES)]
 # area → container ids to keep (None: every container of the area).
 CONTAINERS = config["data"]["containers"] or {}
 
@@ -94,35 +126,109 @@ def listed_containers(area):
     return CONTAINERS.get(area)
 
 
-def template_area():
-    """The area whose first experiment supplies the stimulus templates: one with listed containers
-    if any (its files are then downloaded and verified), else the first area."""
-    return next((area for area in AREAS if listed_containers(area)), AREAS[0])
-
-
-def cache_input(wildcards):
-    """What a data job reads: the generated cache (embedded), the verified downloads of its area's
-    listed containers (allen), or nothing: allensdk then fetches what the job needs itself.
-    """
-    if EMBEDDED:
-        return rules.embedded_cache.output.cache
-    area = getattr(wildcards, "area", template_area())
-    if SOURCE == "own" or not listed_containers(area):
-        return []
-    return expand(rules.download_container.output, container=listed_containers(area))
-
-
 def containers_argument(area):
     ids = listed_containers(area)
     return "" if not ids else "--containers " + " ".join(map(str, ids))
 
 
-# Arguments every AllenSDK job shares: which cache, how to select cells, how to cut the movie.
-ALLEN_ARGS = (
-    f"--manifest {cache_manifest()} {'--offline' if EMBEDDED else ''} "
-    f"--cre-line {config['data']['cre_line']} "
-    f"--options '{json.dumps({**config['responses'], 'cells': config['cells'], 'seed': config['rsa']['seed']})}'"
-)
+def cache_files(paths):
+    """Files of the real cache a job reads; with data.offline true, a missing one is an error now
+    (naming it) rather than a download that a machine without internet cannot make."""
+    if config["data"]["offline"]:
+        missing = [path for path in paths if not os.path.exists(path)]
+        if missing:
+            raise ValueError(
+                f"data.offline is true, but {len(missing)} file(s) the populations need are not in the cache "
+                f"{CACHE_DIR}, e.g. {missing[:3]}: fetch them where there is internet (data.offline: null) "
+                "or set data.offline: null to let the download jobs fetch them"
+            )
+    return paths
+
+
+def population_experiments(area, depth, stimulus):
+    """The experiments a population reads, from the cache's index (fetched first if missing)."""
+    checkpoints.allen_index.get()
+    return allen_index.population_experiments(
+        CACHE_DIR, area, int(depth), CRE_LINE, stimulus, listed_containers(area)
+    )
+
+
+def experiment_files(experiments, kinds):
+    return cache_files(
+        [
+            str(allen_index.experiment_files(CACHE_DIR, experiment["id"])[kind])
+            for experiment in experiments
+            for kind in kinds
+        ]
+    )
+
+
+def recordings_input(wildcards):
+    """What a population's AllenSDK job reads: the generated cache (embedded), or the index and the
+    NWB (and events) file of every experiment of the population (allen)."""
+    if SOURCE == "embedded":
+        return {"cache": rules.embedded_cache.output.cache}
+    kinds = ["nwb", "events"] if config["responses"]["signal"] == "events" else ["nwb"]
+    experiments = population_experiments(
+        wildcards.area, wildcards.depth, wildcards.stimulus
+    )
+    return {"index": INDEX, "files": experiment_files(experiments, kinds)}
+
+
+def template_input(wildcards):
+    """The NWB file a stimulus template is read from: the first experiment showing it (areas and
+    depths in the config's order), as brainlike.allen_data.first_experiment finds it."""
+    if SOURCE == "embedded":
+        return {"cache": rules.embedded_cache.output.cache}
+    for area in AREAS:
+        for depth in DEPTHS:
+            try:
+                experiments = population_experiments(area, depth, wildcards.stimulus)
+            except ValueError:
+                continue
+            return {"index": INDEX, "files": experiment_files(experiments[:1], ["nwb"])}
+    raise ValueError(
+        f"no experiment of areas {AREAS}, depths {DEPTHS}, Cre line {CRE_LINE} in {CACHE_DIR} shows {wildcards.stimulus}"
+    )
+
+
+def own_stimulus_files(wildcards):
+    """Own data: the image files (or array file) of a stimulus set."""
+    from brainlike.own_data import stimulus_files
+
+    return stimulus_files(config["data"]["own"]["stimuli"][wildcards.stimulus])
+
+
+def own_recordings_input(wildcards):
+    """Own data: the manifest and every response array of a population's rows."""
+    from brainlike.own_data import manifest_rows
+
+    manifest = config["data"]["own"]["manifest"]
+    rows = manifest_rows(
+        manifest, wildcards.area, int(wildcards.depth), wildcards.stimulus
+    )
+    return {"manifest": manifest, "arrays": [str(path) for path in rows["file"]]}
+
+
+def running_input(wildcards):
+    """AllenSDK's running-modulation statistic, read only where cells are excluded by it (natural_scenes)."""
+    if (
+        not config["cells"]["exclude_running_modulated"]
+        or wildcards.stimulus != "natural_scenes"
+        or SOURCE == "own"
+    ):
+        return {}
+    return {"running": rules.running_modulation.output[0]}
+
+
+def model_files(model):
+    """Files a model entry names (a checkpoint or state dict): its jobs rerun when one changes."""
+    weights = config["models"][model]["weights"]
+    return (
+        [weights["checkpoint"]]
+        if isinstance(weights, dict) and "checkpoint" in weights
+        else []
+    )
 
 
 def weights_label(weights):

@@ -15,7 +15,11 @@ rule noise_ceiling:
         runtime=30,
         gpu=RSA_GPUS,
     params:
-        rsa=config["rsa"],
+        seed=config["rsa"]["seed"],
+        permutations=config["rsa"]["permutations"],
+        comparison=config["rsa"]["comparison"],
+        spearman_brown=config["rsa"]["spearman_brown"],
+        device=config["rsa"]["device"],
     script:
         "../../scripts/noise_ceiling.py"
 
@@ -40,12 +44,18 @@ rule compare:
         runtime=60,
         gpu=RSA_GPUS,
     params:
-        rsa=config["rsa"],
+        comparison=config["rsa"]["comparison"],
+        seed=config["rsa"]["seed"],
+        stimulus_bootstraps=config["rsa"]["stimulus_bootstraps"],
+        permutations=config["rsa"]["permutations"],
+        ci_level=config["rsa"]["ci_level"],
+        best_layer_folds=config["rsa"]["best_layer_folds"],
+        device=config["rsa"]["device"],
         weights=lambda wildcards: weights_label(
             config["models"][wildcards.model]["weights"]
         ),
     script:
-        "../../scripts/compare_rdms.py"
+        "../../scripts/compare.py"
 
 
 rule taus:

@@ -1,4 +1,6 @@
 rule embedded_cache:
+    input:
+        model_files(config["embedded"]["source_model"]),
     output:
         cache=directory(f"{RESULTS}/embedded"),
     log:
@@ -13,101 +15,168 @@ rule embedded_cache:
         runtime=60,
     params:
         embedded=config["embedded"],
-        cre_line=config["data"]["cre_line"],
-        models=config["models"],
+        cre_line=CRE_LINE,
+        source_model=config["models"][config["embedded"]["source_model"]],
     script:
-        "../../scripts/make_embedded_cache.py"
+        "../../scripts/embedded_cache.py"
 
 
-rule download_container:
-    """Fetch, verify and record every NWB and events file of one real Allen container."""
-    output:
-        f"{ALLEN_DIR}/verified/{{container}}.json",
-    log:
-        f"{RESULTS}/logs/download_container/{{container}}.log",
-    retries: 2  # on top of the per-file retries with backoff
-    localrule: True
-    conda:
-        "../../envs/allensdk.yaml"
-    params:
-        python=ALLENSDK_PYTHON,
-        manifest=config["data"]["allen_manifest"],
-    shell:
-        "{params.python} -m brainlike.downloads --manifest {params.manifest} --container {wildcards.container} "
-        "--out {output} > {log} 2>&1"
+if SOURCE == "allen":
+
+    checkpoint allen_index:
+        """The cache's container and experiment records, fetched once (online) unless already there."""
+        output:
+            INDEX,
+        log:
+            f"{RESULTS}/logs/allen_index.log",
+        localrule: True
+        conda:
+            "../../envs/allensdk.yaml"
+        params:
+            python=ALLENSDK_PYTHON,
+            manifest=MANIFEST,
+        shell:
+            "{params.python} -m brainlike.allen_data index --manifest {params.manifest} > {log} 2>&1"
+
+    rule allen_cell_metrics:
+        """The cache's cell records (running modulation), fetched once (online) unless already there."""
+        output:
+            [f"{CACHE_DIR}/{name}" for name in allen_index.CELL_METRICS_FILES],
+        log:
+            f"{RESULTS}/logs/allen_cell_metrics.log",
+        localrule: True
+        conda:
+            "../../envs/allensdk.yaml"
+        params:
+            python=ALLENSDK_PYTHON,
+            manifest=MANIFEST,
+        shell:
+            "{params.python} -m brainlike.allen_data cell-metrics --manifest {params.manifest} > {log} 2>&1"
+
+    rule download:
+        """Fetch and verify one NWB or events file of the real cache (temporary name, resumed, retried)."""
+        output:
+            f"{CACHE_DIR}/{{folder}}/{{file}}",
+        log:
+            f"{RESULTS}/logs/download/{{folder}}/{{file}}.log",
+        wildcard_constraints:
+            folder="ophys_experiment_data|ophys_experiment_events",
+            file=r"\d+(\.nwb|_events\.npz)",
+        retries: 2  # on top of the per-file retries with backoff
+        localrule: True
+        conda:
+            "../../envs/allensdk.yaml"
+        params:
+            python=ALLENSDK_PYTHON,
+        shell:
+            "{params.python} -m brainlike.downloads --file {output} > {log} 2>&1"
 
 
 if SOURCE == "own":
 
-    rule stimulus_templates:
+    rule stimuli:
+        input:
+            own_stimulus_files,
         output:
             f"{RESULTS}/stimuli/{{stimulus}}.npz",
         log:
-            f"{RESULTS}/logs/stimulus_templates/{{stimulus}}.log",
+            f"{RESULTS}/logs/stimuli/{{stimulus}}.log",
         conda:
             "../../envs/main.yaml"
         params:
-            source=lambda wildcards: config["data"]["own"]["stimuli"][
+            own_source=lambda wildcards: config["data"]["own"]["stimuli"][
                 wildcards.stimulus
             ],
+            blanks=None,
+            segment_frames=None,
         script:
-            "../../scripts/own_stimuli.py"
+            "../../scripts/stimuli.py"
 
-    rule responses:
+    rule recordings:
         input:
-            stimuli=f"{RESULTS}/stimuli/{{stimulus}}.npz",
+            unpack(own_recordings_input),
+            stimuli=rules.stimuli.output[0],
         output:
-            f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz",
+            npz=f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.npz",
+            json=f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.json",
         log:
-            f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
+            f"{RESULTS}/logs/recordings/{{stimulus}}/{{area}}/{{depth}}.log",
         conda:
             "../../envs/main.yaml"
         params:
-            manifest=lambda wildcards: config["data"]["own"]["manifest"],
-            cre_line=config["data"]["cre_line"],
-            options={
-                **config["responses"],
-                "cells": config["cells"],
-                "seed": config["rsa"]["seed"],
-            },
+            cre_line=CRE_LINE,
         script:
-            "../../scripts/own_responses.py"
+            "../../scripts/own_recordings.py"
 
 else:
 
-    rule stimulus_templates:
+    rule stimulus_template:
         input:
-            cache_input,
+            unpack(template_input),
+        output:
+            f"{RESULTS}/templates/{{stimulus}}.npz",
+        log:
+            f"{RESULTS}/logs/stimulus_template/{{stimulus}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/stimulus_template/{{stimulus}}.tsv"
+        conda:
+            "../../envs/allensdk.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            python=ALLENSDK_PYTHON,
+            manifest=MANIFEST,
+            # Every experiment shows the same template: where it is read from cannot change it.
+            search=Untracked(
+                json.dumps(
+                    {
+                        "areas": AREAS,
+                        "depths": [int(depth) for depth in DEPTHS],
+                        "cre_line": CRE_LINE,
+                        "containers": CONTAINERS,
+                    }
+                )
+            ),
+        shell:
+            "{params.python} -m brainlike.allen_data template --manifest {params.manifest} "
+            "--stimulus {wildcards.stimulus} --search '{params.search}' --out {output} > {log} 2>&1"
+
+    rule stimuli:
+        input:
+            template=rules.stimulus_template.output[0],
         output:
             f"{RESULTS}/stimuli/{{stimulus}}.npz",
         log:
-            f"{RESULTS}/logs/stimulus_templates/{{stimulus}}.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/stimulus_templates/{{stimulus}}.tsv"
+            f"{RESULTS}/logs/stimuli/{{stimulus}}.log",
         conda:
-            "../../envs/allensdk.yaml"
-        resources:
-            mem_mb=2000,
-            runtime=60,
+            "../../envs/main.yaml"
         params:
-            python=ALLENSDK_PYTHON,
-            cache=ALLEN_ARGS,
-            area=template_area(),
-            containers=containers_argument(template_area()),
-            depths=" ".join(DEPTHS),
-        shell:
-            "{params.python} -m brainlike.allen_data stimulus {params.cache} --stimulus {wildcards.stimulus} "
-            "--areas {params.area} --depths {params.depths} {params.containers} --out {output} > {log} 2>&1"
+            own_source=None,
+            blanks=lambda wildcards: (
+                config["responses"]["natural_scenes"]["blanks"]
+                if wildcards.stimulus == "natural_scenes"
+                else None
+            ),
+            segment_frames=lambda wildcards: (
+                config["responses"]["natural_movie_one"]["segment_frames"]
+                if wildcards.stimulus == "natural_movie_one"
+                else None
+            ),
+        script:
+            "../../scripts/stimuli.py"
 
-    rule responses:
+    rule recordings:
+        """Every experiment's responses of one population, read through AllenSDK (its environment only reads)."""
         input:
-            cache_input,
+            unpack(recordings_input),
         output:
-            f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz",
+            npz=f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.npz",
+            json=f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.json",
         log:
-            f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
+            f"{RESULTS}/logs/recordings/{{stimulus}}/{{area}}/{{depth}}.log",
         benchmark:
-            f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
+            f"{RESULTS}/benchmarks/recordings/{{stimulus}}/{{area}}/{{depth}}.tsv"
         conda:
             "../../envs/allensdk.yaml"
         resources:
@@ -115,14 +184,89 @@ else:
             runtime=60,
         params:
             python=ALLENSDK_PYTHON,
-            cache=ALLEN_ARGS,
+            manifest=MANIFEST,
+            cre_line=CRE_LINE,
+            containers=lambda wildcards: containers_argument(wildcards.area),
+            # The stimulus's own reading options; how sessions are pooled is the responses rule's.
+            options=lambda wildcards: json.dumps(
+                {
+                    "signal": config["responses"]["signal"],
+                    **{
+                        key: value
+                        for key, value in config["responses"][
+                            wildcards.stimulus
+                        ].items()
+                        if key != "sessions"
+                    },
+                },
+                sort_keys=True,
+            ),
+        shell:
+            "{params.python} -m brainlike.allen_data recordings --manifest {params.manifest} "
+            "--cre-line {params.cre_line} --area {wildcards.area} --depth {wildcards.depth} {params.containers} "
+            "--stimulus {wildcards.stimulus} --options '{params.options}' --out {output.npz} > {log} 2>&1"
+
+    rule running_modulation:
+        """AllenSDK's running-modulation p-value of every cell of one population (natural_scenes)."""
+        input:
+            (
+                rules.embedded_cache.output.cache
+                if SOURCE == "embedded"
+                else [
+                    *INDEX,
+                    *[
+                        f"{CACHE_DIR}/{name}"
+                        for name in allen_index.CELL_METRICS_FILES
+                    ],
+                ]
+            ),
+        output:
+            f"{RESULTS}/recordings/natural_scenes/{{area}}/{{depth}}.running.json",
+        log:
+            f"{RESULTS}/logs/running_modulation/{{area}}/{{depth}}.log",
+        conda:
+            "../../envs/allensdk.yaml"
+        params:
+            python=ALLENSDK_PYTHON,
+            manifest=MANIFEST,
+            cre_line=CRE_LINE,
             containers=lambda wildcards: containers_argument(wildcards.area),
         shell:
-            "{params.python} -m brainlike.allen_data responses {params.cache} --stimulus {wildcards.stimulus} "
-            "--areas {wildcards.area} --depths {wildcards.depth} {params.containers} --out {output} > {log} 2>&1"
+            "{params.python} -m brainlike.allen_data running-modulation --manifest {params.manifest} "
+            "--cre-line {params.cre_line} --area {wildcards.area} --depth {wildcards.depth} {params.containers} "
+            "--out {output} > {log} 2>&1"
+
+
+rule responses:
+    """One population: its recordings pooled, its cells selected (main environment)."""
+    input:
+        unpack(running_input),
+        recordings=rules.recordings.output.npz,
+        sidecar=rules.recordings.output.json,
+    output:
+        npz=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz",
+        json=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.json",
+    log:
+        f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cells=config["cells"],
+        movie_sessions=lambda wildcards: (
+            config["responses"]["natural_movie_one"]["sessions"]
+            if wildcards.stimulus == "natural_movie_one"
+            else None
+        ),
+    script:
+        "../../scripts/responses.py"
 
 
 rule neural:
     """Stage target: every population's response tensor."""
     input:
-        expand(rules.responses.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
+        expand(rules.responses.output.npz, stimulus=STIMULI, area=AREAS, depth=DEPTHS),

@@ -20,7 +20,7 @@ rule model_rdms:
 
 rule brain_rdms:
     input:
-        responses=rules.responses.output,
+        responses=rules.responses.output.npz,
     output:
         f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.hdf5",
     log:
@@ -33,7 +33,10 @@ rule brain_rdms:
         mem_mb=2000,
         runtime=30,
     params:
-        rsa=config["rsa"],
+        seed=config["rsa"]["seed"],
+        splits=config["rsa"]["splits"],
+        distance=config["rsa"]["distance"],
+        container_bootstraps=config["rsa"]["container_bootstraps"],
     script:
         "../../scripts/brain_rdms.py"
 

@@ -5,7 +5,7 @@ rule tables:
             rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
         responses=expand(
-            rules.responses.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+            rules.responses.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
     output:
         parquet=f"{RESULTS}/tables/tau.parquet",
@@ -22,7 +22,7 @@ rule tables:
         area_notes=config["data"]["area_notes"],
         alpha=config["rsa"]["alpha"],
     script:
-        "../../scripts/aggregate_scores.py"
+        "../../scripts/tables.py"
 
 
 rule figure:
@@ -38,7 +38,7 @@ rule figure:
         mem_mb=2000,
         runtime=15,
     script:
-        "../../scripts/plot_scores.py"
+        "../../scripts/figure.py"
 
 
 rule figures:

@@ -3,48 +3,44 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from brainlike.inference import fdr
 from brainlike.logs import to_file
+from brainlike.populations import read_metadata
+
+KEY = ["stimulus", "area", "depth"]
 
 to_file(snakemake.log[0])
 populations, containers = [], []
-for ceiling_path, responses_path in zip(snakemake.input.ceilings, snakemake.input.responses):
-    population = np.load(responses_path)
-    metadata = json.loads(str(population["metadata"]))
-    trials, stimuli, cells = population["responses"].shape
-    key = {"stimulus": metadata["stimulus"], "area": metadata["area"], "depth": int(metadata["depth"])}
+for path in snakemake.input.responses:
+    metadata = read_metadata(path)
+    key = {column: metadata[column] for column in KEY}
     populations.append(
         {
             **key,
-            "cre_line": metadata["cre_line"],
-            "cells": cells,
-            "containers": len(np.unique(population["container_id"])),
-            "trials": trials,
-            "stimuli": stimuli,
-            **json.loads(Path(ceiling_path).read_text()),
+            **{column: metadata[column] for column in ("cre_line", "cells", "containers", "trials", "stimuli")},
         }
     )
-    ids, counts = np.unique(population["container_id"], return_counts=True)
     selection = metadata["selection"]
     containers.extend(
         {
             **key,
             "cre_line": metadata["cre_line"],
-            "container_id": container.item(),
-            "cells": int(count),
+            "container_id": container,
+            "cells": count,
             "signal": metadata["signal"],
             "options": json.dumps(metadata["options"], sort_keys=True),
             "population_cells_recorded": selection["cells_recorded"],
             "population_cells_kept": selection["cells_kept"],
             "selection": json.dumps(selection, sort_keys=True),
         }
-        for container, count in zip(ids, counts)
+        for container, count in metadata["cells_per_container"].items()
     )
+ceilings = pd.DataFrame([json.loads(Path(path).read_text()) for path in snakemake.input.ceilings])
+described = pd.DataFrame(populations).merge(ceilings, on=KEY, validate="one_to_one")
 scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
-table = scores.merge(pd.DataFrame(populations), on=["stimulus", "area", "depth"], validate="many_to_one")
+table = scores.merge(described, on=KEY, validate="many_to_one")
 table["q"] = fdr(table["p"])
 table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
 # A ratio to a ceiling that chance could have produced is not interpretable: flag it.

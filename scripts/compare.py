@@ -15,18 +15,18 @@ GROUP_ENTRIES = 1 << 27
 
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
-rsa, wildcards = snakemake.params.rsa, snakemake.wildcards
+params, wildcards = snakemake.params, snakemake.wildcards
 model = load_rdms(snakemake.input.model[0])
 layers = model.get_vectors()
 descriptors = model.rdm_descriptors
 settings = Inference(
-    method=rsa["comparison"],
-    seed=rsa["seed"],
-    stimulus_bootstraps=rsa["stimulus_bootstraps"],
-    permutations=rsa["permutations"],
-    ci_level=rsa["ci_level"],
-    best_layer_folds=rsa["best_layer_folds"],
-    device=rsa["device"],
+    method=params.comparison,
+    seed=params.seed,
+    stimulus_bootstraps=params.stimulus_bootstraps,
+    permutations=params.permutations,
+    ci_level=params.ci_level,
+    best_layer_folds=params.best_layer_folds,
+    device=params.device,
 )
 tables, group = [], []
 

@@ -7,4 +7,5 @@ from brainlike.logs import to_file
 
 to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-generate(snakemake.params.embedded, snakemake.params.cre_line, snakemake.params.models, snakemake.output.cache)
+params = snakemake.params
+generate(params.embedded, params.cre_line, {params.embedded["source_model"]: params.source_model}, snakemake.output.cache)

@@ -1,0 +1,165 @@
+"""A population: every recording of one area × depth × stimulus pooled, then cells selected.
+
+Runs in the main environment on the data stage's hand-over (brainlike.recordings), for the Brain
+Observatory and your own data alike. The response file keeps each cell's container (animal), which
+the between-animal ceiling and the container bootstrap need; its JSON sidecar records every choice
+and count, which the tables read without loading the tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_npz
+from .recordings import sidecar
+from .seeds import labelled_rng
+from .splits import half_means, random_splits
+
+# Labels of a recording that are counts, not per-cell labels.
+COUNTS = ("trials", "stimuli", "units")
+
+
+def matched_cells(recordings: list[dict]) -> list[dict]:
+    """Cells recorded in every session of their container, once each, their sessions' repeats joined."""
+    merged = []
+    for container in sorted({recording["container_id"] for recording in recordings}):
+        sessions = sorted(
+            (recording for recording in recordings if recording["container_id"] == container),
+            key=lambda recording: recording["session_type"],
+        )
+        common = sorted(set.intersection(*(set(session["unit_id"].tolist()) for session in sessions)))
+        columns = []
+        for session in sessions:
+            position = {unit: column for column, unit in enumerate(session["unit_id"].tolist())}
+            columns.append(session["responses"][:, :, [position[unit] for unit in common]])
+        merged.append({
+            **sessions[0],
+            "session_type": "+".join(session["session_type"] for session in sessions),
+            "responses": np.concatenate(columns, axis=0),
+            "unit_id": np.array(common, dtype=sessions[0]["unit_id"].dtype),
+        })  # fmt: skip
+    return merged
+
+
+def pool(recordings: list[dict]) -> dict[str, np.ndarray]:
+    """Recordings side by side: responses (trials × stimuli × cells, each recording cut to the trials
+    all have) and, per cell, its unit id and every label of its recording."""
+    if not recordings:
+        raise ValueError("no recording to pool")
+    n_trials = min(recording["responses"].shape[0] for recording in recordings)
+    labels = [key for key in recordings[0] if key not in ("responses", "unit_id", *COUNTS)]
+    arrays = {
+        "responses": np.concatenate([recording["responses"][:n_trials] for recording in recordings], axis=2),
+        "unit_id": np.concatenate([recording["unit_id"] for recording in recordings]),
+    }
+    for label in labels:
+        arrays[label] = np.concatenate(
+            [np.full(len(recording["unit_id"]), recording[label]) for recording in recordings]
+        )
+    return arrays
+
+
+def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
+    """Spearman–Brown-corrected split-half reliability of each cell: (trials × stimuli × cells) → (cells,).
+
+    For each random split of the trials (drawn per stimulus), the Pearson r across stimuli between
+    the two halves' mean responses; r is averaged over splits and corrected to the full trial
+    count's reliability, 2r / (1 + r). A cell with no variance in a half gets r = 0 for that split.
+    """
+    total = np.zeros(responses.shape[2])
+    for order in random_splits(rng, n_splits, *responses.shape[:2]):
+        a, b = half_means(responses, order)
+        a = a - a.mean(axis=0)
+        b = b - b.mean(axis=0)
+        norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
+        total += np.divide((a * b).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
+    r = total / n_splits
+    return 2 * r / (1 + r)
+
+
+def select_cells(
+    arrays: dict, population: str, cells: dict, running_p: np.ndarray | None, running_statistic: str | None
+) -> tuple[dict, dict]:
+    """Apply the config's ``cells`` options to a pooled population: (kept arrays, record of each step).
+
+    ``arrays`` holds ``responses`` (trials × stimuli × cells) and per-cell arrays. ``running_p``
+    is each cell's running-modulation p-value where the data source has one (NaN where a cell
+    has none), else None.
+    """
+    n_cells = arrays["responses"].shape[2]
+    keep = np.ones(n_cells, dtype=bool)
+    record = {"cells_recorded": n_cells}
+    threshold = cells["reliability_threshold"]
+    if threshold is not None:
+        rng = labelled_rng(cells["seed"], "reliability", population)
+        reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
+        keep &= reliability >= threshold
+        record["reliability"] = {
+            "method": "split-half, Spearman-Brown corrected", "threshold": threshold,
+            "splits": cells["reliability_splits"], "removed": int((reliability < threshold).sum()),
+        }  # fmt: skip
+    if cells["exclude_running_modulated"]:
+        if running_p is None:
+            record["running_modulation"] = {"statistic": None, "note": "no running statistic for this stimulus"}
+        else:
+            modulated = running_p < cells["running_p_threshold"]
+            keep &= ~modulated
+            record["running_modulation"] = {
+                "statistic": running_statistic, "threshold": cells["running_p_threshold"],
+                "removed": int(modulated.sum()), "without_statistic": int(np.isnan(running_p).sum()),
+            }  # fmt: skip
+    record["cells_kept"] = int(keep.sum())
+    if keep.sum() < cells["min_cells"]:
+        raise ValueError(
+            f"population {population} has {int(keep.sum())} cells after selection {record}, fewer than "
+            f"cells.min_cells = {cells['min_cells']}: lower it, relax the selection, or leave the population out"
+        )
+    kept = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
+    return kept, record
+
+
+def population(
+    recordings: list[dict], metadata: dict, cells: dict, movie_sessions: str | None, running: dict | None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Pool and select one population: (arrays, metadata).
+
+    ``movie_sessions`` is responses.natural_movie_one.sessions for the movie (``matched``: cells
+    recorded in every session, counted once), None otherwise. ``running`` maps cell id → AllenSDK's
+    running-modulation p-value (None where a cell has none) when running-modulated cells are to be
+    excluded and the data have the statistic, else None.
+    """
+    label = f"{metadata['stimulus']} {metadata['area']} {metadata['depth']} µm"
+    n_recordings = len(recordings)
+    if movie_sessions == "matched":
+        recordings = matched_cells(recordings)
+    arrays = pool(recordings)
+    running_p = None
+    if running is not None:
+        running_p = np.array([np.nan if running.get(str(unit)) is None else running[str(unit)] for unit in arrays["unit_id"]])
+    arrays, selection = select_cells(arrays, label, cells, running_p, "p_run_mod_ns" if running is not None else None)
+    trials, stimuli, n_cells = arrays["responses"].shape
+    containers, counts = np.unique(arrays["container_id"], return_counts=True)
+    options = dict(metadata["options"], **({"sessions": movie_sessions} if movie_sessions else {}))
+    described = {
+        **{key: metadata[key] for key in ("stimulus", "area", "depth", "cre_line", "signal")},
+        "options": options, "recordings": n_recordings, "trials": trials, "stimuli": stimuli, "cells": n_cells,
+        "containers": len(containers),
+        "cells_per_container": {str(container): int(count) for container, count in zip(containers.tolist(), counts)},
+        "selection": selection,
+    }  # fmt: skip
+    return arrays, described
+
+
+def write_population(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    write_npz(path, arrays)
+    partial = sidecar(path).with_name(sidecar(path).name + ".partial")
+    partial.write_text(json.dumps(metadata, indent=1))
+    partial.replace(sidecar(path))
+
+
+def read_metadata(path: Path) -> dict:
+    """A population's description (its JSON sidecar), without loading its tensors."""
+    return json.loads(sidecar(path).read_text())
