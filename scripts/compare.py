@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from brainlike.atomic import write_npz
 from brainlike.compare import use_threads
 from brainlike.logs import to_file
 from brainlike.rdm import load_rdms
@@ -28,12 +29,14 @@ settings = Inference(
     best_layer_folds=params.best_layer_folds,
     device=params.device,
 )
-tables, group = [], []
+tables, resamples, group = [], [], []
 
 
 def score_group():
     logging.info("scoring %d populations", len(group))
-    tables.append(score_layers(group, layers, np.asarray(descriptors["pathway"]), settings, wildcards.stimulus))
+    table, resampled = score_layers(group, layers, np.asarray(descriptors["pathway"]), settings, wildcards.stimulus)
+    tables.append(table)
+    resamples.append(resampled)
     group.clear()
 
 
@@ -56,4 +59,16 @@ table = table.assign(
 LEADING = ["stimulus", "area", "depth", "model", "weights", "pathway", "layer", "layer_index"]
 table = table[LEADING + [column for column in table if column not in LEADING]]
 table["distance"] = model.dissimilarity_measure
-table.to_parquet(snakemake.output[0], index=False)
+table.to_parquet(snakemake.output.table, index=False)
+populations = table.drop_duplicates(["area", "depth"])
+write_npz(
+    snakemake.output.resamples,
+    {
+        "bootstrap": np.concatenate([part["bootstrap"] for part in resamples], axis=1),
+        "halvings": np.concatenate([part["halvings"] for part in resamples], axis=2),
+        "area": populations["area"].to_numpy(dtype=str),
+        "depth": populations["depth"].to_numpy(dtype=int),
+        "pathway": np.asarray(descriptors["pathway"], dtype=str),
+        "layer": np.asarray(descriptors["layer"], dtype=str),
+    },
+)

@@ -1,12 +1,20 @@
-"""Rule figure: scores over layers per area for one stimulus × depth, noise ceiling as a grey band."""
+"""Rule figure: the reference figure of one stimulus × depth, raw and noise-corrected (PNG and SVG)."""
 
 import pandas as pd
 
+from brainlike.figures import save
+from brainlike.figures.layers import scores_over_layers
 from brainlike.logs import to_file
-from brainlike.plots import scores_over_layers
 
 to_file(snakemake.log[0])
-table = pd.read_parquet(snakemake.input.table)
+params, output = snakemake.params, snakemake.output
 stimulus, depth = snakemake.wildcards.stimulus, int(snakemake.wildcards.depth)
-subset = table[(table["stimulus"] == stimulus) & (table["depth"] == depth)]
-scores_over_layers(subset, f"{stimulus}, {depth} µm", snakemake.output[0])
+table = pd.read_parquet(snakemake.input.table)
+groups = pd.read_parquet(snakemake.input.groups)
+scores = table[(table["stimulus"] == stimulus) & (table["depth"] == depth)]
+if not groups.empty:
+    groups = groups[(groups["stimulus"] == stimulus) & (groups["depth"] == depth)]
+for corrected, paths in ((False, (output.png, output.svg)), (True, (output.corrected_png, output.corrected_svg))):
+    title = f"{stimulus}, {depth} µm" + (", noise-corrected (score / split-half ceiling median)" if corrected else "")
+    figure = scores_over_layers(scores, groups, params.groups, params.models, params.areas, params.palette, title, corrected)
+    save(figure, *paths)

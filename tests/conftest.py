@@ -51,6 +51,9 @@ def small_config() -> dict:
     model = config["models"]["efficientnet_lite0"]
     model["input"]["size"] = 128
     model["pathways"] = {"main": RECORDED}
+    # One model (a group of one): the group statistics run, the contrasts are tests/test_groups.py's.
+    config["models"] = {"efficientnet_lite0": model}
+    config["contrasts"] = []
     config["rsa"]["splits"] = 20
     config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
     return config
@@ -81,6 +84,15 @@ def workflow_run(tmp_path_factory) -> Path:
     return workdir
 
 
+def own_base_config() -> dict:
+    """The default config under the own-data example, with its one trained model only."""
+    config = default_config()
+    config["models"] = {"efficientnet_lite0": config["models"]["efficientnet_lite0"]}
+    config["contrasts"] = []
+    config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
+    return config
+
+
 @pytest.fixture(scope="session")
 def own_run(tmp_path_factory) -> Path:
     """The working directory of one complete run of the own-data example config, on a copy of the
@@ -89,8 +101,7 @@ def own_run(tmp_path_factory) -> Path:
     from brainlike.own_data import load_stimuli
 
     workdir = tmp_path_factory.mktemp("own")
-    config = default_config()
-    config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
+    config = own_base_config()
     write_config(workdir, config)
     example = workdir / "config" / "examples" / "own_data"
     shutil.copytree(ROOT / "config" / "examples" / "own_data", example)
@@ -146,3 +157,45 @@ def allen_run(workflow_run, workflow_results_digest) -> Path:
         raise AssertionError(f"the allen run failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     path.unlink()
     return workflow_run
+
+
+CHECKPOINTS = SHARED / "data" / "crijnen_checkpoints"
+CONTRASTS = [["readout", "random init"], ["rat", "tree shrew"]]
+
+
+def group_config() -> dict:
+    """The small config with groups: "readout" holds four sparse random projections of the
+    generator's own network (noisy readouts of the planted layers), "random init" four random
+    initialisations of that architecture, "rat" and "tree shrew" the reference study's checkpoints,
+    declared once each; the planted areas only."""
+    config = small_config()
+    base = config["models"]["efficientnet_lite0"]
+    base.pop("group")  # a model outside every group: drawn as its own line
+    lite = {key: base[key] for key in ("family", "variant", "input", "pathways")}
+    readouts = {
+        f"readout{seed}": {**lite, "weights": "imagenet", "group": "readout", "max_features": 4096,
+                           "feature_reduction": "random_projection", "projection_seed": seed}
+        for seed in range(4)
+    }  # fmt: skip
+    video = {"family": "two_pathway_video", "out_merge": "concat", "pathways": {"p1": None, "p2": None},
+             "input": {"size": 64, "frames": 15, "mean": "checkpoint", "std": "checkpoint", "resize": "stretch"}}  # fmt: skip
+    config["models"] |= readouts | {
+        "random": {**lite, "group": "random init", "members": {"random_seeds": [1, 2, 3, 4]}},
+        "rat": {**video, "group": "rat", "members": {"checkpoints": [str(CHECKPOINTS / f"rat{i}.ckpt") for i in range(1, 6)]}},
+        "ts": {**video, "group": "tree shrew", "members": {"checkpoints": [str(CHECKPOINTS / f"ts{i}.ckpt") for i in range(1, 6)]}},
+    }  # fmt: skip
+    config["contrasts"] = CONTRASTS
+    config["data"]["areas"] = list(PLANTED)
+    return config
+
+
+@pytest.fixture(scope="session")
+def groups_run(workflow_run, tmp_path_factory):
+    if not CHECKPOINTS.exists():
+        pytest.skip("the reference checkpoints live in ../shared")
+    workdir = tmp_path_factory.mktemp("groups") / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen"))
+    path = workdir / "groups.yaml"
+    path.write_text(yaml.safe_dump(group_config(), sort_keys=False))
+    snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    return workdir

@@ -126,7 +126,7 @@ def test_permutation_p_is_uniform_under_a_planted_null():
         brain = brains_from_patterns(rng, rng.normal(size=(12, 30)), splits=2, noise=0.5)
         layer = random_rdm_vectors(rng, 1, 12, features=30)
         settings = Inference("tau-a", seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.95, best_layer_folds=0)
-        p.append(score_layers([brain], layer, np.array(["main"]), settings, "s")["p"].iloc[0])
+        p.append(score_layers([brain], layer, np.array(["main"]), settings, "s")[0]["p"].iloc[0])
     p = np.array(p)
     for alpha in (0.05, 0.1, 0.25, 0.5, 0.75):
         expected = np.floor(alpha * 100) / 100  # p takes the values k / 100
@@ -139,7 +139,7 @@ def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
     n = 30
     _, layers, brain = planted_model(rng, n, 4, 40, planted=2, splits=10)
     settings = Inference("tau-a", seed=3, stimulus_bootstraps=50, permutations=99, ci_level=0.9, best_layer_folds=10)
-    table = score_layers([brain], layers, np.array(["main"] * 4), settings, "s")
+    table, _resamples = score_layers([brain], layers, np.array(["main"] * 4), settings, "s")
     assert table["score"].idxmax() == 2 and table["best_layer_selected"].iloc[2] == 1.0
     assert table["p"].iloc[2] == 0.01 and table["p"].drop(2).min() > 0.01
     assert (table["ci_low_stimuli"] <= table["score"]).all() and (table["score"] <= table["ci_high_stimuli"]).all()
@@ -206,8 +206,8 @@ def test_scores_on_the_torch_path_equal_the_numba_ones():
     brain.container_bootstrap = brain.half_a[:2]
     numba_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3)
     torch_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3, device="cpu")
-    ours = score_layers([brain], layers, np.array(["main"] * 3), numba_settings, "s")
-    on_torch = score_layers([brain], layers, np.array(["main"] * 3), torch_settings, "s")
+    ours, _ = score_layers([brain], layers, np.array(["main"] * 3), numba_settings, "s")
+    on_torch, _ = score_layers([brain], layers, np.array(["main"] * 3), torch_settings, "s")
     numeric = ours.select_dtypes("number").columns
     np.testing.assert_allclose(on_torch[numeric], ours[numeric], rtol=0, atol=1e-14)
     halves = upper(rdms_from_pattern_stack(features[1][None] + rng.normal(size=(2, 5, n, 20))))
@@ -225,9 +225,9 @@ def test_permutation_batches_give_the_same_p(monkeypatch):
     settings = Inference("tau-a", seed=2, stimulus_bootstraps=0, permutations=29, ci_level=0.9, best_layer_folds=0)
     halves = upper(rdms_from_pattern_stack(features[0][None] + rng.normal(size=(2, 3, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(29)])
-    whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "s")["p"]
+    whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "s")[0]["p"]
     ceiling = split_half(halves[0], halves[1], "tau-a", False, orders)
     for module in (brainlike.scoring, brainlike.noise_ceiling):
         monkeypatch.setattr(module, "PERMUTED_ENTRIES", 200)  # a couple of relabellings per batch
-    np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "s")["p"], whole)
+    np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "s")[0]["p"], whole)
     assert split_half(halves[0], halves[1], "tau-a", False, orders) == ceiling

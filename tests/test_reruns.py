@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ALLEN_OVERLAY, ROOT, default_config, digest, merged, small_config, snakemake
+from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, merged, own_base_config, small_config, snakemake
 
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 MAP = yaml.safe_load((Path(__file__).parent / "rerun_map.yaml").read_text())
@@ -61,11 +61,12 @@ def schema_at(key: str) -> dict:
     return node
 
 
-def concrete(key: str, config: dict) -> list[str]:
-    """The key's path in a config: * is the mapping's first entry."""
+def concrete(key: str, config: dict, entry: str | None = None) -> list[str]:
+    """The key's path in a config: * is ``entry``, else the mapping's first entry."""
     parts, node = [], config
     for part in key.split("."):
-        part = next(iter(node)) if part == "*" else part
+        if part == "*":
+            part = entry or next(iter(node))
         parts.append(part)
         node = node[part] if isinstance(node, dict) and part in node else {}
     return parts
@@ -91,6 +92,8 @@ def other_value(key: str, current):
         return current + 1 if current + 1 <= node.get("maximum", np.inf) else current - 1
     if kind == "number" and current:
         return current / 2
+    if kind == "array" and len(current) > max(node.get("minItems", 0), 1):
+        return current[:-1]
     raise KeyError(f"{key}: the schema gives no other value of {current!r}; set `value` in rerun_map.yaml")
 
 
@@ -119,13 +122,12 @@ def dry_run_counts(workdir: Path, config: dict, name: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def bases(workflow_run, allen_run, own_run) -> dict[str, tuple[Path, dict]]:
-    own = merged(default_config(), OWN_OVERLAY)
-    own["envs"] = small_config()["envs"]
+def bases(workflow_run, allen_run, own_run, groups_run) -> dict[str, tuple[Path, dict]]:
     return {
         "embedded": (workflow_run, small_config()),
         "allen": (allen_run, merged(small_config(), ALLEN_OVERLAY)),
-        "own": (own_run, own),
+        "own": (own_run, merged(own_base_config(), OWN_OVERLAY)),
+        "groups": (groups_run, group_config()),
     }
 
 
@@ -140,7 +142,7 @@ def test_each_key_reruns_exactly_its_declared_jobs(bases):
     def observe(key: str) -> tuple[str, dict, dict]:
         entry = MAP[key]
         workdir, config = bases[entry.get("base", "embedded")]
-        parts = concrete(key, config)
+        parts = concrete(key, config, entry.get("entry"))
         value = entry["value"] if "value" in entry else other_value(key, current_value(config, parts))
         changed = merged(with_change(config, parts, value), entry.get("with", {}))
         return key, dry_run_counts(workdir, changed, key.replace("*", "_")), entry["rerun"]
@@ -173,20 +175,22 @@ def test_two_results_folders_do_not_touch_each_other(allen_run, workflow_results
     "kind, target, expected",
     [
         ("array", "config/examples/own_data/mouse1_V1.npy", {"recordings": 1, "responses": 1, "brain_rdms": 1,
-                                                              "noise_ceiling": 1, "compare": 1, "tables": 1, "figure": 1}),
+                                                              "noise_ceiling": 1, "compare": 1, "tables": 1, "groups": 1,
+                                                              "figure": 1, "best_layer_figure": 1}),
         ("manifest", "config/examples/own_data/manifest.csv", {"recordings": 2, "responses": 2, "brain_rdms": 2,
-                                                               "noise_ceiling": 2, "compare": 1, "tables": 1, "figure": 1}),
+                                                               "noise_ceiling": 2, "compare": 1, "tables": 1, "groups": 1,
+                                                               "figure": 1, "best_layer_figure": 1}),
         ("image", "config/examples/own_data/stimuli/image_03.png", {"stimuli": 1, "recordings": 2, "responses": 2,
                                                                     "brain_rdms": 2, "noise_ceiling": 2,
                                                                     "extract_activations": 1, "model_rdms": 1,
-                                                                    "compare": 1, "tables": 1, "figure": 1}),
+                                                                    "compare": 1, "tables": 1, "groups": 1, "figure": 1,
+                                                                    "best_layer_figure": 1}),
     ],
 )  # fmt: skip
 def test_a_replaced_own_data_file_reruns_its_dependants_only(own_run, tmp_path, kind, target, expected):
     workdir = tmp_path / "own"
     shutil.copytree(own_run, workdir)
-    config = merged(default_config(), OWN_OVERLAY)
-    config["envs"] = small_config()["envs"]
+    config = merged(own_base_config(), OWN_OVERLAY)
     assert dry_run_counts(workdir, config, "unchanged") == {}
     path = workdir / target
     if kind == "array":
@@ -205,8 +209,7 @@ def test_a_file_written_anew_with_the_same_bytes_reruns_nothing(own_run, tmp_pat
     """Snakemake keeps checksums of small inputs: a newer time alone is not a change."""
     workdir = tmp_path / "own"
     shutil.copytree(own_run, workdir)
-    config = merged(default_config(), OWN_OVERLAY)
-    config["envs"] = small_config()["envs"]
+    config = merged(own_base_config(), OWN_OVERLAY)
     for name in ("manifest.csv", "stimuli/image_03.png", "mouse1_V1.npy"):
         path = workdir / "config" / "examples" / "own_data" / name
         path.write_bytes(path.read_bytes())
@@ -234,5 +237,6 @@ def test_a_replaced_checkpoint_reruns_its_model_only(workflow_run, tmp_path):
     assert dry_run_counts(workdir, config, "unchanged") == {}
     torch.save(load_model("saved", random | {"weights": {"random_seed": 4}}).network.state_dict(), state)
     assert dry_run_counts(workdir, config, "checkpoint") == {
-        "extract_activations": 2, "model_rdms": 2, "compare": 2, "tables": 1, "figure": 4,
+        "extract_activations": 2, "model_rdms": 2, "compare": 2, "tables": 1, "groups": 1, "figure": 4,
+        "best_layer_figure": 2,
     }  # fmt: skip

@@ -17,7 +17,7 @@ def test_full_grid_with_30_models_stays_within_the_job_budget():
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = json.loads(result.stdout)["full_grid"]["jobs"]
-    assert jobs["extract_activations"] == 31 * 2  # the zoo and the default model, both stimuli
+    assert jobs["extract_activations"] == (30 + 3) * 2  # the zoo and the default config's three models, both stimuli
     assert jobs["responses"] == jobs["recordings"] == 6 * 2 * 2
     # 63 listed containers and 8 synthetic VISrl ones, each with three sessions' NWB and events files.
     assert jobs["download"] == (63 + 8) * 3 * 2

@@ -106,9 +106,11 @@ def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.
 
 def score_layers(
     brains: list[BrainRDMs], layers: np.ndarray, pathways: np.ndarray, settings: Inference, stimulus: str
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """One row per population × layer; ``layers`` (layers × pairs) are the model's RDM vectors and
-    ``pathways`` their pathway names (the best layer is chosen within each).
+    ``pathways`` their pathway names (the best layer is chosen within each). With the table, the
+    resampled scores behind it, which group statistics pair across models: ``bootstrap`` (stimulus
+    draws × populations × layers) and ``halvings`` (folds × 2 halves × populations × layers).
 
     The populations are scored together so each resampled layer vector is ranked once for all;
     any grouping of the populations gives the same numbers.
@@ -119,7 +121,8 @@ def score_layers(
     splits = half_a.shape[1]
     per_split = score(half_a.reshape(-1, half_a.shape[-1]), layers).reshape(len(brains), splits, -1)
     draws = bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps, n)
-    stimulus_low, stimulus_high = percentile_interval(_stimulus_bootstrap(score, half_a, layers, draws), settings.ci_level)
+    bootstrap = _stimulus_bootstrap(score, half_a, layers, draws)
+    stimulus_low, stimulus_high = percentile_interval(bootstrap, settings.ci_level)
     orders = np.argsort(labelled_rng(settings.seed, "permutation", stimulus).random((settings.permutations, n)), axis=1)
     p = _permutation_p(score, np.stack([brain.all_trials for brain in brains]), layers, orders)
     halvings = stimulus_halves(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds, n)
@@ -160,4 +163,4 @@ def score_layers(
     table["best_layer_method"] = (
         f"{settings.best_layer_folds} random stimulus halvings, chosen per pathway on one half, scored on the other"
     )
-    return table
+    return table, {"bootstrap": bootstrap, "halvings": halving_scores}

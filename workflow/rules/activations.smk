@@ -16,7 +16,7 @@ rule extract_activations:
         runtime=120,
         gpu=config["activations"]["gpus"],
     params:
-        model=lambda wildcards: config["models"][wildcards.model],
+        model=lambda wildcards: MODEL_ENTRIES[wildcards.model],
         batch_size=config["activations"]["batch_size"],
         device=config["activations"]["device"],
     script:

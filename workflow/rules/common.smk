@@ -4,6 +4,7 @@ import os
 from snakemake.utils import validate
 
 from brainlike import allen_index
+from brainlike.model_groups import expand_models
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -30,11 +31,17 @@ def _check_config(config):
             raise ValueError(
                 f"data.stimuli {unknown}: the Brain Observatory stimuli are natural_scenes and natural_movie_one"
             )
-    if embedded["source_model"] not in config["models"]:
+    if embedded["source_model"] not in MODEL_ENTRIES:
         raise ValueError(
-            f"embedded.source_model: {embedded['source_model']!r} is not a key of models "
-            f"({sorted(config['models'])})"
+            f"embedded.source_model: {embedded['source_model']!r} is not a model "
+            f"({sorted(MODEL_ENTRIES)})"
         )
+    for index, pair in enumerate(config["contrasts"]):
+        unknown = [group for group in pair if group not in GROUPS]
+        if unknown or pair[0] == pair[1]:
+            raise ValueError(
+                f"contrasts[{index}]: {pair} must name two different groups; groups: {sorted(GROUPS)}"
+            )
     if data["source"] == "allen" and data["offline"]:
         directory = os.path.dirname(data["allen_manifest"]) or "."
         missing = [
@@ -75,12 +82,22 @@ def _check_config(config):
             )
 
 
+# Models by name, group declarations expanded into their members (without the grouping keys,
+# so a group's label is not part of any member's extraction); group → member names.
+MODEL_ENTRIES, GROUPS = expand_models(config["models"])
 _check_config(config)
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
 STIMULI = config["data"]["stimuli"]
-MODELS = list(config["models"])
+MODELS = list(MODEL_ENTRIES)
+# (model, stimulus) of every group member: the resampled scores the group statistics read.
+GROUPED_PAIRS = [
+    (model, stimulus)
+    for members in GROUPS.values()
+    for model in members
+    for stimulus in STIMULI
+]
 SOURCE = config["data"]["source"]
 CRE_LINE = config["data"]["cre_line"]
 RESULTS = config["results"]
@@ -223,7 +240,7 @@ def running_input(wildcards):
 
 def model_files(model):
     """Files a model entry names (a checkpoint or state dict): its jobs rerun when one changes."""
-    weights = config["models"][model]["weights"]
+    weights = MODEL_ENTRIES[model]["weights"]
     return (
         [weights["checkpoint"]]
         if isinstance(weights, dict) and "checkpoint" in weights

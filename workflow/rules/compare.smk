@@ -31,7 +31,9 @@ rule compare:
             rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True
         ),
     output:
-        f"{RESULTS}/tau/{{model}}/{{stimulus}}.parquet",
+        table=f"{RESULTS}/tau/{{model}}/{{stimulus}}.parquet",
+        # The resampled scores behind the intervals and held-out choices, for group statistics.
+        resamples=f"{RESULTS}/tau/{{model}}/{{stimulus}}.resamples.npz",
     log:
         f"{RESULTS}/logs/compare/{{model}}/{{stimulus}}.log",
     benchmark:
@@ -52,7 +54,7 @@ rule compare:
         best_layer_folds=config["rsa"]["best_layer_folds"],
         device=config["rsa"]["device"],
         weights=lambda wildcards: weights_label(
-            config["models"][wildcards.model]["weights"]
+            MODEL_ENTRIES[wildcards.model]["weights"]
         ),
     script:
         "../../scripts/compare.py"
@@ -61,5 +63,5 @@ rule compare:
 rule taus:
     """Stage target: τ of every model layer against every population."""
     input:
-        expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
+        expand(rules.compare.output.table, model=MODELS, stimulus=STIMULI),
         expand(rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS),

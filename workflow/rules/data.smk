@@ -16,7 +16,7 @@ rule embedded_cache:
     params:
         embedded=config["embedded"],
         cre_line=CRE_LINE,
-        source_model=config["models"][config["embedded"]["source_model"]],
+        source_model=MODEL_ENTRIES[config["embedded"]["source_model"]],
     script:
         "../../scripts/embedded_cache.py"
 

@@ -1,6 +1,6 @@
 rule tables:
     input:
-        scores=expand(rules.compare.output, model=MODELS, stimulus=STIMULI),
+        scores=expand(rules.compare.output.table, model=MODELS, stimulus=STIMULI),
         ceilings=expand(
             rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
@@ -25,11 +25,54 @@ rule tables:
         "../../scripts/tables.py"
 
 
-rule figure:
+rule groups:
+    """Group statistics, each group's held-out best layers, and the contrasts between groups."""
     input:
         table=rules.tables.output.parquet,
+        resamples=expand(
+            rules.compare.output.resamples,
+            zip,
+            model=[model for model, _ in GROUPED_PAIRS],
+            stimulus=[stimulus for _, stimulus in GROUPED_PAIRS],
+        ),
     output:
-        f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+        groups=f"{RESULTS}/tables/groups.parquet",
+        groups_csv=f"{RESULTS}/tables/groups.csv",
+        best_layers=f"{RESULTS}/tables/group_best_layers.parquet",
+        best_layers_csv=f"{RESULTS}/tables/group_best_layers.csv",
+        contrasts=f"{RESULTS}/tables/contrasts.parquet",
+        contrasts_csv=f"{RESULTS}/tables/contrasts.csv",
+    log:
+        f"{RESULTS}/logs/groups.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/groups.tsv"
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        pairs=GROUPED_PAIRS,
+        groups=GROUPS,
+        contrasts=config["contrasts"],
+        areas=AREAS,
+        ci_level=config["rsa"]["ci_level"],
+        seed=config["rsa"]["seed"],
+        permutations=config["rsa"]["permutations"],
+    script:
+        "../../scripts/groups.py"
+
+
+rule figure:
+    """The reference figure of one stimulus × depth: raw and noise-corrected, PNG and SVG."""
+    input:
+        table=rules.tables.output.parquet,
+        groups=rules.groups.output.groups,
+    output:
+        png=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+        svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.svg",
+        corrected_png=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.png",
+        corrected_svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.svg",
     log:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
     conda:
@@ -37,11 +80,41 @@ rule figure:
     resources:
         mem_mb=2000,
         runtime=15,
+    params:
+        groups=GROUPS,
+        models=MODELS,
+        areas=AREAS,
+        palette=config["figures"]["palette"],
     script:
         "../../scripts/figure.py"
 
 
+rule best_layer_figure:
+    """Each group's held-out best layer per area, with its contrasts' q and the hierarchy ρ."""
+    input:
+        table=rules.tables.output.parquet,
+        best_layers=rules.groups.output.best_layers,
+        contrasts=rules.groups.output.contrasts,
+    output:
+        png=f"{RESULTS}/figures/{{stimulus}}/best_layers.png",
+        svg=f"{RESULTS}/figures/{{stimulus}}/best_layers.svg",
+    log:
+        f"{RESULTS}/logs/best_layer_figure/{{stimulus}}.log",
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        areas=AREAS,
+        palette=config["figures"]["palette"],
+    script:
+        "../../scripts/best_layer_figure.py"
+
+
 rule figures:
-    """Stage target: one figure per stimulus × depth, one panel per area."""
+    """Stage target: the reference figure per stimulus × depth, and the best-layer summary per
+    stimulus when the config declares groups."""
     input:
         expand(rules.figure.output, stimulus=STIMULI, depth=DEPTHS),
+        expand(rules.best_layer_figure.output, stimulus=STIMULI if GROUPS else []),

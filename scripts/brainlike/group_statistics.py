@@ -1,0 +1,338 @@
+"""Groups of models and contrasts between them: the study's answer, with its uncertainty.
+
+Per model and stimulus set the compare job keeps, beside its table, the resampled scores behind
+its intervals: the stimulus-bootstrap draws (draws × populations × layers) and the scores on both
+halves of each stimulus halving (folds × 2 × populations × layers). Every model sees the same
+draws and halvings (common random numbers), so two groups' draws are paired and a group's best
+layer is chosen over the same halvings as a single model's.
+
+A tensor recorded under several pathways (the reference network's shared stem ``s1`` and its
+concatenated ``out``: one module path in two pathways' lists) is one column here, its pathway
+label the pathways joined with "+"; each pathway's best layer still competes over all the layers
+on that pathway, shared ones included.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, spearmanr
+
+from .inference import fdr, percentile_interval
+from .seeds import labelled_rng
+
+PIXELS = "pixels"
+# Member assignments enumerated exactly up to this many; beyond it, random assignments.
+MAX_EXACT_ASSIGNMENTS = 20_000
+SD_DDOF = 1
+
+
+@dataclass
+class ModelScores:
+    """One model's scores on one stimulus set, one column per distinct tensor."""
+
+    columns: pd.DataFrame  # pathway (label), layer, pathways (tuple), position (in the model's layer list)
+    sequences: dict[str, np.ndarray]  # pathway → its columns in the order the pathway records them
+    populations: pd.DataFrame  # area, depth
+    score: np.ndarray  # populations × columns
+    noise_corrected: np.ndarray  # populations × columns
+    bootstrap: np.ndarray  # draws × populations × columns
+    halvings: np.ndarray  # folds × 2 × populations × columns
+
+    @classmethod
+    def from_model(cls, table: pd.DataFrame, resamples: dict) -> "ModelScores":
+        """``table``: the model's rows of the τ table on one stimulus set; ``resamples``: its compare
+        job's resampled scores (``pathway``, ``layer``, ``area``, ``depth``, ``bootstrap``, ``halvings``)."""
+        columns, sequences = distinct_tensors(np.asarray(resamples["pathway"]), np.asarray(resamples["layer"]))
+        populations = pd.DataFrame({"area": np.asarray(resamples["area"]), "depth": np.asarray(resamples["depth"]).astype(int)})
+        keyed = table.set_index(["area", "depth", "pathway", "layer"])
+        first = [pathways[0] for pathways in columns["pathways"]]
+        index = [
+            (area, depth, pathway, layer)
+            for area, depth in populations.itertuples(index=False)
+            for pathway, layer in zip(first, columns["layer"])
+        ]
+        shape = (len(populations), len(columns))
+        positions = columns["position"].to_numpy()
+        return cls(
+            columns=columns,
+            sequences=sequences,
+            populations=populations,
+            score=keyed.loc[index, "score"].to_numpy().reshape(shape),
+            noise_corrected=keyed.loc[index, "score_noise_corrected"].to_numpy().reshape(shape),
+            bootstrap=np.asarray(resamples["bootstrap"])[..., positions],
+            halvings=np.asarray(resamples["halvings"])[..., positions],
+        )
+
+
+def distinct_tensors(pathways: np.ndarray, layers: np.ndarray) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """One row per distinct tensor of a model's layer list (a layer name recorded under several
+    pathways is the same module's output, labelled with the pathways joined by "+"), and per
+    pathway (the pixel baseline aside) its columns in the order the pathway records them: the
+    layers that compete for its best layer."""
+    rows, sequences = {}, {}
+    for position, (pathway, layer) in enumerate(zip(pathways, layers)):
+        if layer in rows:
+            rows[layer]["pathways"] += (pathway,)
+        else:
+            rows[layer] = {"layer": layer, "pathways": (pathway,), "position": position}
+        if pathway != PIXELS:
+            sequences.setdefault(pathway, []).append(list(rows).index(layer))
+    columns = pd.DataFrame(list(rows.values()))
+    columns.insert(0, "pathway", ["+".join(pathways) for pathways in columns["pathways"]])
+    return columns, {pathway: np.array(sequence) for pathway, sequence in sequences.items()}
+
+
+def held_out_choice(halving_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Choose on one half, score on the other: (..., folds, 2, layers) → (held-out score (...),
+    fraction of choices per layer (..., layers)). A NaN layer is never chosen; if every layer is
+    NaN, the held-out score is NaN."""
+    finite = np.isfinite(halving_scores)
+    chosen = np.argmax(np.where(finite, halving_scores, -np.inf), axis=-1)  # (..., folds, 2)
+    tested = np.take_along_axis(halving_scores[..., ::-1, :], chosen[..., None], axis=-1)[..., 0]
+    tested = np.where(finite.any(axis=-1), tested, np.nan)
+    n_layers = halving_scores.shape[-1]
+    fraction = (chosen[..., None] == np.arange(n_layers)).mean(axis=(-3, -2))
+    return tested.mean(axis=(-2, -1)), fraction
+
+
+def _stacked(models: dict[str, ModelScores], members: list[str], group: str) -> dict[str, np.ndarray]:
+    missing = [member for member in members if member not in models]
+    if missing:
+        raise ValueError(f"group {group!r}: members {missing} have no scores")
+    first = models[members[0]]
+    for member in members[1:]:
+        other = models[member]
+        if not (other.columns[["pathway", "layer"]].equals(first.columns[["pathway", "layer"]])
+                and other.populations.equals(first.populations)):  # fmt: skip
+            raise ValueError(
+                f"group {group!r}: {member} records other layers or populations than {members[0]}; a group's "
+                "members must share one architecture's layer list"
+            )
+    return {
+        name: np.stack([getattr(models[member], name) for member in members])
+        for name in ("score", "noise_corrected", "bootstrap", "halvings")
+    }
+
+
+def _relative_depth(sequence: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Position of chosen columns along their pathway's sequence, 0 (first) … 1 (last)."""
+    place = {column: index for index, column in enumerate(sequence)}
+    return np.array([place[column] for column in np.ravel(chosen)]).reshape(np.shape(chosen)) / max(len(sequence) - 1, 1)
+
+
+def _hierarchy(areas: list[str], area_rank: dict[str, int], relative_depth: np.ndarray) -> float:
+    """Spearman ρ between the areas' order in the config and their best layers' relative depth."""
+    ranks = [area_rank[area] for area in areas]
+    if len(set(ranks)) < 3 or np.ptp(relative_depth) == 0 or not np.isfinite(relative_depth).all():
+        return np.nan
+    return float(spearmanr(ranks, relative_depth).statistic)
+
+
+def group_tables(
+    models: dict[str, ModelScores], groups: dict[str, list[str]], area_order: list[str], ci_level: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per population × group × tensor statistics, per population × group × pathway best layers).
+
+    The second carries the hierarchy statistic: per group, pathway and depth, the Spearman ρ
+    between the areas' order in the config and the relative depth of each area's held-out best
+    layer (the layer chosen most often), with a stimulus-bootstrap interval (the layer chosen on
+    each draw by the group median).
+    """
+    area_rank = {area: rank for rank, area in enumerate(area_order)}
+    layer_rows, best_rows = [], []
+    for group, members in groups.items():
+        stacked = _stacked(models, members, group)
+        first = models[members[0]]
+        columns, populations = first.columns, first.populations
+        for position, (area, depth) in enumerate(populations.itertuples(index=False)):
+            frame = {"area": area, "depth": depth, "group": group, "members": len(members),
+                     "pathway": columns["pathway"], "layer": columns["layer"]}  # fmt: skip
+            for prefix, values in (("score", stacked["score"][:, position]),
+                                   ("noise_corrected", stacked["noise_corrected"][:, position])):  # fmt: skip
+                frame |= {
+                    f"{prefix}_median": np.median(values, axis=0),
+                    f"{prefix}_mean": values.mean(axis=0),
+                    f"{prefix}_sd": values.std(axis=0, ddof=SD_DDOF) if len(members) > SD_DDOF else np.nan,
+                    f"{prefix}_min": values.min(axis=0),
+                    f"{prefix}_max": values.max(axis=0),
+                }
+            layer_rows.append(pd.DataFrame(frame))
+        halvings = np.median(stacked["halvings"], axis=0)  # folds × 2 × populations × columns
+        draws = np.median(stacked["bootstrap"], axis=0)  # draws × populations × columns
+        for pathway, candidates in first.sequences.items():
+            held_out, fraction = held_out_choice(np.moveaxis(halvings[..., candidates], 2, 0))
+            best = candidates[np.argmax(fraction, axis=-1)]
+            relative = _relative_depth(candidates, best)
+            drawn_scores = draws[..., candidates]
+            drawn = candidates[np.argmax(np.where(np.isfinite(drawn_scores), drawn_scores, -np.inf), axis=-1)]
+            drawn_relative = _relative_depth(candidates, drawn)
+            for depth in np.unique(populations["depth"]):
+                at_depth = np.flatnonzero(populations["depth"].to_numpy() == depth)
+                areas = populations["area"].to_numpy()[at_depth].tolist()
+                rho = _hierarchy(areas, area_rank, relative[at_depth])
+                rho_draws = np.array([_hierarchy(areas, area_rank, row[at_depth]) for row in drawn_relative])
+                finite = rho_draws[np.isfinite(rho_draws)]
+                low, high = percentile_interval(finite, ci_level) if len(finite) else (np.nan, np.nan)
+                for area, position in zip(areas, at_depth):
+                    ci_low, ci_high = percentile_interval(draws[:, position, best[position]], ci_level)
+                    best_rows.append({
+                        "area": area, "depth": int(depth), "group": group,
+                        "members": len(members), "pathway": pathway, "best_layer": columns["layer"].iloc[best[position]],
+                        "best_layer_selected": fraction[position].max(), "best_layer_held_out_score": held_out[position],
+                        "best_layer_score": np.median(stacked["score"][:, position, best[position]]),
+                        "best_layer_ci_low": ci_low, "best_layer_ci_high": ci_high,
+                        "best_layer_relative_depth": relative[position], "hierarchy_rho": rho,
+                        "hierarchy_ci_low": low, "hierarchy_ci_high": high,
+                    })  # fmt: skip
+    layers = pd.concat(layer_rows, ignore_index=True)
+    layers["sd_ddof"] = SD_DDOF
+    best = pd.DataFrame(best_rows)
+    best["best_layer_method"] = (
+        "per pathway, the layer with the highest group median on one random half of the stimuli, scored "
+        "(group median) on the other, over the compare jobs' halvings; best_layer is the layer chosen most often, "
+        f"best_layer_score its group median on all stimuli, with a {ci_level:.0%} percentile interval of the group "
+        "median over the stimulus bootstrap draws"
+    )
+    best["hierarchy_method"] = (
+        "Spearman rho between the areas' order in the config and best_layer_relative_depth (0 first, 1 last "
+        f"layer of the pathway), per depth; {ci_level:.0%} percentile interval over the stimulus bootstrap draws, "
+        "the best layer chosen on each draw by the group median"
+    )
+    return layers, best
+
+
+def assignments(n_a: int, n_b: int, rng: np.random.Generator, random_count: int) -> tuple[np.ndarray, bool]:
+    """Ways to split n_a + n_b members into groups of n_a and n_b: (assignments × members booleans,
+    True = group A, the observed split first; exact). Exact when there are at most
+    MAX_EXACT_ASSIGNMENTS, else the observed split and ``random_count`` random ones."""
+    n = n_a + n_b
+    observed = np.arange(n) < n_a
+    if math.comb(n, n_a) <= MAX_EXACT_ASSIGNMENTS:
+        splits = np.zeros((math.comb(n, n_a), n), dtype=bool)
+        for row, chosen in enumerate(itertools.combinations(range(n), n_a)):
+            splits[row, list(chosen)] = True
+        first = np.flatnonzero((splits == observed).all(axis=1))[0]
+        return np.concatenate([splits[[first]], np.delete(splits, first, axis=0)]), True
+    drawn = np.argsort(rng.random((random_count, n)), axis=1) < n_a
+    return np.concatenate([observed[None], drawn]), False
+
+
+def _median_difference(values: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Median over group A members minus median over group B (members on the first axis)."""
+    return np.median(values[split], axis=0) - np.median(values[~split], axis=0)
+
+
+def _mean_difference(values: np.ndarray, split: np.ndarray) -> np.ndarray:
+    return values[split].mean(axis=0) - values[~split].mean(axis=0)
+
+
+def _permutation_p(null: np.ndarray) -> np.ndarray:
+    """Two-sided p of the first row (the observed split) among all rows: the share of splits whose
+    |difference| is at least the observed one (the observed counts itself). NaN stays NaN."""
+    observed = np.abs(null[0])
+    p = (np.abs(null) >= observed - 1e-12 * np.abs(observed)).mean(axis=0)
+    return np.where(np.isfinite(observed), p, np.nan)
+
+
+def contrast_table(
+    models: dict[str, ModelScores], groups: dict[str, list[str]], contrasts: list[list[str]], ci_level: float,
+    rng: np.random.Generator, random_count: int,
+) -> pd.DataFrame:  # fmt: skip
+    """Per contrast × population × tensor, and per contrast × population × pathway at the groups'
+    held-out best layers, and per contrast × pathway across populations: the difference of group
+    medians with its paired bootstrap interval and permutation p (q: see ``summarise``)."""
+    rows = []
+    for group_a, group_b in contrasts:
+        for group in (group_a, group_b):
+            if group not in groups:
+                raise ValueError(f"contrasts: {group!r} is not a group (groups: {sorted(groups)})")
+        members = groups[group_a] + groups[group_b]
+        stacked = _stacked(models, members, f"{group_a} vs {group_b}")
+        first = models[members[0]]
+        columns, populations = first.columns, first.populations
+        splits, exact = assignments(len(groups[group_a]), len(groups[group_b]), rng, random_count)
+        label = f"{group_a} − {group_b}"
+        common = {"contrast": label, "group_a": group_a, "group_b": group_b,
+                  "members_a": len(groups[group_a]), "members_b": len(groups[group_b])}  # fmt: skip
+        # The test statistic is the difference of group means: with medians, a split that keeps most
+        # of each group together is as extreme as the true one, so p could never reach its minimum.
+        p_method = (
+            f"two-sided permutation test of the difference of group means, over {'all' if exact else 'the observed and'} "
+            f"{len(splits) - (not exact)} {'' if exact else 'random '}assignments of the {len(members)} members to the "
+            "two groups"
+        )
+        # Every tensor: differences of medians, paired over the same bootstrap draws.
+        scores = stacked["score"]  # members × populations × columns
+        difference = _median_difference(scores, splits[0])
+        low, high = percentile_interval(_median_difference(stacked["bootstrap"], splits[0]), ci_level)
+        p = _permutation_p(np.stack([_mean_difference(scores, split) for split in splits]))
+        for position, (area, depth) in enumerate(populations.itertuples(index=False)):
+            rows.append(pd.DataFrame({
+                **common, "at": "layer", "area": area, "depth": depth, "pathway": columns["pathway"],
+                "layer": columns["layer"], "median_a": np.median(scores[: len(groups[group_a]), position], axis=0),
+                "median_b": np.median(scores[len(groups[group_a]):, position], axis=0),
+                "difference": difference[position], "ci_low": low[position], "ci_high": high[position],
+                "p": p[position], "p_method": p_method,
+                "ci_method": f"{ci_level:.0%} percentile interval of the difference over the stimulus bootstrap "
+                             "draws (both groups on the same draws)",
+            }))  # fmt: skip
+        # Each group's held-out best layer, chosen and scored on the same halvings.
+        for pathway, candidates in first.sequences.items():
+            halvings = np.moveaxis(stacked["halvings"][..., candidates], 3, 1)  # members × populations × folds × 2 × c
+            a_score = held_out_choice(np.median(halvings[splits[0]], axis=0))[0]
+            b_score = held_out_choice(np.median(halvings[~splits[0]], axis=0))[0]
+            held_out = a_score - b_score
+            p = _permutation_p(np.stack([
+                held_out_choice(halvings[split].mean(axis=0))[0] - held_out_choice(halvings[~split].mean(axis=0))[0]
+                for split in splits
+            ]))  # fmt: skip
+            rows.append(pd.DataFrame({
+                **common, "at": "held-out best layer", "area": populations["area"], "depth": populations["depth"],
+                "pathway": pathway, "layer": "", "median_a": a_score, "median_b": b_score, "difference": held_out,
+                "ci_low": np.nan, "ci_high": np.nan, "p": p, "p_method": p_method,
+                "ci_method": "none: a held-out score has no stimulus bootstrap (its halvings already split the stimuli)",
+            }))  # fmt: skip
+            favour_a, favour_b = int((held_out > 0).sum()), int((held_out < 0).sum())
+            sign_p = binomtest(favour_a, favour_a + favour_b, 0.5).pvalue if favour_a + favour_b else np.nan
+            rows.append(pd.DataFrame([{
+                **common, "at": "across populations", "area": "all", "depth": -1, "pathway": pathway, "layer": "",
+                "median_a": np.nan, "median_b": np.nan, "difference": float(np.median(held_out)),
+                "ci_low": np.nan, "ci_high": np.nan, "p": sign_p, "favour_a": favour_a, "favour_b": favour_b,
+                "p_method": "two-sided sign test (binomial) over populations of the held-out best-layer difference, "
+                            "ties dropped; difference: its median over populations",
+                "ci_method": "none",
+            }]))  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarise(
+    models: dict[str, dict[str, ModelScores]], groups: dict[str, list[str]], contrasts: list[list[str]],
+    area_order: list[str], ci_level: float, seed: int, random_count: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Group, best-layer and contrast tables over every stimulus set (``models``: stimulus → model →
+    scores); BH q over the whole contrast table. Random member assignments (used only where an exact
+    enumeration is too long) depend on the seed and the stimulus set."""
+    layers, best, contrast = [], [], []
+    for stimulus, scores in models.items():
+        if groups:
+            group_layers, group_best = group_tables(scores, groups, area_order, ci_level)
+            layers.append(group_layers.assign(stimulus=stimulus))
+            best.append(group_best.assign(stimulus=stimulus))
+        if contrasts:
+            rng = labelled_rng(seed, "member assignments", stimulus)
+            contrast.append(contrast_table(scores, groups, contrasts, ci_level, rng, random_count).assign(stimulus=stimulus))
+    tables = [pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for parts in (layers, best, contrast)]
+    if contrasts:
+        tables[2]["q"] = fdr(tables[2]["p"])
+    return tuple(_stimulus_first(table) for table in tables)
+
+
+def _stimulus_first(table: pd.DataFrame) -> pd.DataFrame:
+    if "stimulus" not in table:
+        return table
+    return table[["stimulus", *(column for column in table if column != "stimulus")]]

@@ -1,0 +1,140 @@
+"""Model groups end to end: planted group differences, the reference checkpoints' groups, both figures.
+
+One run on a copy of the embedded run (its data jobs are reused): group "readout" holds four
+sparse random projections of the generator's own network (noisy readouts of the planted layers),
+group "random init" four random initialisations of the same architecture, and the reference
+study's ten checkpoints as groups "rat" and "tree shrew", declared once each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import PLANTED, group_config, small_config
+
+from brainlike.figures.best_layers import best_layer_summary
+from brainlike.figures.layers import scores_over_layers
+
+AREAS = list(PLANTED)
+
+
+@pytest.fixture(scope="module")
+def tables(groups_run):
+    folder = groups_run / "results" / "tables"
+    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("tau", "groups", "group_best_layers", "contrasts")}
+
+
+def test_the_planted_contrast_has_its_sign_and_the_smallest_p_in_every_planted_population(tables):
+    contrasts = tables["contrasts"]
+    readout = contrasts[contrasts["contrast"] == "readout − random init"]
+    minimum = 2 / 70  # 4 vs 4 members: 70 assignments, the observed one and its mirror image
+    for (stimulus, area, depth), rows in readout[readout["at"] == "layer"].groupby(["stimulus", "area", "depth"]):
+        planted = rows[rows["layer"] == PLANTED[area]].iloc[0]
+        assert planted["difference"] > 0 and planted["p"] == pytest.approx(minimum), (stimulus, area, depth)
+        assert planted["ci_low"] > 0
+    best = readout[readout["at"] == "held-out best layer"]
+    assert (best["difference"] > 0).all() and np.allclose(best["p"], minimum)
+    summary = readout[readout["at"] == "across populations"]
+    assert len(summary) == 2  # per stimulus
+    assert (summary["favour_a"] == 6).all() and (summary["favour_b"] == 0).all()  # 3 areas × 2 depths
+    assert contrasts["q"].notna().sum() == contrasts["p"].notna().sum()
+
+
+def test_group_statistics_equal_pandas_over_the_tau_table(tables):
+    tau, groups = tables["tau"], tables["groups"]
+    members = tau[tau["model"].str.startswith("rat_")]
+    members = members[~((members["pathway"] == "p2") & members["layer"].isin(["s1", "out"]))]  # shared: once
+    expected = members.groupby(["stimulus", "area", "depth", "layer"])["score"].agg(["median", "mean", "std", "min", "max"])
+    rat = groups[groups["group"] == "rat"].set_index(["stimulus", "area", "depth", "layer"]).loc[expected.index]
+    for statistic in ("median", "mean", "min", "max"):
+        np.testing.assert_allclose(rat[f"score_{statistic}"], expected[statistic], rtol=1e-12)
+    np.testing.assert_allclose(rat["score_sd"], expected["std"], rtol=1e-10)
+    assert set(rat["members"]) == {5}
+
+
+def test_no_duplicate_rows_for_shared_layers_or_the_pixels(tables):
+    groups, contrasts = tables["groups"], tables["contrasts"]
+    key = ["stimulus", "area", "depth", "group", "layer"]
+    assert not groups.duplicated(key).any()
+    rat = groups[(groups["group"] == "rat") & (groups["area"] == "VISp") & (groups["depth"] == 175)
+                 & (groups["stimulus"] == "natural_scenes")]  # fmt: skip
+    assert len(rat) == 1 + 1 + 6 + 6 + 1  # pixels, s1, six blocks per pathway, out
+    assert set(rat.loc[rat["layer"].isin(["s1", "out"]), "pathway"]) == {"p1+p2"}
+    layer_rows = contrasts[contrasts["at"] == "layer"]
+    assert not layer_rows.duplicated(["contrast", "stimulus", "area", "depth", "layer"]).any()
+
+
+def test_the_group_best_layer_is_the_planted_one(tables):
+    best = tables["group_best_layers"]
+    readout = best[best["group"] == "readout"]
+    for row in readout.itertuples():
+        assert row.best_layer == PLANTED[row.area], row
+    # The planted layers deepen with the areas' order (VISp, VISl, VISam): the hierarchy is perfect.
+    assert (readout["hierarchy_rho"] == 1).all()
+
+
+def _plotted(figure) -> dict:
+    """{(panel title, series, pathway): plotted y values} of every errorbar container of a figure."""
+    values = {}
+    for ax in figure.axes:
+        for container in ax.containers:
+            series, pathway = container.get_label().split("|")
+            values[(ax.get_title(), series, pathway)] = np.asarray(container.lines[0].get_data()[1]).tolist()
+    return values
+
+
+def test_the_reference_figure_shows_the_tables(groups_run, tables):
+    tau, groups = tables["tau"], tables["groups"]
+    stimulus, depth = "natural_scenes", 275
+    scores = tau[(tau["stimulus"] == stimulus) & (tau["depth"] == depth)]
+    at = groups[(groups["stimulus"] == stimulus) & (groups["depth"] == depth)]
+    config = group_config()
+    from brainlike.model_groups import expand_models
+
+    models, members = expand_models(config["models"])
+    figure = scores_over_layers(scores, at, members, list(models), AREAS, {}, "test")
+    plotted = _plotted(figure)
+    rat = at[(at["group"] == "rat") & (at["area"] == "VISl")]
+    # Every rat tensor once (the shared s1 and out, and the pixels, not once per pathway), at its median.
+    shown = [y for (area, series, _), ys in plotted.items() if area == "VISl" and series == "rat" for y in ys]
+    assert sorted(shown) == pytest.approx(sorted(rat["score_median"]))
+    single = plotted[("VISl", "efficientnet_lite0", "main")]
+    row = scores[(scores["model"] == "efficientnet_lite0") & (scores["area"] == "VISl") & (scores["pathway"] == "main")]
+    assert sorted(single) == pytest.approx(sorted(row["score"]))
+    for suffix in ("png", "svg"):
+        for name in (f"{depth}um", f"{depth}um_noise_corrected"):
+            assert (groups_run / "results" / "figures" / stimulus / f"{name}.{suffix}").stat().st_size > 10_000
+
+
+def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
+    best, contrasts = tables["group_best_layers"], tables["contrasts"]
+    stimulus = "natural_movie_one"
+    best = best[best["stimulus"] == stimulus]
+    marks = contrasts[(contrasts["stimulus"] == stimulus) & (contrasts["at"] == "held-out best layer")]
+    figure = best_layer_summary(best, marks, AREAS, {}, "tau-a", "test")
+    plotted = _plotted(figure)
+    rows = best[(best["group"] == "rat") & (best["pathway"] == "p2") & (best["depth"] == 175)]
+    shown = plotted[("175 µm", "rat", "p2")]
+    assert sorted(shown) == pytest.approx(sorted(rows["best_layer_score"]))
+    texts = " ".join(text.get_text() for ax in figure.axes for text in ax.texts)
+    assert "C1 main: q=" in texts and "C2 p1: q=" in texts  # C1: readout − random init, C2: rat − tree shrew
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "C2: rat − tree shrew, held-out best layers, q (BH)" in labels
+    for suffix in ("png", "svg"):
+        assert (groups_run / "results" / "figures" / stimulus / f"best_layers.{suffix}").stat().st_size > 10_000
+
+
+def test_the_paired_draws_are_each_models_own_interval_draws(groups_run, tables):
+    """The resampled scores the groups read are the draws behind each model's own interval."""
+    tau = tables["tau"]
+    for model in ("random_seed1", "rat_rat2"):
+        rows = tau[(tau["model"] == model) & (tau["stimulus"] == "natural_scenes")]
+        with np.load(groups_run / "results" / "tau" / model / "natural_scenes.resamples.npz") as resamples:
+            draws = resamples["bootstrap"]  # draws × populations × layers
+            areas, depths = resamples["area"], resamples["depth"]
+        level = (1 - small_config()["rsa"]["ci_level"]) / 2 * 100
+        for position, (area, depth) in enumerate(zip(areas, depths)):
+            at = rows[(rows["area"] == area) & (rows["depth"] == depth)].sort_values("layer_index")
+            np.testing.assert_allclose(at["ci_low_stimuli"], np.percentile(draws[:, position], level, axis=0))
+            np.testing.assert_allclose(at["ci_high_stimuli"], np.percentile(draws[:, position], 100 - level, axis=0))

@@ -1,0 +1,36 @@
+"""Group declarations in the config expand into member models; mistakes are named."""
+
+import pytest
+
+from brainlike.model_groups import expand_models
+
+VIDEO = {"family": "two_pathway_video", "input": {"size": 64}, "pathways": {"p1": None}}
+
+
+def test_members_expand_into_models_of_one_group_without_the_grouping_keys():
+    models, groups = expand_models({
+        "lite": {"family": "efficientnet_lite", "weights": "imagenet", "group": "trained", "input": {}, "pathways": {}},
+        "rat": {**VIDEO, "group": "rat", "members": {"checkpoints": ["m/rat1.ckpt", "m/rat2.ckpt"]}},
+        "random": {**VIDEO, "members": {"random_seeds": [3, 4]}},
+    })  # fmt: skip
+    assert list(models) == ["lite", "rat_rat1", "rat_rat2", "random_seed3", "random_seed4"]
+    assert groups == {"trained": ["lite"], "rat": ["rat_rat1", "rat_rat2"], "random": ["random_seed3", "random_seed4"]}
+    assert models["rat_rat2"]["weights"] == {"checkpoint": "m/rat2.ckpt"}
+    assert models["random_seed4"]["weights"] == {"random_seed": 4}
+    assert all("group" not in entry and "members" not in entry for entry in models.values())
+
+
+@pytest.mark.parametrize(
+    "models, message",
+    [
+        ({"rat": {**VIDEO, "members": {}}}, r"models.rat.members: an empty group"),
+        ({"rat": {**VIDEO, "members": {"random_seeds": [1]}}, "rat_seed1": {**VIDEO, "weights": "imagenet"}},
+         r"models.rat_seed1: model name 'rat_seed1' is already taken"),
+        ({"rat": {**VIDEO, "weights": "imagenet", "members": {"random_seeds": [1]}}}, r"models.rat: members gives"),
+        ({"rat": {**VIDEO, "members": {"checkpoints": ["m/rat-1.ckpt"]}}}, r"member name 'rat_rat-1' may hold only"),
+        ({"rat": VIDEO}, r"models.rat: set weights"),
+    ],
+)  # fmt: skip
+def test_bad_groups_are_named(models, message):
+    with pytest.raises(ValueError, match=message):
+        expand_models(models)
