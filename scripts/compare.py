@@ -27,6 +27,7 @@ settings = Inference(
     permutations=params.permutations,
     ci_level=params.ci_level,
     best_layer_folds=params.best_layer_folds,
+    continuous=params.continuous,
     device=params.device,
 )
 tables, resamples, group = [], [], []
@@ -59,6 +60,9 @@ table = table.assign(
 LEADING = ["stimulus", "area", "depth", "model", "weights", "pathway", "layer", "layer_index"]
 table = table[LEADING + [column for column in table if column not in LEADING]]
 table["distance"] = model.dissimilarity_measure
+flagged = table[table["score_flag"] != ""].groupby(["pathway", "layer", "score_flag"], sort=False)
+for (pathway, layer, flag), rows in flagged:
+    logging.warning("%s %s, %d of %d populations: %s", pathway, layer, len(rows), len(snakemake.input.brain), flag)
 table.to_parquet(snakemake.output.table, index=False)
 populations = table.drop_duplicates(["area", "depth"])
 write_npz(

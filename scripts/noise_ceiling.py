@@ -8,6 +8,7 @@ from brainlike.compare import use_threads
 from brainlike.logs import to_file
 from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
+from brainlike.resampling import design
 from brainlike.seeds import labelled_rng
 
 to_file(snakemake.log[0])
@@ -17,7 +18,8 @@ rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
 vectors = rdms.get_vectors()
 rng = labelled_rng(params.seed, "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
-permutations = np.argsort(rng.random((params.permutations, rdms.n_cond)), axis=1)
+stimuli = design(rdms.n_cond, params.continuous)
+permutations = stimuli.relabellings(rng, params.permutations)
 summary = {
     "stimulus": wildcards.stimulus,
     "area": wildcards.area,
@@ -30,6 +32,7 @@ summary = {
         permutations,
         params.device,
     ),
+    "ceiling_p_method": f"one-sided; the median over splits against the same median under {stimuli.relabelling_method(len(permutations))} of every B half",
     **between_animal(vectors[kinds == "container"], params.comparison, params.device),
 }
 with open(snakemake.output[0], "w") as handle:

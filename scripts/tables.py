@@ -1,11 +1,11 @@
-"""Rule tables: one tidy score table for the whole grid (FDR q over all of it), and the cells and containers of every population."""
+"""Rule tables: one tidy score table for the whole grid (FDR q per family), and the cells and containers of every population."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from brainlike.inference import fdr
+from brainlike.inference import table_q
 from brainlike.logs import to_file
 from brainlike.populations import read_metadata
 
@@ -41,7 +41,7 @@ ceilings = pd.DataFrame([json.loads(Path(path).read_text()) for path in snakemak
 described = pd.DataFrame(populations).merge(ceilings, on=KEY, validate="one_to_one")
 scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
 table = scores.merge(described, on=KEY, validate="many_to_one")
-table["q"] = fdr(table["p"])
+table["q"], table["q_method"] = table_q(table, snakemake.params.fdr_family)
 table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
 # A ratio to a ceiling that chance could have produced is not interpretable: flag it.
 table["ceiling_above_chance"] = table["ceiling_p"] < snakemake.params.alpha

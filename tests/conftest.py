@@ -199,3 +199,15 @@ def groups_run(workflow_run, tmp_path_factory):
     path.write_text(yaml.safe_dump(group_config(), sort_keys=False))
     snakemake(workdir, "--cores", "2", "--configfile", str(path))
     return workdir
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault suite's count, for the closing note: cases tried and passed."""
+    outcomes = {}
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "nodeid", "").startswith("tests/test_faults.py") and report.when == "call":
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if outcomes:
+        tried = sum(outcomes.values())
+        terminalreporter.write_line(f"fault suite: {tried} cases tried, {outcomes.get('passed', 0)} passed")

@@ -201,7 +201,7 @@ def test_a_users_own_module_loads_from_its_import_path_and_checkpoint(images, tm
     np.testing.assert_allclose(batch[("own", "act")], expected.clamp(min=0).flatten(1).numpy(), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="models.tiny.pathways.own: no default layers"):
         load_model("tiny", {**entry, "pathways": {"own": None}})
-    with pytest.raises(ValueError, match="torch_module weights must be"):
+    with pytest.raises(ValueError, match="models.tiny.weights: torch_module takes"):
         load_model("tiny", {**entry, "weights": "imagenet"})
 
 

@@ -20,41 +20,6 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stderr.decode()
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
-        (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
-        (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
-        (lambda c: c["data"].update(stimuli=["gratings"]), "the Brain Observatory stimuli are natural_scenes and"),
-        (lambda c: c["data"].update(source="own"), "data.source is own: set data.own"),
-        (lambda c: c["data"].update(containers={"VISrl": None}), "data.containers lists areas ['VISrl']"),
-        (lambda c: c["models"]["efficientnet_lite0"].pop("input"), "'input' is a required property"),
-        (lambda c: c["responses"]["natural_movie_one"].update(segment_frames=7), "7 is not one of"),
-        (lambda c: c["embedded"].update(source_model="resnet"), "embedded.source_model: 'resnet' is not a model"),
-        (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
-        (lambda c: c.update(extra_key=1), "Additional properties are not allowed ('extra_key' was unexpected)"),
-        (lambda c: c["rsa"].update(comparison="cosine"), "'cosine' is not one of ['tau-a', 'tau-b', 'spearman', 'pearson']"),
-        (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
-        (lambda c: c["rsa"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
-        (lambda c: c["rsa"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
-        (lambda c: c["contrasts"].append(["rat", "random init"]), "contrasts[1]: ['rat', 'random init'] must name two"),
-        (lambda c: c["models"]["random_lite0"].update(members={}), "should be non-empty"),
-        (lambda c: c["models"].update(random_lite0_seed1=c["models"]["efficientnet_lite0"]),
-         "models.random_lite0_seed1: model name 'random_lite0_seed1' is already taken"),
-        (lambda c: c["models"]["efficientnet_lite0"].pop("weights"), "models.efficientnet_lite0: set weights"),
-    ],
-)
-def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):
-    config = copy.deepcopy(default_config())
-    change(config)
-    write_config(tmp_path, config)
-    result = snakemake(tmp_path, "-n", check=False)
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
-    assert not (tmp_path / "results").exists()
-
-
 def preset_dry_run(workdir, *overlays):
     command = [*SNAKEMAKE, "-s", str(ROOT / "workflow/Snakefile"), "-d", str(workdir), "-n", "--quiet", "rules",
                "--configfile", str(ROOT / "config/allen_reference.yaml"), *map(str, overlays)]  # fmt: skip

@@ -12,18 +12,17 @@ from scipy.stats import binom
 
 from brainlike.compare import compare
 from brainlike.inference import (
-    bootstrap_draws,
     bootstrap_positions,
     fdr,
     held_out_best_layer,
     percentile_interval,
     permutation_p,
     permuted_vectors,
-    stimulus_halves,
     sub_rdm_positions,
 )
 from brainlike.noise_ceiling import between_animal, spearman_brown, split_half
 from brainlike.rdm import rdm_from_patterns, rdms_from_pattern_stack, upper
+from brainlike.resampling import Exchangeable
 from brainlike.scoring import BrainRDMs, Inference, score_layers
 from brainlike.seeds import labelled_rng
 
@@ -45,7 +44,7 @@ def test_permuted_vectors_relabel_the_matrix():
 def test_bootstrap_sample_equals_rsatoolbox_subsample_pattern():
     rng = np.random.default_rng(1)
     brain, layers = random_rdm_vectors(rng, 1, 12), random_rdm_vectors(rng, 3, 12)
-    for draw in bootstrap_draws(rng, 20, 12):
+    for draw in Exchangeable(12).bootstrap_draws(rng, 20):
         positions = bootstrap_positions(draw, 12)
         ours = compare(brain[:, positions], layers[:, positions], "tau-a")
         # rsatoolbox: repeated patterns, the pairs of a pattern with its own copy NaN and left out.
@@ -58,7 +57,7 @@ def test_bootstrap_sample_equals_rsatoolbox_subsample_pattern():
 def test_sub_rdm_and_halvings():
     rng = np.random.default_rng(2)
     matrix = rdm_from_patterns(rng.normal(size=(9, 4)))
-    halvings = stimulus_halves(rng, 5, 9)
+    halvings = Exchangeable(9).halvings(rng, 5)
     assert halvings.shape == (5, 2, 4)
     for halves in halvings:
         assert not set(halves[0]) & set(halves[1])
@@ -105,10 +104,9 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
 
 
 def brains_from_patterns(rng, signal, splits, noise):
-    """Half-trial and all-trial RDMs of a population reading ``signal`` (stimuli × features) plus noise."""
+    """Half-trial RDMs of a population of two containers reading ``signal`` (stimuli × features) plus noise."""
     halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(splits,) + signal.shape)))
-    everything = upper(rdm_from_patterns(signal + noise * rng.normal(size=signal.shape) / np.sqrt(2)))
-    return BrainRDMs({"area": "A", "depth": 0}, halves, everything, np.empty((0, halves.shape[1])))
+    return BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2)
 
 
 def planted_model(rng, n_stimuli, n_layers, width, planted, splits):
@@ -145,12 +143,11 @@ def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
     assert (table["ci_low_stimuli"] <= table["score"]).all() and (table["score"] <= table["ci_high_stimuli"]).all()
     expected = rsatoolbox_compare(RDMs(brain.half_a), RDMs(layers), method="tau-a").mean(axis=0)
     np.testing.assert_allclose(table["score"], expected, rtol=0, atol=1e-12)
-    # The p of layer 0 recomputed with rsatoolbox on the same relabellings.
-    orders = np.argsort(labelled_rng(3, "permutation", "s").random((99, n)), axis=1)
-    matrix = RDMs(brain.all_trials[None]).get_matrices()[0]
-    null = [rsatoolbox_compare(RDMs(upper(matrix[o][:, o])[None]), RDMs(layers[:1]), method="tau-a")[0, 0] for o in orders]
-    observed = rsatoolbox_compare(RDMs(brain.all_trials[None]), RDMs(layers[:1]), method="tau-a")[0, 0]
-    assert table["p"].iloc[0] == pytest.approx((1 + np.sum(np.array(null) >= observed)) / 100)
+    # The p of layer 0 recomputed with rsatoolbox: the mean over the half-trial RDMs, the model relabelled.
+    orders = Exchangeable(n).relabellings(labelled_rng(3, "permutation", "s"), 99)
+    matrix = RDMs(layers[:1]).get_matrices()[0]
+    null = [rsatoolbox_compare(RDMs(brain.half_a), RDMs(upper(matrix[o][:, o])[None]), method="tau-a").mean() for o in orders]
+    assert table["p"].iloc[0] == pytest.approx((1 + np.sum(np.array(null) >= table["score"].iloc[0])) / 100)
 
 
 @pytest.mark.parametrize("method", ["tau-a", "tau-b", "spearman", "pearson"])
@@ -231,3 +228,73 @@ def test_permutation_batches_give_the_same_p(monkeypatch):
         monkeypatch.setattr(module, "PERMUTED_ENTRIES", 200)  # a couple of relabellings per batch
     np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "s")[0]["p"], whole)
     assert split_half(halves[0], halves[1], "tau-a", False, orders) == ceiling
+
+
+def test_an_undefined_or_constant_layer_has_no_score_p_interval_or_best_layer_choice():
+    """A one-feature layer (correlation distance undefined) and a constant one next to a planted layer:
+    NaN score, p and intervals, flagged with the cause, never chosen. Before, the NaN layer got the
+    smallest p possible (1 / (permutations + 1)) and won every best-layer choice."""
+    rng = np.random.default_rng(13)
+    n = 20
+    _, layers, brain = planted_model(rng, n, 3, 30, planted=1, splits=4)
+    brain.container_bootstrap = brain.half_a[:3]
+    one_feature = upper(rdm_from_patterns(rng.normal(size=(n, 1))))
+    constant = np.ones(layers.shape[1])
+    layers = np.vstack([one_feature, layers, constant])
+    settings = Inference("tau-b", seed=4, stimulus_bootstraps=20, permutations=19, ci_level=0.9, best_layer_folds=6)
+    table, resamples = score_layers([brain], layers, np.array(["main"] * 5), settings, "s")
+    for position in (0, 4):
+        row = table.iloc[position]
+        assert np.isnan(row[["score", "p", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers"]].astype(float)).all()
+        assert row["best_layer_selected"] == 0
+        assert np.isnan(resamples["bootstrap"][:, 0, position]).all()
+    assert table["score_flag"].iloc[0].startswith("model RDM undefined")
+    assert table["score_flag"].iloc[4].startswith("model RDM constant")
+    assert (table["score_flag"].iloc[1:4] == "").all()
+    assert table["best_layer_selected"].iloc[2] == 1.0 and table["p"].iloc[2] == 0.05
+    assert np.isfinite(table["best_layer_held_out_score"]).all()  # the pathway's choice, never a NaN layer
+    assert np.isnan(fdr(table["p"].to_numpy())[[0, 4]]).all()
+
+
+def test_a_population_of_one_container_has_no_container_interval_and_says_why():
+    rng = np.random.default_rng(14)
+    _, layers, brain = planted_model(rng, 12, 2, 20, planted=0, splits=3)
+    brain.containers = 1
+    settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
+    table, _ = score_layers([brain], layers, np.array(["main"] * 2), settings, "s")
+    assert table["ci_low_containers"].isna().all()
+    assert (table["ci_containers_note"] == "1 container: a statistic across animals needs at least 2").all()
+    assert between_animal(upper(rdms_from_pattern_stack(rng.normal(size=(1, 12, 5)))), "tau-a")["ceiling_bound_note"] == (
+        "1 container: a statistic across animals needs at least 2"
+    )
+
+
+def test_fdr_families_count_each_test_once_and_keep_models_apart():
+    import pandas as pd
+
+    from brainlike.inference import table_q
+
+    def rows(model, p_main, p_pixels, shared=()):
+        layers = [f"l{k}" for k in range(len(p_main))]
+        frame = pd.DataFrame({"stimulus": "s", "area": "A", "depth": 1, "model": model, "pathway": "main",
+                              "layer": layers, "score": np.arange(len(p_main)) / 10, "p": p_main})  # fmt: skip
+        extra = [{"stimulus": "s", "area": "A", "depth": 1, "model": model, "pathway": "dorsal", "layer": layer,
+                  "score": frame.set_index("layer").loc[layer, "score"], "p": frame.set_index("layer").loc[layer, "p"]}
+                 for layer in shared]  # fmt: skip
+        pixels = {"stimulus": "s", "area": "A", "depth": 1, "model": model, "pathway": "pixels", "layer": "pixels",
+                  "score": 0.123, "p": p_pixels}  # fmt: skip
+        return pd.concat([frame, pd.DataFrame(extra + [pixels])], ignore_index=True)
+
+    one = rows("m1", [0.01, 0.02, 0.2], 0.04, shared=["l0"])
+    q_one, method = table_q(one, "model_stimulus")
+    # The shared tensor l0 is one test: BH over l0, l1, l2 and the pixels (4 tests), by hand.
+    np.testing.assert_allclose(q_one, fdr(np.array([0.01, 0.02, 0.2, 0.04]))[[0, 1, 2, 0, 3]])
+    assert "per model and stimulus set" in method
+    both = pd.concat([one, rows("m2", [0.001, 0.5, 0.6], 0.04)], ignore_index=True)
+    np.testing.assert_array_equal(table_q(both, "model_stimulus")[0][: len(one)], q_one)  # m2 changes nothing of m1
+    q_table, _ = table_q(both, "table")
+    # Over the table: 3 + 3 tensors and one shared pixel baseline (equal scores) = 7 tests.
+    expected = fdr(np.array([0.01, 0.02, 0.2, 0.04, 0.001, 0.5, 0.6]))
+    np.testing.assert_allclose(q_table, expected[[0, 1, 2, 0, 3, 4, 5, 6, 3]])
+    with pytest.raises(ValueError, match="rsa.fdr_family: 'animal' is not one of model_stimulus, stimulus, table"):
+        table_q(both, "animal")

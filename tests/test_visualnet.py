@@ -33,7 +33,7 @@ def entry(name: str) -> dict:
 def test_every_checkpoint_loads_strictly(name):
     backbone, hyper_parameters = read_checkpoint(CHECKPOINTS / f"{name}.ckpt")
     assert len(backbone) == 234
-    network, _ = load_visualnet(CHECKPOINTS / f"{name}.ckpt", "concat")  # strict=True inside
+    network, _ = load_visualnet(CHECKPOINTS / f"{name}.ckpt", "concat", "models.x.weights.checkpoint")  # strict=True inside
     assert set(network.state_dict()) == set(backbone)
     assert hyper_parameters["network"]["backbone"]["num_res_blocks"] == 6
 

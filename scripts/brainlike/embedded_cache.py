@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 FRAME_RATE_HZ = 30.0
 SCENE_FRAMES = (7, 8)  # 250 ms at 30 Hz, alternating so the mean is 7.5 frames
-RESPONSE_LAG_FRAMES = 2  # onset latency of a response, ≈ 67 ms
 READOUT_FEATURES = 512  # features each cell reads, so weights stay small for any layer size
 GAP_FRAMES = 60
 STIMULI_OF_SESSION = {
@@ -204,7 +203,7 @@ def session_timeline(session_type: str, scene_trials: int, movie_repeats: int, r
 
 
 def _events_and_dff(
-    blocks: list[Presentation], n_frames: int, drives: dict[str, np.ndarray], noise: float, rng
+    blocks: list[Presentation], n_frames: int, drives: dict[str, np.ndarray], noise: float, lag_frames: int, rng
 ) -> tuple[np.ndarray, np.ndarray]:
     """L0-like events (cells × frames) and dF/F for one experiment's cells."""
     n_cells = next(iter(drives.values())).shape[1]
@@ -216,7 +215,7 @@ def _events_and_dff(
         response = drive + noise * rng.standard_normal(drive.shape)
         # Softplus keeps events non-negative and close to linear in the drive above baseline.
         amplitude = gain * np.logaddexp(0.0, 2.0 * (response + baseline)) / 2.0
-        np.add.at(events.T, block.start + RESPONSE_LAG_FRAMES, amplitude)
+        np.add.at(events.T, block.start + lag_frames, amplitude)
     kernel = np.exp(-np.arange(45) / 15.0)  # GCaMP6f-like decay, τ = 0.5 s
     dff = np.stack([np.convolve(trace, kernel)[:n_frames] for trace in events])
     dff = 0.1 * dff + 0.02 * rng.standard_normal(dff.shape)
@@ -431,7 +430,9 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path) -> None:
         position_in_area[area] += 1
         blocks, n_frames = session_timeline(session_type, config["scene_trials"], config["movie_repeats"], rng)
         experiment_drives = {stimulus: drives[stimulus][area][position] for stimulus in STIMULI_OF_SESSION[session_type]}
-        events, dff = _events_and_dff(blocks, n_frames, experiment_drives, config["areas"][area]["noise"], rng)
+        events, dff = _events_and_dff(
+            blocks, n_frames, experiment_drives, config["areas"][area]["noise"], config["response_lag_frames"], rng
+        )
         experiment = _experiment_record(experiment_id, container, session_type)
         experiments.append(experiment)
         _write_nwb(

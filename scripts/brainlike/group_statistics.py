@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, spearmanr
 
-from .inference import fdr, percentile_interval
+from .inference import fdr, held_out_choice, percentile_interval
 from .seeds import labelled_rng
 
 PIXELS = "pixels"
@@ -85,19 +85,6 @@ def distinct_tensors(pathways: np.ndarray, layers: np.ndarray) -> tuple[pd.DataF
     columns = pd.DataFrame(list(rows.values()))
     columns.insert(0, "pathway", ["+".join(pathways) for pathways in columns["pathways"]])
     return columns, {pathway: np.array(sequence) for pathway, sequence in sequences.items()}
-
-
-def held_out_choice(halving_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Choose on one half, score on the other: (..., folds, 2, layers) → (held-out score (...),
-    fraction of choices per layer (..., layers)). A NaN layer is never chosen; if every layer is
-    NaN, the held-out score is NaN."""
-    finite = np.isfinite(halving_scores)
-    chosen = np.argmax(np.where(finite, halving_scores, -np.inf), axis=-1)  # (..., folds, 2)
-    tested = np.take_along_axis(halving_scores[..., ::-1, :], chosen[..., None], axis=-1)[..., 0]
-    tested = np.where(finite.any(axis=-1), tested, np.nan)
-    n_layers = halving_scores.shape[-1]
-    fraction = (chosen[..., None] == np.arange(n_layers)).mean(axis=(-3, -2))
-    return tested.mean(axis=(-2, -1)), fraction
 
 
 def _stacked(models: dict[str, ModelScores], members: list[str], group: str) -> dict[str, np.ndarray]:

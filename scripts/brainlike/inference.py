@@ -8,7 +8,10 @@ the stimuli of one RDM.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 from scipy.stats import false_discovery_control
 
 # Relabelled RDM entries held at a time (float64, 128 MB): permutations are applied in batches.
@@ -38,22 +41,15 @@ def bootstrap_positions(draw: np.ndarray, n_stimuli: int) -> np.ndarray:
     return _positions(n_stimuli)[draw[rows[distinct]], draw[columns[distinct]]]
 
 
-def bootstrap_draws(rng: np.random.Generator, count: int, n_stimuli: int) -> np.ndarray:
-    """``count`` draws of ``n_stimuli`` stimuli with replacement, each with at least two distinct."""
-    draws = rng.integers(0, n_stimuli, size=(count, n_stimuli))
-    for row in np.flatnonzero(np.ptp(draws, axis=1) == 0):
-        while np.ptp(draws[row]) == 0:
-            draws[row] = rng.integers(0, n_stimuli, size=n_stimuli)
-    return draws
-
-
 def permutation_p(observed, null: np.ndarray) -> np.ndarray | float:
     """One-sided p that the observed value is this large by chance: (1 + #null ≥ observed) / (1 + #null).
 
     ``null`` has the permutations on its first axis and broadcasts against ``observed``.
+    A NaN observed value has a NaN p: an undefined score is never significant.
     """
-    null = np.asarray(null)
-    p = (1 + (null >= np.asarray(observed)).sum(axis=0)) / (1 + len(null))
+    null, observed = np.asarray(null), np.asarray(observed)
+    p = (1 + (null >= observed).sum(axis=0)) / (1 + len(null))
+    p = np.where(np.isnan(observed), np.nan, p)
     return float(p) if np.ndim(p) == 0 else p
 
 
@@ -66,33 +62,37 @@ def percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np
     return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
 
 
+def held_out_choice(halving_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Choose on one half, score on the other: (..., folds, 2, layers) → (held-out score (...),
+    fraction of choices per layer (..., layers)). A NaN layer is never chosen; a half where every
+    layer is NaN chooses nothing and leaves its held-out score out (NaN if no half chooses)."""
+    finite = np.isfinite(halving_scores)
+    any_finite = finite.any(axis=-1)  # (..., folds, 2)
+    chosen = np.argmax(np.where(finite, halving_scores, -np.inf), axis=-1)
+    tested = np.take_along_axis(halving_scores[..., ::-1, :], chosen[..., None], axis=-1)[..., 0]
+    tested = np.where(any_finite, tested, np.nan)
+    picks = (chosen[..., None] == np.arange(halving_scores.shape[-1])) & any_finite[..., None]
+    with np.errstate(invalid="ignore"):
+        fraction = picks.sum(axis=(-3, -2)) / any_finite.sum(axis=(-2, -1))[..., None]
+    fraction = np.nan_to_num(fraction, nan=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a population whose every layer is NaN
+        return np.nanmean(tested, axis=(-2, -1)), fraction
+
+
 def held_out_best_layer(fold_scores: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Choose a layer on one half of the stimuli, score it on the other.
+    """``held_out_choice`` per group of competing layers (a model's pathway).
 
     ``fold_scores``: (folds, 2, layers) scores on the two stimulus halves of each fold; ``groups``:
-    (layers,) labels of the layers that compete (a model's pathway). Returns, per layer, the
-    fraction of choices that picked it, and the held-out score of its group's choices (mean over
-    folds and both directions).
+    (layers,) labels. Returns, per layer, the fraction of choices that picked it, and the held-out
+    score of its group's choices (mean over folds and both directions).
     """
     selected = np.zeros(fold_scores.shape[-1])
     held_out = np.zeros(fold_scores.shape[-1])
     for group in np.unique(groups):
         members = np.flatnonzero(groups == group)
-        scores = fold_scores[..., members]
-        chosen = np.argmax(scores, axis=-1)  # (folds, 2): the layer picked on each half
-        # The layer picked on half 0 is scored on half 1 and vice versa.
-        other_half = scores[:, ::-1]
-        tested = np.take_along_axis(other_half, chosen[..., None], axis=-1)[..., 0]
-        selected[members] = np.bincount(chosen.ravel(), minlength=len(members)) / chosen.size
-        held_out[members] = tested.mean()
+        held_out[members], selected[members] = held_out_choice(fold_scores[..., members])
     return selected, held_out
-
-
-def stimulus_halves(rng: np.random.Generator, folds: int, n_stimuli: int) -> np.ndarray:
-    """Random halvings of the stimuli: (folds, 2, ⌊n/2⌋) stimulus indices (the odd one out unused)."""
-    half = n_stimuli // 2
-    orders = np.argsort(rng.random((folds, n_stimuli)), axis=1)[:, : 2 * half]
-    return np.sort(orders.reshape(folds, 2, half), axis=-1)
 
 
 def sub_rdm_positions(stimuli: np.ndarray, n_stimuli: int) -> np.ndarray:
@@ -109,3 +109,37 @@ def fdr(p: np.ndarray) -> np.ndarray:
     if finite.any():
         q[finite] = false_discovery_control(p[finite], method="bh")
     return q
+
+
+# FDR families: the table columns that define one family of tests.
+FDR_FAMILIES = {"model_stimulus": ["model", "stimulus"], "stimulus": ["stimulus"], "table": []}
+PIXELS = "pixels"
+
+
+def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
+    """BH q of a τ table's p within each family (``FDR_FAMILIES``), each test counted once.
+
+    A tensor recorded under several pathways (a shared stem) is one test, as is a pixel baseline
+    seen by several models through the same pixels (equal scores); its q is given to every row.
+    Returns the q column and its method text.
+    """
+    if family not in FDR_FAMILIES:
+        raise ValueError(f"rsa.fdr_family: {family!r} is not one of {', '.join(FDR_FAMILIES)}")
+    is_pixels = table["pathway"].to_numpy() == PIXELS
+    # The same test has the same identity: the model's tensor, or the pixel RDM (known by its score).
+    tensor = np.where(is_pixels, PIXELS + ":" + table["score"].map(repr), table["model"] + ":" + table["layer"])
+    identity = table[["stimulus", "area", "depth"]].assign(tensor=tensor)
+    grouping = FDR_FAMILIES[family]
+    family_id = table.groupby(grouping, sort=False).ngroup() if grouping else pd.Series(0, index=table.index)
+    tests = identity.assign(family=family_id.to_numpy(), p=table["p"].to_numpy())
+    first = tests.drop_duplicates(["family", "stimulus", "area", "depth", "tensor"])
+    q = pd.Series(np.nan, index=first.index)
+    for _, members in first.groupby("family"):
+        q[members.index] = fdr(members["p"].to_numpy())
+    keyed = first.assign(q=q).set_index(["family", "stimulus", "area", "depth", "tensor"])["q"]
+    values = keyed.loc[pd.MultiIndex.from_frame(tests[["family", "stimulus", "area", "depth", "tensor"]])].to_numpy()
+    scope = {"model_stimulus": "per model and stimulus set", "stimulus": "per stimulus set", "table": "over the whole table"}
+    return values, (
+        f"Benjamini-Hochberg {scope[family]}, each test once (a tensor under several pathways, a pixel "
+        "baseline shared by models), NaN p left out"
+    )

@@ -8,11 +8,14 @@ inside the network (``torch.nn.Module.named_modules``), so any listed layer is u
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from .weights import fit, read_state_dict
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Built:
     std: tuple | None = None
 
 
-def _efficientnet_lite(entry: dict) -> Built:
+def _efficientnet_lite(entry: dict, where: str) -> Built:
     from efficientnet_lite_pytorch import EfficientNet
 
     variant = entry["variant"]
@@ -86,33 +89,43 @@ def _efficientnet_lite(entry: dict) -> Built:
     return Built(network, {"main": [f"_blocks.{i}" for i in range(len(network._blocks))]})
 
 
-def _two_pathway_video(entry: dict) -> Built:
+def _two_pathway_video(entry: dict, where: str) -> Built:
     """The reference study's VisualNet, from one of its checkpoints or randomly initialised."""
     from .visualnet import VisualNet, default_pathways, load_visualnet
 
     weights = entry["weights"]
     if isinstance(weights, dict) and "checkpoint" in weights:
-        network, hyper_parameters = load_visualnet(Path(weights["checkpoint"]), entry.get("out_merge", "concat"))
+        network, hyper_parameters = load_visualnet(
+            Path(weights["checkpoint"]), entry.get("out_merge", "concat"), f"{where}.weights.checkpoint"
+        )
         return Built(network, default_pathways(), tuple(hyper_parameters["mean"]), tuple(hyper_parameters["std"]))
     if isinstance(weights, dict) and "random_seed" in weights:
         torch.manual_seed(weights["random_seed"])
         return Built(VisualNet(entry.get("out_merge", "concat")), default_pathways())
-    raise ValueError(f"two_pathway_video weights must be {{checkpoint: PATH}} or {{random_seed: N}}, got {weights!r}")
+    raise ValueError(f"{where}.weights: two_pathway_video takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
 
 
-def _torch_module(entry: dict) -> Built:
+def _torch_module(entry: dict, where: str) -> Built:
     """A user's own ``torch.nn.Module``: ``module: package.module:Class`` (built without arguments),
     weights ``{checkpoint: PATH}`` (a state dict, loaded strictly and without unpickling code) or
     ``{random_seed: N}``. Layers must be listed per pathway."""
     module_name, _, class_name = entry["module"].partition(":")
     weights = entry["weights"]
     if not isinstance(weights, dict):
-        raise ValueError(f"torch_module weights must be {{checkpoint: PATH}} or {{random_seed: N}}, got {weights!r}")
+        raise ValueError(f"{where}.weights: torch_module takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
     if "random_seed" in weights:
         torch.manual_seed(weights["random_seed"])
-    network = getattr(importlib.import_module(module_name), class_name)()
+    try:
+        network_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(
+            f"{where}.module: cannot import {entry['module']!r} ({error}); give package.module:Class, importable "
+            "in the workflow's environment (on its PYTHONPATH)"
+        ) from None
+    network = network_class()
     if "checkpoint" in weights:
-        network.load_state_dict(torch.load(weights["checkpoint"], map_location="cpu", weights_only=True), strict=True)
+        path = weights["checkpoint"]
+        fit(network, read_state_dict(path, f"{where}.weights.checkpoint"), path, f"{where}.weights.checkpoint")
     return Built(network, {})
 
 
@@ -128,14 +141,14 @@ def _default_blocks(network: torch.nn.Module) -> list[str]:
     return names
 
 
-def _torchvision(entry: dict) -> Built:
+def _torchvision(entry: dict, where: str) -> Built:
     """A torchvision architecture: its published trained weights (fetched into TORCH_HOME by
     torchvision on first use), a local state dict, or a random initialisation."""
     from torchvision import models as tv
 
     architecture = entry["variant"]
     if architecture not in tv.list_models():
-        raise ValueError(f"variant {architecture!r} is not a torchvision model; see torchvision.models.list_models()")
+        raise ValueError(f"{where}.variant: {architecture!r} is not a torchvision model; see torchvision.models.list_models()")
     weights = entry["weights"]
     if weights == "imagenet":
         published = tv.get_model_weights(architecture).DEFAULT
@@ -151,11 +164,12 @@ def _torchvision(entry: dict) -> Built:
         torch.manual_seed(weights["random_seed"])
     network = tv.get_model(architecture, weights=None)
     if "checkpoint" in weights:
-        network.load_state_dict(torch.load(weights["checkpoint"], map_location="cpu", weights_only=True), strict=True)
+        path = weights["checkpoint"]
+        fit(network, read_state_dict(path, f"{where}.weights.checkpoint"), path, f"{where}.weights.checkpoint")
     return Built(network, {"main": _default_blocks(network)})
 
 
-FAMILIES: dict[str, Callable[[dict], Built]] = {
+FAMILIES: dict[str, Callable[[dict, str], Built]] = {
     "torchvision": _torchvision,
     "efficientnet_lite": _efficientnet_lite,
     "two_pathway_video": _two_pathway_video,
@@ -168,7 +182,7 @@ def load_model(name: str, entry: dict) -> LoadedModel:
     family = entry["family"]
     if family not in FAMILIES:
         raise ValueError(f"models.{name}.family: unknown family {family!r}; known: {sorted(FAMILIES)}")
-    built = FAMILIES[family](entry)
+    built = FAMILIES[family](entry, f"models.{name}")
     network = built.network.eval()
     pathways = {}
     for pathway, layers in entry["pathways"].items():
@@ -199,6 +213,53 @@ def load_model(name: str, entry: dict) -> LoadedModel:
     if entry.get("max_features") is not None:
         cap = FeatureCap(entry["max_features"], entry.get("feature_reduction", "pool"), entry.get("projection_seed", 0))
     return LoadedModel(name, network, input_spec, pathways, cap)
+
+
+VIDEO_FAMILIES = ("two_pathway_video",)
+
+
+def check_entry(name: str, entry: dict) -> None:
+    """What can be known of ``models.<name>`` before any job runs, each error naming its key: the
+    family, the weight file exists, a video model's clip length, the module's import path, the
+    pathways and layers (on the architecture built without weights on torch's meta device: no
+    memory, no weights read)."""
+    if entry["family"] not in FAMILIES:
+        raise ValueError(f"models.{name}.family: unknown family {entry['family']!r}; known: {sorted(FAMILIES)}")
+    weights = entry.get("weights")
+    if isinstance(weights, dict) and "checkpoint" in weights and not Path(weights["checkpoint"]).is_file():
+        raise ValueError(f"models.{name}.weights.checkpoint: no file {weights['checkpoint']}")
+    if entry["family"] in VIDEO_FAMILIES and not entry["input"].get("frames"):
+        raise ValueError(f"models.{name}.input.frames: {entry['family']} is a video network; give the clip length in frames")
+    if entry["family"] not in VIDEO_FAMILIES and entry["input"].get("frames"):
+        raise ValueError(f"models.{name}.input.frames: {entry['family']} is an image network; remove frames")
+    architecture = {
+        **entry,
+        "weights": {"random_seed": 0},
+        "input": {**entry["input"], "mean": [0.0] * 3, "std": [1.0] * 3},
+    }
+    key = json.dumps(architecture, sort_keys=True)
+    if key not in _CHECKED_ARCHITECTURES:
+        _check_architecture(name, architecture)
+        _CHECKED_ARCHITECTURES.add(key)
+
+
+# Architectures already built and run: a group's members share one.
+_CHECKED_ARCHITECTURES: set[str] = set()
+
+
+def _check_architecture(name: str, architecture: dict) -> None:
+    with torch.device("meta"):
+        model = load_model(name, architecture)
+        spec = model.input_spec
+        clip = () if spec.frames is None else (spec.frames,)
+        try:
+            with torch.no_grad():
+                model.network(torch.empty(1, 3, *clip, spec.size, spec.size))
+        except RuntimeError as error:
+            raise ValueError(
+                f"models.{name}.input: the network cannot take {'a clip of ' + str(spec.frames) + ' frames of ' if clip else ''}"
+                f"{spec.size} × {spec.size} pixels ({str(error).splitlines()[0]})"
+            ) from None
 
 
 def main() -> None:

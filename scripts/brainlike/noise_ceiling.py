@@ -18,6 +18,7 @@ from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
 from .inference import PERMUTED_ENTRIES, permutation_p, permuted_vectors
+from .rdm import MIN_CONTAINERS, containers_note
 
 CORRELATION_METHODS = ("spearman", "pearson")
 
@@ -78,8 +79,9 @@ def pool(vectors: np.ndarray, method: str) -> np.ndarray:
 def between_animal(container_vectors: np.ndarray, method: str, device: str | None = None) -> dict:
     """Leave-one-container-out bounds from one RDM vector per container (containers × pairs)."""
     count = len(container_vectors)
-    bounds = {"ceiling_lower": float("nan"), "ceiling_upper": float("nan"), "ceiling_bound_containers": count}
-    if count >= 2:
+    bounds = {"ceiling_lower": float("nan"), "ceiling_upper": float("nan"), "ceiling_bound_containers": count,
+              "ceiling_bound_note": containers_note(count)}  # fmt: skip
+    if count >= MIN_CONTAINERS:
         everyone = pool(container_vectors, method)
         lower = [
             compare(pool(np.delete(container_vectors, left_out, axis=0), method), container_vectors[left_out], method, device)[

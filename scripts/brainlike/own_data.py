@@ -95,19 +95,53 @@ def manifest_rows(manifest_path: Path, area: str, depth: int, stimulus: str) -> 
     return rows
 
 
+def check_responses(responses: np.ndarray, path: Path, n_stimuli: int) -> None:
+    """A response array must be trials × stimuli × units, finite; its shape is checked against the
+    stimulus count (axis 1), and a stimulus count found on another axis says how to fix the order."""
+    shape = responses.shape
+    if responses.ndim != 3 or shape[1] != n_stimuli:
+        elsewhere = [axis for axis in range(responses.ndim) if shape[axis] == n_stimuli]
+        hint = (
+            f"; axis {elsewhere[0]} has {n_stimuli} entries, so the axes look ordered otherwise: save "
+            f"np.moveaxis(array, {elsewhere[0]}, 1) if that axis is the stimuli"
+            if responses.ndim == 3 and elsewhere
+            else ""
+        )
+        raise ValueError(
+            f"{path}: responses must be trials × stimuli × units with {n_stimuli} stimuli (the stimulus set's "
+            f"count, on axis 1), got shape {shape}{hint}"
+        )
+    if not np.issubdtype(responses.dtype, np.number):
+        raise ValueError(f"{path}: responses must be numbers, got dtype {responses.dtype}")
+    bad = ~np.isfinite(responses)
+    if bad.any():
+        trial, stimulus, unit = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{path}: {bad.sum()} NaN or infinite responses (the first at trial {trial}, stimulus {stimulus}, unit "
+            f"{unit}); replace missing trials or drop the units before scoring"
+        )
+    if shape[0] < 2:
+        raise ValueError(f"{path}: {shape[0]} trial; split halves need at least 2 trials per stimulus")
+
+
 def population_recordings(
     manifest_path: Path, area: str, depth: int, stimulus: str, n_stimuli: int, cre_line: str
 ) -> tuple[list[dict], dict]:
     """One recording per manifest row of area × depth × ``stimulus``: (recordings, metadata).
 
     A unit's container is its animal."""
+    rows = manifest_rows(manifest_path, area, depth, stimulus)
+    repeated = rows[rows.duplicated("file", keep=False) | rows.duplicated("animal", keep=False)]
+    if not repeated.empty:
+        raise ValueError(
+            f"{manifest_path}: rows {[index + 2 for index in repeated.index]} (file lines) list animal or file "
+            f"{sorted(set(repeated['animal'].astype(str)))} twice for area {area}, depth {depth}, stimulus {stimulus}; "
+            "one row per animal and population (its units would count twice)"
+        )
     recordings = []
-    for row in manifest_rows(manifest_path, area, depth, stimulus).itertuples():
+    for row in rows.itertuples():
         responses = np.load(row.file, allow_pickle=False)
-        if responses.ndim != 3 or responses.shape[1] != n_stimuli:
-            raise ValueError(
-                f"{row.file}: responses must be trials × {n_stimuli} stimuli × units, got shape {responses.shape}"
-            )
+        check_responses(responses, Path(row.file), n_stimuli)
         recordings.append({"responses": responses.astype(np.float64), "unit_id": np.arange(responses.shape[2]),
                            "container_id": str(row.animal)})  # fmt: skip
     metadata = {"area": area, "depth": depth, "stimulus": stimulus, "cre_line": cre_line, "signal": "own responses",

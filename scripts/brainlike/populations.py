@@ -9,6 +9,7 @@ and count, which the tables read without loading the tensors.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from .atomic import write_npz
 from .recordings import sidecar
 from .seeds import labelled_rng
 from .splits import half_means, random_splits
+
+log = logging.getLogger(__name__)
 
 # Labels of a recording that are counts, not per-cell labels.
 COUNTS = ("trials", "stimuli", "units")
@@ -44,12 +47,21 @@ def matched_cells(recordings: list[dict]) -> list[dict]:
     return merged
 
 
-def pool(recordings: list[dict]) -> dict[str, np.ndarray]:
+def pool(recordings: list[dict]) -> tuple[dict[str, np.ndarray], dict]:
     """Recordings side by side: responses (trials × stimuli × cells, each recording cut to the trials
-    all have) and, per cell, its unit id and every label of its recording."""
+    all have) and, per cell, its unit id and every label of its recording; with a record of the
+    trials each recording had and how many were dropped to pool them."""
     if not recordings:
         raise ValueError("no recording to pool")
-    n_trials = min(recording["responses"].shape[0] for recording in recordings)
+    trials = [recording["responses"].shape[0] for recording in recordings]
+    n_trials = min(trials)
+    record = {"trials_used": n_trials, "trials_dropped": int(sum(trials) - n_trials * len(trials))}
+    if record["trials_dropped"]:
+        record["trials_per_recording"] = {
+            f"{recording['container_id']} {recording.get('session_type', '')}".strip(): count
+            for recording, count in zip(recordings, trials)
+        }
+        log.warning("recordings have %s trials: each is cut to the %d all have", sorted(set(trials)), n_trials)
     labels = [key for key in recordings[0] if key not in ("responses", "unit_id", *COUNTS)]
     arrays = {
         "responses": np.concatenate([recording["responses"][:n_trials] for recording in recordings], axis=2),
@@ -59,7 +71,7 @@ def pool(recordings: list[dict]) -> dict[str, np.ndarray]:
         arrays[label] = np.concatenate(
             [np.full(len(recording["unit_id"]), recording[label]) for recording in recordings]
         )
-    return arrays
+    return arrays, record
 
 
 def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
@@ -121,6 +133,39 @@ def select_cells(
     return kept, record
 
 
+def check_signal(arrays: dict, label: str) -> None:
+    """Responses must be finite and a population needs two trials per stimulus for its split halves."""
+    responses = arrays["responses"]
+    bad = ~np.isfinite(responses)
+    if bad.any():
+        cells = np.flatnonzero(bad.any(axis=(0, 1)))
+        containers = sorted({str(container) for container in arrays["container_id"][cells]})
+        raise ValueError(
+            f"population {label}: {bad.sum()} NaN or infinite responses in {len(cells)} cells of containers "
+            f"{containers}; the recordings must be finite (leave those containers out with data.containers)"
+        )
+    if responses.shape[0] < 2:
+        raise ValueError(f"population {label}: {responses.shape[0]} trial per stimulus; split halves need at least 2")
+
+
+def drop_silent_containers(arrays: dict, label: str) -> tuple[dict, dict]:
+    """Leave out containers (animals) whose every cell is constant: they carry no signal, and their
+    own RDM is undefined. Constant cells of live containers stay (as in the reference) and are
+    counted. Returns the arrays and a record of both counts."""
+    responses = arrays["responses"]
+    constant = np.ptp(responses.reshape(-1, responses.shape[2]), axis=0) == 0
+    containers = arrays["container_id"]
+    silent = sorted({str(c) for c in np.unique(containers) if constant[containers == c].all()}, key=str)
+    record = {"constant_cells": int(constant.sum()), "silent_containers": silent}
+    if silent:
+        log.warning("population %s: containers %s have no cell whose response varies; left out", label, silent)
+        keep = ~np.isin(containers.astype(str), silent)
+        if not keep.any():
+            raise ValueError(f"population {label}: no cell's response varies in any container {silent}")
+        arrays = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}
+    return arrays, record
+
+
 def population(
     recordings: list[dict], metadata: dict, cells: dict, movie_sessions: str | None, running: dict | None
 ) -> tuple[dict[str, np.ndarray], dict]:
@@ -135,11 +180,14 @@ def population(
     n_recordings = len(recordings)
     if movie_sessions == "matched":
         recordings = matched_cells(recordings)
-    arrays = pool(recordings)
+    arrays, pooling = pool(recordings)
+    check_signal(arrays, label)
+    arrays, silent = drop_silent_containers(arrays, label)
     running_p = None
     if running is not None:
         running_p = np.array([np.nan if running.get(str(unit)) is None else running[str(unit)] for unit in arrays["unit_id"]])
     arrays, selection = select_cells(arrays, label, cells, running_p, "p_run_mod_ns" if running is not None else None)
+    selection = {**pooling, **silent, **selection}
     trials, stimuli, n_cells = arrays["responses"].shape
     containers, counts = np.unique(arrays["container_id"], return_counts=True)
     options = dict(metadata["options"], **({"sessions": movie_sessions} if movie_sessions else {}))

@@ -17,6 +17,9 @@ import rsatoolbox
 
 from .splits import half_means
 
+# Containers (animals) an interval or bound across animals needs.
+MIN_CONTAINERS = 2
+
 DISTANCES = {"correlation": "correlation", "euclidean": "squared euclidean"}  # ours → rsatoolbox's measure name
 
 # Columns read at a time from a zarr layer (the width of the activation stores' chunks, so each
@@ -26,6 +29,13 @@ COLUMN_CHUNK = 1 << 16
 FLOAT64_BLOCK = 1 << 14
 
 
+def containers_note(count: int) -> str:
+    """Why an interval or bound across animals is empty ("" when it is not)."""
+    if count >= MIN_CONTAINERS:
+        return ""
+    return f"{count} container{'s' * (count != 1)}: a statistic across animals needs at least {MIN_CONTAINERS}"
+
+
 def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance: str) -> np.ndarray:
     squares = np.einsum("...ii->...i", gram)
     if distance == "euclidean":
@@ -33,7 +43,9 @@ def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance
     elif distance == "correlation":
         centred = gram - np.einsum("...i,...j->...ij", sums, sums) / n_features
         scale = np.sqrt(np.einsum("...ii->...i", centred))
-        dissimilarity = 1.0 - centred / scale[..., :, None] / scale[..., None, :]
+        # A constant pattern has no correlation: its pairs are NaN, flagged where they are scored.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dissimilarity = 1.0 - centred / scale[..., :, None] / scale[..., None, :]
     else:
         raise ValueError(f"unknown RDM distance {distance!r}; valid: {', '.join(DISTANCES)}")
     # Rounding can leave the two triangles 1e-16 apart and the diagonal off zero: mirror the upper
@@ -82,11 +94,12 @@ def population_rdms(
 
     kind ``half_a`` / ``half_b`` (index: split of ``splits.random_splits``): the trial-averaged halves
     of every split; the A halves are the reference's random half-trial brain RDMs, A against B its
-    split-half noise ceiling. ``all`` (index 0): every trial, for permutation tests.
+    split-half noise ceiling. ``all`` (index 0): every trial, the population's RDM to look at.
     ``container`` (descriptor ``container``: its id): every trial of one animal's cells, for the
     between-animal bounds; containers with fewer than 2 cells have no RDM. ``container_bootstrap`` (index: draw):
     the cells of containers drawn with replacement, half A of split ``draw mod splits``, so each
-    draw scores at the same trial count as the half-trial RDMs.
+    draw scores at the same trial count as the half-trial RDMs; none for a population of fewer
+    than MIN_CONTAINERS containers (a resample of one animal says nothing about animals).
     Returns the (k, n, n) stack and its rdm_descriptors ``kind``, ``index`` (position within the
     kind) and ``container`` (the id as text for kind container, else empty).
     """
@@ -110,7 +123,7 @@ def population_rdms(
         with_rdm,
     )
     draws = []
-    for draw in range(container_bootstraps):
+    for draw in range(container_bootstraps if len(containers) >= MIN_CONTAINERS else 0):
         chosen = rng.choice(containers, size=len(containers), replace=True)
         cells = np.concatenate([np.flatnonzero(container_ids == c) for c in chosen])
         half_a, _ = half_means(responses[:, :, cells], splits[draw % len(splits)])

@@ -2,14 +2,18 @@
 best layer.
 
 The score of a layer is the reference study's: the comparison with each random half-trial brain
-RDM, averaged over them. Around it:
+RDM, averaged over them. Around it (each resample drawn as ``resampling`` allows for the
+stimulus: exchangeable scenes, or the segments of a continuous movie):
 - bootstrap over stimuli: each draw resamples the stimuli of one half-trial RDM (a different split
   per draw, so the interval also carries the split-to-split spread);
 - bootstrap over containers: the brain RDMs built from containers drawn with replacement
-  (``rdm.population_rdms``);
-- permutation p: the all-trial brain RDM with its stimuli relabelled is the null;
-- held-out best layer: per pathway, the layer chosen on one random half of the stimuli is scored
-  on the other half (half-trial RDMs, like the score).
+  (``rdm.population_rdms``); empty, with the reason, for a population of one container;
+- permutation p of the reported score itself: the model RDM relabelled, the comparison with every
+  half-trial RDM averaged, per relabelling;
+- held-out best layer: per pathway, the layer chosen on one half of the stimuli is scored on the
+  other half (half-trial RDMs, like the score).
+A layer whose RDM is constant or undefined has no score (NaN), hence no p, interval or place in a
+best-layer choice; ``score_flag`` says why, for it and for any other undefined or partial score.
 Random draws depend on the seed and the stimulus set only, so every model and population sees
 the same draws (common random numbers; the same config gives the same bytes).
 """
@@ -25,15 +29,15 @@ import pandas as pd
 from .compare import compare
 from .inference import (
     PERMUTED_ENTRIES,
-    bootstrap_draws,
     bootstrap_positions,
     held_out_best_layer,
     percentile_interval,
     permutation_p,
     permuted_vectors,
-    stimulus_halves,
     sub_rdm_positions,
 )
+from .rdm import containers_note
+from .resampling import design
 from .seeds import labelled_rng
 
 
@@ -45,6 +49,7 @@ class Inference:
     permutations: int
     ci_level: float
     best_layer_folds: int
+    continuous: bool = False  # the stimuli are consecutive segments of one movie (see resampling)
     device: str | None = None  # a torch device for the Kendall counts (compare.compare)
 
 
@@ -54,24 +59,67 @@ class BrainRDMs:
 
     key: dict
     half_a: np.ndarray
-    all_trials: np.ndarray
     container_bootstrap: np.ndarray
+    containers: int
 
     @classmethod
     def from_rsatoolbox(cls, rdms) -> "BrainRDMs":
         kinds = np.asarray(rdms.rdm_descriptors["kind"])
         vectors = rdms.get_vectors()
         key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}
-        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "all"][0], vectors[kinds == "container_bootstrap"])
+        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]))
 
 
 def _n_stimuli(pairs: int) -> int:
     return int(round((1 + np.sqrt(1 + 8 * pairs)) / 2))
 
 
+def layer_flags(layers: np.ndarray) -> np.ndarray:
+    """Per model RDM vector: why it cannot be scored, or what is partial about it ("" if nothing)."""
+    flags = []
+    for vector in layers:
+        finite = np.isfinite(vector)
+        if finite.sum() < 2:
+            flags.append(
+                "model RDM undefined: no stimulus pair has a dissimilarity (a layer with one feature, or "
+                "constant patterns, under correlation distance)"
+            )
+        elif np.ptp(vector[finite]) == 0:
+            flags.append("model RDM constant: the layer does not tell the stimuli apart")
+        elif not finite.all():
+            flags.append(
+                f"model RDM undefined for {np.sum(~finite)} of {len(vector)} stimulus pairs (stimuli with constant "
+                "patterns under correlation distance); those pairs are left out"
+            )
+        else:
+            flags.append("")
+    return np.array(flags, dtype=object)
+
+
+def _scorable(flags: np.ndarray) -> np.ndarray:
+    return np.array([not flag.startswith(("model RDM undefined:", "model RDM constant")) for flag in flags])
+
+
+def _score_flags(brain: BrainRDMs, layer_flag: np.ndarray, score: np.ndarray, method: str) -> np.ndarray:
+    flags = layer_flag.copy()
+    brain_nan = np.isnan(brain.half_a).any(axis=1)
+    for layer in np.flatnonzero(np.isnan(score) & (flags == "")):
+        if brain_nan.all():
+            flags[layer] = "brain RDMs undefined (a stimulus with constant responses in every cell)"
+        else:
+            flags[layer] = f"{method} undefined: a constant ranking in the brain or model RDM"
+    if brain_nan.any():
+        note = (
+            f"{brain_nan.sum()} of {len(brain_nan)} half-trial brain RDMs have undefined pairs (a stimulus with "
+            "constant responses in every cell); those pairs are left out"
+        )
+        flags = np.array([flag or note for flag in flags], dtype=object)
+    return flags
+
+
 def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np.ndarray) -> np.ndarray:
     """draws × populations × layers: each draw resamples the stimuli of half-trial RDM draw mod splits."""
-    n, splits = draws.shape[1], half_a.shape[1]
+    n, splits = _n_stimuli(layers.shape[1]), half_a.shape[1]
     scores = np.empty((len(draws), len(half_a), len(layers)))
     for index, draw in enumerate(draws):
         positions = bootstrap_positions(draw, n)
@@ -79,29 +127,41 @@ def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np
     return scores
 
 
-def _permutation_p(score, all_trials: np.ndarray, layers: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """populations × layers: p of each score against the brain RDM's stimulus relabellings."""
-    observed = score(all_trials, layers)
+def _permutation_p(score, half_a: np.ndarray, layers: np.ndarray, observed: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """populations × layers: p of the mean score over half-trial RDMs against the same mean with the
+    model RDM relabelled (the same as relabelling every brain RDM, and each layer is relabelled once
+    for all of them)."""
     if len(orders) == 0:
         return np.full(observed.shape, np.nan)
-    null = np.empty((len(orders), len(all_trials), len(layers)))
-    batch = max(1, PERMUTED_ENTRIES // all_trials.size)
+    populations, splits, pairs = half_a.shape
+    references = half_a.reshape(-1, pairs)
+    null = np.empty((len(orders), populations, len(layers)))
+    # Bounds both the relabelled layer vectors and the scores of a batch to PERMUTED_ENTRIES.
+    batch = max(1, PERMUTED_ENTRIES // max(layers.size, len(references) * len(layers), 1))
     for start in range(0, len(orders), batch):
-        permuted = permuted_vectors(all_trials, orders[start : start + batch])  # populations × batch × pairs
-        scores = score(permuted.reshape(-1, permuted.shape[-1]), layers)
-        null[start : start + batch] = scores.reshape(len(all_trials), -1, len(layers)).transpose(1, 0, 2)
+        chunk = orders[start : start + batch]
+        permuted = permuted_vectors(layers, chunk)  # layers × chunk × pairs
+        scores = score(references, permuted.reshape(-1, pairs)).reshape(populations, splits, len(layers), len(chunk))
+        null[start : start + len(chunk)] = scores.mean(axis=1).transpose(2, 0, 1)
     return permutation_p(observed, null)
 
 
-def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.ndarray, n: int) -> np.ndarray:
+def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.ndarray) -> np.ndarray:
     """folds × 2 × populations × layers: scores on each half of each stimulus halving."""
-    splits = half_a.shape[1]
+    n, splits = _n_stimuli(layers.shape[1]), half_a.shape[1]
     scores = np.empty((len(halvings), 2, len(half_a), len(layers)))
     for fold, halves in enumerate(halvings):
         for side, stimuli in enumerate(halves):
             positions = sub_rdm_positions(stimuli, n)
             scores[fold, side] = score(half_a[:, fold % splits, positions], layers[:, positions])
     return scores
+
+
+def _with_layers(values: np.ndarray, scorable: np.ndarray) -> np.ndarray:
+    """Scores of the scorable layers (last axis) placed among all layers, NaN for the others."""
+    full = np.full(values.shape[:-1] + scorable.shape, np.nan)
+    full[..., scorable] = values
+    return full
 
 
 def score_layers(
@@ -117,20 +177,27 @@ def score_layers(
     """
     score = partial(compare, method=settings.method, device=settings.device)
     n = _n_stimuli(layers.shape[1])
+    stimuli = design(n, settings.continuous)
+    flags = layer_flags(layers)
+    scorable = _scorable(flags)
+    valid = layers[scorable]
     half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
     splits = half_a.shape[1]
-    per_split = score(half_a.reshape(-1, half_a.shape[-1]), layers).reshape(len(brains), splits, -1)
-    draws = bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps, n)
-    bootstrap = _stimulus_bootstrap(score, half_a, layers, draws)
+    per_split = score(half_a.reshape(-1, half_a.shape[-1]), valid).reshape(len(brains), splits, -1)
+    observed = per_split.mean(axis=1)
+    draws = stimuli.bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps)
+    bootstrap = _with_layers(_stimulus_bootstrap(score, half_a, valid, draws), scorable)
     stimulus_low, stimulus_high = percentile_interval(bootstrap, settings.ci_level)
-    orders = np.argsort(labelled_rng(settings.seed, "permutation", stimulus).random((settings.permutations, n)), axis=1)
-    p = _permutation_p(score, np.stack([brain.all_trials for brain in brains]), layers, orders)
-    halvings = stimulus_halves(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds, n)
-    halving_scores = _halving_scores(score, half_a, layers, halvings, n)
+    orders = stimuli.relabellings(labelled_rng(settings.seed, "permutation", stimulus), settings.permutations)
+    p = _with_layers(_permutation_p(score, half_a, valid, observed, orders), scorable)
+    halvings = stimuli.halvings(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds)
+    halving_scores = _with_layers(_halving_scores(score, half_a, valid, halvings), scorable)
+    per_split, observed = _with_layers(per_split, scorable), _with_layers(observed, scorable)
 
     rows = []
     for position, brain in enumerate(brains):
-        container_low, container_high = percentile_interval(score(brain.container_bootstrap, layers), settings.ci_level)
+        container_draws = _with_layers(score(brain.container_bootstrap, valid), scorable)
+        container_low, container_high = percentile_interval(container_draws, settings.ci_level)
         if len(halvings):
             selected, held_out = held_out_best_layer(halving_scores[:, :, position], pathways)
         else:
@@ -139,28 +206,34 @@ def score_layers(
             pd.DataFrame(
                 {
                     **brain.key,
-                    "score": per_split[position].mean(axis=0),
+                    "score": observed[position],
                     "score_sd": per_split[position].std(axis=0, ddof=1),
                     "brain_resamples": splits,
                     "ci_low_stimuli": stimulus_low[position],
                     "ci_high_stimuli": stimulus_high[position],
                     "ci_low_containers": container_low,
                     "ci_high_containers": container_high,
+                    "ci_containers_note": containers_note(brain.containers),
                     "p": p[position],
                     "best_layer_selected": selected,
                     "best_layer_held_out_score": held_out,
                     "layer_position": np.arange(len(layers)),
+                    "score_flag": _score_flags(brain, flags, observed[position], settings.method),
                 }
             )
         )
     table = pd.concat(rows, ignore_index=True)
     table["comparison"] = settings.method
+    container_draws = max(len(brain.container_bootstrap) for brain in brains)
     table["ci_method"] = (
-        f"{settings.ci_level:.0%} percentile bootstrap: {settings.stimulus_bootstraps} stimulus draws, "
-        f"{len(brains[0].container_bootstrap)} container draws"
+        f"{settings.ci_level:.0%} percentile bootstrap: {stimuli.bootstrap_method(settings.stimulus_bootstraps)}, "
+        f"{container_draws} container draws"
     )
-    table["p_method"] = f"{settings.permutations} stimulus permutations of the all-trial brain RDM, one-sided"
+    table["p_method"] = (
+        f"one-sided; the mean over the half-trial RDMs (the score) against the same mean under "
+        f"{stimuli.relabelling_method(len(orders))} of the model RDM"
+    )
     table["best_layer_method"] = (
-        f"{settings.best_layer_folds} random stimulus halvings, chosen per pathway on one half, scored on the other"
+        f"{stimuli.halving_method(settings.best_layer_folds)}, chosen per pathway on one half, scored on the other"
     )
     return table, {"bootstrap": bootstrap, "halvings": halving_scores}

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import collections
 import pickle
-import re
 import typing
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .weights import asked_for, fit
 
 N_BLOCKS = 6
 STEM_FILTERS = 32
@@ -189,22 +190,18 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
             # The tensors are tagged cuda:0 in the file.
             checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        named = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        what = named.group(1) if named else "code"
         raise pickle.UnpicklingError(
-            f"{path}: refused: the file names {what}, outside what a reference checkpoint may hold"
+            f"{path}: refused: the file names {asked_for(error)}, outside what a reference checkpoint may hold"
         ) from None
     prefix = "network.backbone."
     backbone = {key.removeprefix(prefix): value for key, value in checkpoint["state_dict"].items() if key.startswith(prefix)}
     return backbone, _plain(checkpoint["hyper_parameters"])
 
 
-def load_visualnet(path: Path, out_merge: str) -> tuple[VisualNet, dict]:
-    """A VisualNet with a checkpoint's backbone loaded strictly, and its hyper-parameters."""
+def load_visualnet(path: Path, out_merge: str, where: str) -> tuple[VisualNet, dict]:
+    """A VisualNet with a checkpoint's backbone loaded strictly, and its hyper-parameters; ``where``
+    names the config key of the checkpoint in errors."""
     backbone, hyper_parameters = read_checkpoint(path)
     network = VisualNet(out_merge)
-    try:
-        network.load_state_dict(backbone, strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{path}: the backbone does not match the reference design: {error}") from error
+    fit(network, backbone, path, where)
     return network, hyper_parameters

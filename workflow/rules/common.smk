@@ -5,6 +5,7 @@ from snakemake.utils import validate
 
 from brainlike import allen_index
 from brainlike.model_groups import expand_models
+from brainlike.models import check_entry
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -24,6 +25,13 @@ def _check_config(config):
         if unknown:
             raise ValueError(
                 f"data.stimuli {unknown} are not keys of data.own.stimuli ({sorted(data['own']['stimuli'])})"
+            )
+        unknown = sorted(
+            set(data["own"].get("continuous", [])) - set(data["own"]["stimuli"])
+        )
+        if unknown:
+            raise ValueError(
+                f"data.own.continuous {unknown} are not keys of data.own.stimuli ({sorted(data['own']['stimuli'])})"
             )
     else:
         unknown = sorted(set(data["stimuli"]) - {"natural_scenes", "natural_movie_one"})
@@ -86,6 +94,11 @@ def _check_config(config):
 # so a group's label is not part of any member's extraction); group → member names.
 MODEL_ENTRIES, GROUPS = expand_models(config["models"])
 _check_config(config)
+# Every model is built once without weights, so a misspelt layer fails now, not after hours of
+# other jobs (once per run: cluster jobs re-reading this file skip it).
+if workflow.is_main_process:
+    for name, entry in MODEL_ENTRIES.items():
+        check_entry(name, entry)
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
@@ -101,6 +114,16 @@ GROUPED_PAIRS = [
 SOURCE = config["data"]["source"]
 CRE_LINE = config["data"]["cre_line"]
 RESULTS = config["results"]
+
+
+def continuous_stimulus(stimulus):
+    """Whether a stimulus set is the segments of one movie, in order (its resamples keep the order;
+    see brainlike.resampling)."""
+    if SOURCE == "own":
+        return stimulus in config["data"]["own"].get("continuous", [])
+    return stimulus == "natural_movie_one"
+
+
 # Statistics jobs ask for a GPU only when their Kendall counts run on one.
 RSA_GPUS = int(str(config["rsa"]["device"]).startswith("cuda"))
 

@@ -17,6 +17,7 @@ rule noise_ceiling:
     params:
         seed=config["rsa"]["seed"],
         permutations=config["rsa"]["permutations"],
+        continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         comparison=config["rsa"]["comparison"],
         spearman_brown=config["rsa"]["spearman_brown"],
         device=config["rsa"]["device"],
@@ -52,6 +53,7 @@ rule compare:
         permutations=config["rsa"]["permutations"],
         ci_level=config["rsa"]["ci_level"],
         best_layer_folds=config["rsa"]["best_layer_folds"],
+        continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         device=config["rsa"]["device"],
         weights=lambda wildcards: weights_label(
             MODEL_ENTRIES[wildcards.model]["weights"]

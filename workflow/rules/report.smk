@@ -21,6 +21,7 @@ rule tables:
     params:
         area_notes=config["data"]["area_notes"],
         alpha=config["rsa"]["alpha"],
+        fdr_family=config["rsa"]["fdr_family"],
     script:
         "../../scripts/tables.py"
 

@@ -1,0 +1,239 @@
+"""Fault suite: what a user can get wrong, and what the workflow must do about it.
+
+Every case ends in a clear error that names the key, file or value and what would be valid, or in
+a logged exclusion counted in the population's record; never in a silent NaN or a changed number.
+The session prints how many cases ran and passed (tests/conftest.py, ``pytest_terminal_summary``).
+"""
+
+import copy
+import logging
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from conftest import default_config, snakemake, write_config
+
+from brainlike.downloads import CorruptFileError, verify_events, verify_nwb
+from brainlike.models import check_entry, load_model
+from brainlike.own_data import population_recordings
+from brainlike.populations import population
+from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.weights import fit, read_state_dict
+
+CELLS = {"reliability_threshold": None, "reliability_splits": 10, "seed": 0, "exclude_running_modulated": False,
+         "running_p_threshold": 0.05, "min_cells": 2}  # fmt: skip
+LITE = copy.deepcopy(default_config()["models"]["efficientnet_lite0"])
+VIDEO = {"family": "two_pathway_video", "weights": {"random_seed": 0}, "pathways": {"p1": None},
+         "input": {"size": 64, "frames": 15, "mean": [0.5] * 3, "std": [0.5] * 3}}  # fmt: skip
+
+
+# --- Config: refused before any job runs, naming the key, the bad value and the valid ones ----------
+
+def second_model(config, **changes):
+    config["models"]["second"] = {**copy.deepcopy(LITE), "weights": {"random_seed": 5}, **changes}
+
+
+CONFIG_FAULTS = [
+    (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
+    (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
+    (lambda c: c["rsa"].update(splits="100"), "'100' is not of type 'integer'"),
+    (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
+    (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
+    (lambda c: c["data"].update(depths=[175, 500]), "and depths [500] that embedded does not generate"),
+    (lambda c: c["data"].update(stimuli=["gratings"]), "the Brain Observatory stimuli are natural_scenes and"),
+    (lambda c: c["data"].update(source="own"), "data.source is own: set data.own"),
+    (lambda c: c["data"].update(containers={"VISrl": None}), "data.containers lists areas ['VISrl']"),
+    (lambda c: c["models"]["efficientnet_lite0"].pop("input"), "'input' is a required property"),
+    (lambda c: c["responses"]["natural_movie_one"].update(segment_frames=7), "7 is not one of"),
+    (lambda c: c["embedded"].update(source_model="resnet"), "embedded.source_model: 'resnet' is not a model"),
+    (lambda c: c.update(extra_key=1), "Additional properties are not allowed ('extra_key' was unexpected)"),
+    (lambda c: c["rsa"].update(distance="cosine"), "'cosine' is not one of ['correlation', 'euclidean']"),
+    (lambda c: c["rsa"].update(comparison="cosine"), "'cosine' is not one of ['tau-a', 'tau-b', 'spearman', 'pearson']"),
+    (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
+    (lambda c: c["rsa"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
+    (lambda c: c["rsa"].update(fdr_family="animal"), "'animal' is not one of ['model_stimulus', 'stimulus', 'table']"),
+    (lambda c: c["rsa"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
+    (lambda c: c["contrasts"].append(["rat", "random init"]), "contrasts[1]: ['rat', 'random init'] must name two"),
+    (lambda c: c["models"]["random_lite0"].update(members={}), "should be non-empty"),
+    (lambda c: c["models"].update(random_lite0_seed1=c["models"]["efficientnet_lite0"]),
+     "models.random_lite0_seed1: model name 'random_lite0_seed1' is already taken"),
+    (lambda c: c["models"]["efficientnet_lite0"].pop("weights"), "models.efficientnet_lite0: set weights"),
+    # A second model's mistakes fail the dry run, not the run minutes later.
+    (lambda c: second_model(c, pathways={"main": ["_blocks.1", "_blocks.99"]}),
+     "models.second.pathways.main: no such layer(s) ['_blocks.99']"),
+    (lambda c: second_model(c, pathways={"ventral": None}), "models.second.pathways.ventral: no default layers"),
+    (lambda c: second_model(c, input={**LITE["input"], "size": 8}), "models.second.input: the network cannot take 8 × 8"),
+    (lambda c: second_model(c, family="keras"), "'keras' is not one of"),
+    (lambda c: c["models"].update(video={**VIDEO, "weights": {"checkpoint": "missing/rat1.ckpt"}}),
+     "models.video.weights.checkpoint: no file missing/rat1.ckpt"),
+    (lambda c: c["models"].update(video={**VIDEO, "input": {**VIDEO["input"], "size": 64}}) or c["models"]["video"]["input"].pop("frames"),
+     "models.video.input.frames: two_pathway_video is a video network"),
+    (lambda c: c["models"].update(own={**VIDEO, "family": "torch_module", "module": "nowhere.nets:Net",
+                                       "pathways": {"main": ["conv"]}, "input": LITE["input"]}),
+     "models.own.module: cannot import 'nowhere.nets:Net'"),
+]
+
+
+@pytest.mark.parametrize("change, message", CONFIG_FAULTS)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):
+    config = copy.deepcopy(default_config())
+    change(config)
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+# --- Data: your own recordings --------------------------------------------------------------------
+
+N_STIMULI = 6
+
+
+def own_population(tmp_path, arrays: dict[str, np.ndarray], extra_rows: str = ""):
+    """Write per-animal arrays and a manifest, read them as the recordings job does, pool them as the
+    responses job does: (arrays, metadata)."""
+    lines = ["animal,area,depth,stimulus,file"]
+    for animal, responses in arrays.items():
+        np.save(tmp_path / f"{animal}.npy", responses)
+        lines.append(f"{animal},V1,100,s,{animal}.npy")
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n" + extra_rows)
+    recordings, metadata = population_recordings(tmp_path / "manifest.csv", "V1", 100, "s", N_STIMULI, "own")
+    return population(recordings, metadata, CELLS, None, None)
+
+
+def responses(rng, trials=4, units=5):
+    return rng.normal(size=(trials, N_STIMULI, units))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_responses_name_the_file_and_the_first_place(tmp_path, bad):
+    rng = np.random.default_rng(0)
+    broken = responses(rng)
+    broken[2, 3, 1] = bad
+    with pytest.raises(ValueError, match=r"m2\.npy: 1 NaN or infinite responses \(the first at trial 2, stimulus 3, unit 1\)"):
+        own_population(tmp_path, {"m1": responses(rng), "m2": broken})
+
+
+def test_an_array_in_another_axis_order_is_named_with_the_fix(tmp_path):
+    rng = np.random.default_rng(1)
+    swapped = np.moveaxis(responses(rng, trials=4), 1, 0)  # stimuli × trials × units
+    with pytest.raises(ValueError, match=r"m1\.npy: .* 6 stimuli .*got shape \(6, 4, 5\); axis 0 has 6 entries.*moveaxis\(array, 0, 1\)"):
+        own_population(tmp_path, {"m1": swapped})
+
+
+def test_a_manifest_row_listed_twice_is_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    with pytest.raises(ValueError, match=r"manifest\.csv: rows \[2, 3\] .* list animal or file \['m1'\] twice"):
+        own_population(tmp_path, {"m1": responses(rng)}, extra_rows="m1,V1,100,s,m1.npy\n")
+
+
+def test_unequal_trial_counts_are_cut_to_the_shortest_and_recorded(tmp_path, caplog):
+    rng = np.random.default_rng(3)
+    with caplog.at_level(logging.WARNING):
+        arrays, metadata = own_population(tmp_path, {"m1": responses(rng, trials=6), "m2": responses(rng, trials=4)})
+    assert arrays["responses"].shape == (4, N_STIMULI, 10)
+    assert metadata["selection"]["trials_used"] == 4 and metadata["selection"]["trials_dropped"] == 2
+    assert metadata["selection"]["trials_per_recording"] == {"m1": 6, "m2": 4}
+    assert "each is cut to the 4 all have" in caplog.text
+
+
+def test_a_dead_unit_is_counted_and_a_dead_animal_left_out(tmp_path, caplog):
+    rng = np.random.default_rng(4)
+    live = responses(rng)
+    live[:, :, 0] = 0.0  # a unit that never responds
+    with caplog.at_level(logging.WARNING):
+        arrays, metadata = own_population(tmp_path, {"m1": live, "m2": np.zeros((4, N_STIMULI, 5))})
+    assert metadata["selection"]["constant_cells"] == 6 and metadata["selection"]["silent_containers"] == ["m2"]
+    assert set(arrays["container_id"]) == {"m1"} and metadata["containers"] == 1
+    assert "containers ['m2'] have no cell whose response varies; left out" in caplog.text
+
+
+def test_too_few_trials_or_cells_are_refused(tmp_path):
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match=r"m1\.npy: 1 trial; split halves need at least 2"):
+        own_population(tmp_path, {"m1": responses(rng, trials=1)})
+    with pytest.raises(ValueError, match=r"has 1 cells after selection .* fewer than cells.min_cells = 2"):
+        own_population(tmp_path, {"m1": responses(rng, units=1)})
+
+
+def test_truncated_or_corrupt_cache_files_are_named(tmp_path):
+    nwb = tmp_path / "500.nwb"
+    with h5py.File(nwb, "w") as handle:
+        handle.create_dataset("processing/x", data=np.zeros(1000))
+    nwb.write_bytes(nwb.read_bytes()[:1500])
+    with pytest.raises(CorruptFileError, match=r"500\.nwb is truncated or corrupt"):
+        verify_nwb(nwb)
+    events = tmp_path / "500_events.npz"
+    np.savez_compressed(events, ev=np.ones((3, 100)))
+    events.write_bytes(events.read_bytes()[:40])
+    with pytest.raises(CorruptFileError, match=r"500_events\.npz is truncated or corrupt"):
+        verify_events(events)
+
+
+# --- Models -----------------------------------------------------------------------------------------
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+
+def test_a_checkpoint_of_another_architecture_lists_its_keys_in_the_config_words(tmp_path):
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(2, 2))
+    torch.save(other.state_dict(), tmp_path / "other.pt")
+    state = read_state_dict(tmp_path / "other.pt", "models.tiny.weights.checkpoint")
+    with pytest.raises(ValueError) as error:
+        fit(Tiny(), state, tmp_path / "other.pt", "models.tiny.weights.checkpoint")
+    message = str(error.value)
+    assert message.startswith(f"models.tiny.weights.checkpoint: {tmp_path / 'other.pt'} does not fit Tiny")
+    assert "missing: conv.weight, conv.bias" in message and "unexpected: 0.weight, 0.bias, 1.weight, 1.bias" in message
+    wider = torch.nn.Module()
+    wider.conv = torch.nn.Conv2d(3, 8, 3)
+    with pytest.raises(ValueError, match=r"other shapes: conv.weight \(8, 3, 3, 3\) ≠ \(4, 3, 3, 3\)"):
+        fit(Tiny(), wider.state_dict(), tmp_path / "wide.pt", "models.tiny.weights.checkpoint")
+
+
+class RunsCode:
+    def __reduce__(self):
+        import os
+
+        return os.system, ("echo this should never run",)
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_naming_what_it_imports(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"conv.weight": RunsCode()}, path)
+    with pytest.raises(ValueError, match=r"models.tiny.weights.checkpoint: .*evil\.pt was refused: its pickle asks for "
+                                         r"(posix|os)\.system"):  # fmt: skip
+        read_state_dict(path, "models.tiny.weights.checkpoint")
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"evil\.pt (is not a readable torch file|was refused)"):
+        read_state_dict(path, "models.tiny.weights.checkpoint")
+
+
+def test_model_entries_are_checked_on_the_meta_device_without_weights():
+    check_entry("lite", LITE)  # the trained network's architecture, no weights read
+    with pytest.raises(ValueError, match=r"models.lite.input: the network cannot take 8 × 8 pixels"):
+        check_entry("lite", {**LITE, "input": {**LITE["input"], "size": 8}})
+    with pytest.raises(ValueError, match=r"models.lite.input.frames: efficientnet_lite is an image network"):
+        check_entry("lite", {**LITE, "input": {**LITE["input"], "frames": 15}})
+    with pytest.raises(ValueError, match=r"models.lite.family: unknown family 'keras'"):
+        load_model("lite", {**LITE, "family": "keras"})
+
+
+def test_zero_variance_units_give_a_flagged_layer_never_a_score():
+    rng = np.random.default_rng(6)
+    n = 12
+    rows, columns = np.triu_indices(n, 1)
+    brain_patterns = rng.normal(size=(3, n, 10))
+    centred = brain_patterns - brain_patterns.mean(axis=2, keepdims=True)
+    corr = np.einsum("kif,kjf->kij", centred, centred) / np.sqrt(
+        np.einsum("kif,kif->ki", centred, centred)[:, :, None] * np.einsum("kjf,kjf->kj", centred, centred)[:, None, :])
+    brain = BrainRDMs({"area": "A", "depth": 0}, (1 - corr)[:, rows, columns], np.empty((0, len(rows))), containers=2)
+    dead_layer = np.full((1, len(rows)), np.nan)  # every unit constant: correlation distance undefined
+    settings = Inference("tau-a", seed=0, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
+    table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "s")
+    assert np.isnan(table[["score", "p", "ci_low_stimuli"]].to_numpy(dtype=float)).all()
+    assert table["score_flag"].iloc[0].startswith("model RDM undefined")
