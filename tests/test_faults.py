@@ -7,12 +7,19 @@ The session prints how many cases ran and passed (tests/conftest.py, ``pytest_te
 
 import copy
 import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import default_config, snakemake, write_config
+from conftest import ROOT, SNAKEMAKE, default_config, digest, snakemake, write_config
 
 from brainlike.downloads import CorruptFileError, verify_events, verify_nwb
 from brainlike.models import check_entry, load_model
@@ -237,3 +244,65 @@ def test_zero_variance_units_give_a_flagged_layer_never_a_score():
     table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "s")
     assert np.isnan(table[["score", "p", "ci_low_stimuli"]].to_numpy(dtype=float)).all()
     assert table["score_flag"].iloc[0].startswith("model RDM undefined")
+
+
+# --- Interruption, determinism and concurrency on a real run ----------------------------------------
+
+# What the interrupted run recomputes: every model and brain stage after the data.
+RECOMPUTED = ["activations", "rdms", "tau", "noise_ceiling", "tables", "figures", "logs"]
+# Stage killed → the rule whose job was running, and the log that shows it has started.
+KILLED = {"extraction": ("extract_activations", "activations"), "RDMs": ("model_rdms", "model_rdms"),
+          "table write": ("tables", "tables.log")}  # fmt: skip
+
+
+def start(workdir: Path) -> subprocess.Popen:
+    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), "--cores", "2",
+               "--rerun-incomplete"]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def started_logs(log: Path) -> set[Path]:
+    return {log} if log.is_file() else set(log.rglob("*.log")) if log.is_dir() else set()
+
+
+def kill_once_started(run: subprocess.Popen, log: Path, before: set[Path], timeout: float = 900) -> None:
+    """SIGKILL the whole run (Snakemake and its jobs) as soon as a log under ``log`` (a job's log
+    file, or a folder of them) that was not in ``before`` shows that a job has started."""
+    deadline = time.monotonic() + timeout
+    while not started_logs(log) - before:
+        if run.poll() is not None:
+            raise AssertionError(f"the run ended before a job wrote {log}:\n{run.stdout.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(run.pid, signal.SIGKILL)
+            raise AssertionError(f"no job wrote {log} within {timeout} s")
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+
+
+def test_killed_runs_resume_to_the_same_bytes_and_a_second_run_is_refused(workflow_run, workflow_results_digest, tmp_path):
+    """SIGKILL during extraction, RDMs and the table write, then rerun: what was running is planned
+    again (nothing half-written counts as done) and the results equal the uninterrupted run's bit for
+    bit. While a run holds the folder, a second invocation is refused by Snakemake's lock."""
+    workdir = tmp_path / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    for folder in RECOMPUTED:
+        shutil.rmtree(workdir / "results" / folder)
+    logs = workdir / "results" / "logs"
+    for stage, (rule, log) in KILLED.items():
+        before = started_logs(logs / log)
+        run = start(workdir)
+        if stage == "extraction":
+            time.sleep(5)  # the run has locked the folder
+            # As scripts/run-workflow.sh runs it: --rerun-incomplete would redo the running jobs' outputs.
+            second = snakemake(workdir, "--cores", "1", "--rerun-incomplete", check=False)
+            assert second.returncode != 0 and "LockException" in second.stdout + second.stderr, second.stderr[-2000:]
+        kill_once_started(run, logs / log, before)
+        snakemake(workdir, "--unlock")
+        planned = snakemake(workdir, "-n", "--quiet", "rules", "--rerun-incomplete").stdout
+        assert re.search(rf"^{rule}\s+\d+", planned, re.MULTILINE), (stage, planned)
+    snakemake(workdir, "--cores", "2", "--rerun-incomplete")
+    resumed = digest(workdir / "results")
+    for name in ("tables/tau.csv", "tables/tau.parquet", "tables/populations.csv", "tables/groups.csv",
+                 "tables/group_best_layers.csv"):  # fmt: skip
+        assert resumed[name] == workflow_results_digest[name], name
