@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from brainlike.configs import merged
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ALLENSDK_PYTHON = ROOT / ".venvs" / "allensdk" / "bin" / "python"
@@ -109,17 +111,6 @@ def own_run(tmp_path_factory) -> Path:
     shutil.copy(example / "manifest.csv", example / "manifest_copy.csv")
     np.save(example / "stimuli.npy", load_stimuli(example / "stimuli"))
     return workdir
-
-
-def merged(base: dict, overlay: dict) -> dict:
-    """``overlay`` on top of ``base``, as Snakemake merges a --configfile into the config."""
-    result = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import yaml
 from conftest import ROOT, SNAKEMAKE, default_config, digest, snakemake, write_config
 
 from brainlike.downloads import CorruptFileError, verify_events, verify_nwb
@@ -306,3 +308,28 @@ def test_killed_runs_resume_to_the_same_bytes_and_a_second_run_is_refused(workfl
     for name in ("tables/tau.csv", "tables/tau.parquet", "tables/populations.csv", "tables/groups.csv",
                  "tables/group_best_layers.csv"):  # fmt: skip
         assert resumed[name] == workflow_results_digest[name], name
+
+
+# Columns no random draw enters: the population's make-up and the all-trial between-animal bounds.
+FIXED_COLUMNS = ["stimulus", "area", "depth", "model", "pathway", "layer", "layer_index", "cells", "containers",
+                 "trials", "stimuli", "ceiling_lower", "ceiling_upper", "ceiling_bound_containers"]  # fmt: skip
+RESAMPLED_COLUMNS = ["score", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers", "p", "best_layer_selected",
+                     "ceiling_median"]  # fmt: skip
+
+
+def test_changing_only_rsa_seed_moves_only_the_resampled_columns(
+    workflow_run, workflow_results_digest, tmp_path
+):
+    workdir = tmp_path / "seed"
+    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    config["rsa"]["seed"] += 1
+    overlay = tmp_path / "seed.yaml"
+    overlay.write_text(yaml.safe_dump({"rsa": config["rsa"]}))
+    snakemake(workdir, "--cores", "2", "--configfile", str(overlay))
+    before = pd.read_parquet(workflow_run / "results" / "tables" / "tau.parquet")
+    after = pd.read_parquet(workdir / "results" / "tables" / "tau.parquet")
+    pd.testing.assert_frame_equal(before[FIXED_COLUMNS], after[FIXED_COLUMNS])
+    for column in RESAMPLED_COLUMNS:
+        assert not before[column].equals(after[column]), column
+    assert digest(workdir / "results")["tables/populations.csv"] == workflow_results_digest["tables/populations.csv"]

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, merged, own_base_config, small_config, snakemake
+from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, own_base_config, small_config, snakemake
+
+from brainlike.configs import merged
 
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 MAP = yaml.safe_load((Path(__file__).parent / "rerun_map.yaml").read_text())

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from brainlike.configs import merged
 from brainlike.embedded_cache import write_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,16 +50,6 @@ def zoo(n_models: int) -> dict:
         f"{kinds[index % 3][0]}_{index}": {**kinds[index % 3][1], "weights": {"random_seed": index}}
         for index in range(n_models)
     }
-
-
-def merged(base: dict, overlay: dict) -> dict:
-    result = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 def real_grid(workdir: Path, n_models: int) -> dict:
