@@ -7,6 +7,7 @@ import pandas as pd
 
 from brainlike.atomic import write_npz
 from brainlike.compare import use_threads
+from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.rdm import load_rdms
 from brainlike.scoring import BrainRDMs, Inference, score_layers
@@ -28,7 +29,7 @@ settings = Inference(
     ci_level=params.ci_level,
     best_layer_folds=params.best_layer_folds,
     continuous=params.continuous,
-    device=params.device,
+    device=resolve(params.device, "rsa.device"),
 )
 tables, resamples, group = [], [], []
 

@@ -4,14 +4,13 @@ import numpy as np
 import torch
 
 from brainlike.activations import write_store
+from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.models import load_model
 
 to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-device = snakemake.params.device
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve(snakemake.params.device, "activations.device")
 stimuli = np.load(snakemake.input.stimuli)
 write_store(
     snakemake.output.store,

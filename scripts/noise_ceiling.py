@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from brainlike.compare import use_threads
+from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
@@ -14,6 +15,7 @@ from brainlike.seeds import labelled_rng
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
 params, wildcards = snakemake.params, snakemake.wildcards
+device = resolve(params.device, "rsa.device")
 rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
 vectors = rdms.get_vectors()
@@ -30,10 +32,10 @@ summary = {
         params.comparison,
         params.spearman_brown,
         permutations,
-        params.device,
+        device,
     ),
     "ceiling_p_method": f"one-sided; the median over splits against the same median under {stimuli.relabelling_method(len(permutations))} of every B half",
-    **between_animal(vectors[kinds == "container"], params.comparison, params.device),
+    **between_animal(vectors[kinds == "container"], params.comparison, device),
 }
 with open(snakemake.output[0], "w") as handle:
     json.dump(summary, handle, indent=1)

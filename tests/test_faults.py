@@ -333,3 +333,14 @@ def test_changing_only_rsa_seed_moves_only_the_resampled_columns(
     for column in RESAMPLED_COLUMNS:
         assert not before[column].equals(after[column]), column
     assert digest(workdir / "results")["tables/populations.csv"] == workflow_results_digest["tables/populations.csv"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_requested_gpu_that_is_missing_is_named_with_its_key():
+    from brainlike.devices import resolve
+
+    with pytest.raises(RuntimeError, match=r"rsa.device: 'cuda', but this job's machine has 0 CUDA device\(s\).*null"):
+        resolve("cuda", "rsa.device")
+    with pytest.raises(RuntimeError, match=r"activations.device: 'cuda:1'.*auto or cpu"):
+        resolve("cuda:1", "activations.device")
+    assert resolve("auto", "activations.device") == "cpu" and resolve(None, "rsa.device") is None

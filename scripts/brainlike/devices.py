@@ -1,0 +1,23 @@
+"""The torch device a job runs on, checked in the job: the machine that plans a run (a cluster's
+login node) need not have the GPU its jobs ask for."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve(device: str | None, key: str) -> str | None:
+    """``auto`` → cuda when present, else cpu; a named CUDA device must exist on this machine.
+    ``key`` names the config key in the error; None (numba on the CPU) passes through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device is not None and device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            raise RuntimeError(
+                f"{key}: {device!r}, but this job's machine has {found} CUDA device(s); send the job to a GPU node "
+                f"(the rule asks for the gpu resource), or set {key} to "
+                + ("auto or cpu" if key == "activations.device" else "null (numba on the CPU)")
+            )
+    return device
