@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED, SNAKEMAKE, default_config, snakemake, write_config
+from conftest import ROOT, SHARED, SNAKEMAKE, default_config, write_config
 
 from brainlike.embedded_cache import generate, write_index
 

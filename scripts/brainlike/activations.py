@@ -191,7 +191,6 @@ class _Recorder:
 def _batches(groups: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """Consecutive runs of whole groups holding about ``batch_size`` images each."""
     boundaries = np.flatnonzero(np.diff(groups)) + 1
-    starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(groups)]])
     batch_start = 0
     for end in ends:
