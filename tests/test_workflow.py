@@ -48,12 +48,14 @@ def test_best_layer_is_the_planted_one(table, stimulus, area):
 @pytest.mark.parametrize("area", sorted(PLANTED))
 def test_inference_on_the_planted_layer(table, stimulus, area):
     permutations = small_config()["rsa"]["permutations"]
+    # The movie's 60 segments are relabelled only by circular shifts and reversals: 119 of them.
+    relabellings = permutations if stimulus == "natural_scenes" else min(permutations, 2 * 60 - 1)
     for depth in DEPTHS:
         scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
         planted = scores[scores["layer"] == PLANTED[area]].iloc[0]
         # Chosen on held-out stimuli every time, far beyond chance, inside its own intervals.
         assert planted["best_layer_selected"] == 1.0
-        assert planted["p"] == 1 / (permutations + 1) and planted["q"] <= planted["p"] * 2
+        assert planted["p"] == 1 / (relabellings + 1) and planted["q"] <= planted["p"] * 2
         assert planted["ci_low_stimuli"] < planted["score"] < planted["ci_high_stimuli"]
         assert planted["ci_low_containers"] < planted["score"] < planted["ci_high_containers"] + 0.05
         assert planted["ceiling_above_chance"]
