@@ -57,6 +57,8 @@ def small_config() -> dict:
     config["models"] = {"efficientnet_lite0": model}
     config["contrasts"] = []
     config["rsa"]["splits"] = 20
+    # The p of the mean over splits costs splits × permutations comparisons per layer: half the default.
+    config["rsa"]["permutations"] = 100
     config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
     return config
 
