@@ -74,11 +74,13 @@ def _n_stimuli(pairs: int) -> int:
     return int(round((1 + np.sqrt(1 + 8 * pairs)) / 2))
 
 
-def layer_flags(layers: np.ndarray) -> np.ndarray:
-    """Per model RDM vector: why it cannot be scored, or what is partial about it ("" if nothing)."""
-    flags = []
+def layer_flags(layers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per model RDM vector: why it cannot be scored, or what is partial about it ("" if nothing),
+    and whether it can be scored (at least two defined pairs, not all equal)."""
+    flags, scorable = [], []
     for vector in layers:
         finite = np.isfinite(vector)
+        scorable.append(finite.sum() >= 2 and np.ptp(vector[finite]) > 0)
         if finite.sum() < 2:
             flags.append(
                 "model RDM undefined: no stimulus pair has a dissimilarity (a layer with one feature, or "
@@ -93,11 +95,7 @@ def layer_flags(layers: np.ndarray) -> np.ndarray:
             )
         else:
             flags.append("")
-    return np.array(flags, dtype=object)
-
-
-def _scorable(flags: np.ndarray) -> np.ndarray:
-    return np.array([not flag.startswith(("model RDM undefined:", "model RDM constant")) for flag in flags])
+    return np.array(flags, dtype=object), np.array(scorable, dtype=bool)
 
 
 def _score_flags(brain: BrainRDMs, layer_flag: np.ndarray, score: np.ndarray, method: str) -> np.ndarray:
@@ -178,8 +176,7 @@ def score_layers(
     score = partial(compare, method=settings.method, device=settings.device)
     n = _n_stimuli(layers.shape[1])
     stimuli = design(n, settings.continuous)
-    flags = layer_flags(layers)
-    scorable = _scorable(flags)
+    flags, scorable = layer_flags(layers)
     valid = layers[scorable]
     half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
     splits = half_a.shape[1]
@@ -224,10 +221,10 @@ def score_layers(
         )
     table = pd.concat(rows, ignore_index=True)
     table["comparison"] = settings.method
-    container_draws = max(len(brain.container_bootstrap) for brain in brains)
+    container_draw_count = max(len(brain.container_bootstrap) for brain in brains)
     table["ci_method"] = (
         f"{settings.ci_level:.0%} percentile bootstrap: {stimuli.bootstrap_method(settings.stimulus_bootstraps)}, "
-        f"{container_draws} container draws"
+        f"{container_draw_count} container draws"
     )
     table["p_method"] = (
         f"one-sided; the mean over the half-trial RDMs (the score) against the same mean under "
