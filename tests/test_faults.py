@@ -6,6 +6,7 @@ The session prints how many cases ran and passed (tests/conftest.py, ``pytest_te
 """
 
 import copy
+import json
 import logging
 import os
 import re
@@ -21,8 +22,10 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import ROOT, SNAKEMAKE, default_config, digest, snakemake, write_config
+from conftest import ALLENSDK_PYTHON, ROOT, SNAKEMAKE, default_config, digest, snakemake, write_config
 
+from brainlike.allen_index import CELL_METRICS_FILES, INDEX_FILES, experiment_files, population_experiments
+from brainlike.embedded_cache import write_index
 from brainlike.downloads import CorruptFileError, verify_events, verify_nwb
 from brainlike.models import check_entry, load_model
 from brainlike.own_data import population_recordings
@@ -30,6 +33,7 @@ from brainlike.populations import population
 from brainlike.scoring import BrainRDMs, Inference, score_layers
 from brainlike.weights import fit, read_state_dict
 
+CRE_LINE = default_config()["data"]["cre_line"]
 CELLS = {"reliability_threshold": None, "reliability_splits": 10, "seed": 0, "exclude_running_modulated": False,
          "running_p_threshold": 0.05, "min_cells": 2}  # fmt: skip
 LITE = copy.deepcopy(default_config()["models"]["efficientnet_lite0"])
@@ -76,6 +80,11 @@ CONFIG_FAULTS = [
     (lambda c: second_model(c, family="keras"), "'keras' is not one of"),
     (lambda c: c["models"].update(video={**VIDEO, "weights": {"checkpoint": "missing/rat1.ckpt"}}),
      "models.video.weights.checkpoint: no file missing/rat1.ckpt"),
+    # A group member's mistakes name the entry that declares the group.
+    (lambda c: c["models"]["random_lite0"].update(pathways={"main": ["_blocks.99"]}),
+     "models.random_lite0.pathways.main: no such layer(s) ['_blocks.99']; list them with `python -m brainlike.models random_lite0`"),
+    (lambda c: c["models"].update(rat={**VIDEO, "members": {"checkpoints": ["missing/rat1.ckpt"]}}) or c["models"]["rat"].pop("weights"),
+     "models.rat.members.checkpoints: no file missing/rat1.ckpt"),
     (lambda c: c["models"].update(video={**VIDEO, "input": {**VIDEO["input"], "size": 64}}) or c["models"]["video"]["input"].pop("frames"),
      "models.video.input.frames: two_pathway_video is a video network"),
     (lambda c: c["models"].update(own={**VIDEO, "family": "torch_module", "module": "nowhere.nets:Net",
@@ -92,6 +101,20 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, messag
     result = snakemake(tmp_path, "-n", check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_allen_depth_without_containers_is_named_with_the_depths_there_are(tmp_path):
+    cache = tmp_path / "allen"
+    write_index(cache, [(1000, "VISp", 175), (2000, "VISp", 275), (3000, "VISl", 375)], CRE_LINE, ["three_session_B"])
+    config = copy.deepcopy(default_config())
+    config["data"].update(source="allen", allen_manifest=str(cache / "manifest.json"), areas=["VISp"], depths=[175, 375])
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert (f"no experiment showing natural_scenes in a {CRE_LINE} container of VISp at 375 µm. VISp {CRE_LINE} "
+            f"containers are at depths [175, 275] µm (data.depths); VISp has containers of the Cre lines "
+            f"['{CRE_LINE}'] (data.cre_line)") in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]  # fmt: skip
     assert not (tmp_path / "results").exists()
 
 
@@ -179,6 +202,48 @@ def test_truncated_or_corrupt_cache_files_are_named(tmp_path):
     events.write_bytes(events.read_bytes()[:40])
     with pytest.raises(CorruptFileError, match=r"500_events\.npz is truncated or corrupt"):
         verify_events(events)
+
+
+def population_cache(workflow_run, destination: Path, area: str, depth: int) -> None:
+    """A copy of the suite's generated cache holding only one population's files."""
+    source = workflow_run / "results" / "embedded" / "cache"
+    destination.mkdir()
+    for name in ("manifest.json", *INDEX_FILES, *CELL_METRICS_FILES):
+        shutil.copy(source / name, destination / name)
+    experiments = [record["id"] for record in json.loads((source / INDEX_FILES[1]).read_text())
+                   if record["targeted_structure"]["acronym"] == area and record["imaging_depth"] == depth]  # fmt: skip
+    for experiment in experiments:
+        for path in experiment_files(source, experiment).values():
+            target = destination / path.relative_to(source)
+            target.parent.mkdir(exist_ok=True)
+            shutil.copy(path, target)
+
+
+def allen_data(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ALLENSDK_PYTHON), "-m", "brainlike.allen_data", *map(str, args)], cwd=ROOT / "scripts",
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def test_an_nwb_file_without_the_stimulus_its_session_shows_is_named(workflow_run, tmp_path):
+    cache = tmp_path / "cache"
+    population_cache(workflow_run, cache, "VISp", 175)
+    experiment = population_experiments(cache, "VISp", 175, CRE_LINE, "natural_scenes", None)[0]["id"]
+    nwb = experiment_files(cache, experiment)["nwb"]
+    with h5py.File(nwb, "a") as handle:
+        del handle["stimulus/presentation/natural_scenes_stimulus"]
+        del handle["stimulus/templates/natural_movie_one_image_stack"]
+    options = json.dumps({"signal": "events", **default_config()["responses"]["natural_scenes"]})
+    result = allen_data("recordings", "--manifest", cache / "manifest.json", "--cre-line", CRE_LINE, "--area", "VISp",
+                        "--depth", 175, "--stimulus", "natural_scenes", "--options", options, "--out", tmp_path / "r.npz")  # fmt: skip
+    assert result.returncode != 0
+    assert (f"MissingStimulusError: {nwb}: experiment {experiment} has no natural_scenes stimulus table "
+            "(it has ['natural_movie_one'])") in result.stderr, result.stderr[-2000:]  # fmt: skip
+    assert "delete it and rerun" in result.stderr and "data.containers" in result.stderr
+    result = allen_data("template", "--manifest", cache / "manifest.json", "--stimulus", "natural_movie_one",
+                        "--experiment", experiment, "--out", tmp_path / "t.npz")  # fmt: skip
+    assert result.returncode != 0
+    assert f"has no natural_movie_one template (it has ['natural_scenes'])" in result.stderr, result.stderr[-2000:]
+    assert not list(tmp_path.glob("*.npz*"))
 
 
 # --- Models -----------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_the_reference_figure_shows_the_tables(groups_run, tables):
     config = group_config()
     from brainlike.model_groups import expand_models
 
-    models, members = expand_models(config["models"])
+    models, members, _ = expand_models(config["models"])
     figure = scores_over_layers(scores, at, members, list(models), AREAS, {}, "test")
     plotted = _plotted(figure)
     rat = at[(at["group"] == "rat") & (at["area"] == "VISl")]

@@ -8,7 +8,7 @@ VIDEO = {"family": "two_pathway_video", "input": {"size": 64}, "pathways": {"p1"
 
 
 def test_members_expand_into_models_of_one_group_without_the_grouping_keys():
-    models, groups = expand_models({
+    models, groups, declared = expand_models({
         "lite": {"family": "efficientnet_lite", "weights": "imagenet", "group": "trained", "input": {}, "pathways": {}},
         "rat": {**VIDEO, "group": "rat", "members": {"checkpoints": ["m/rat1.ckpt", "m/rat2.ckpt"]}},
         "random": {**VIDEO, "members": {"random_seeds": [3, 4]}},
@@ -18,6 +18,10 @@ def test_members_expand_into_models_of_one_group_without_the_grouping_keys():
     assert models["rat_rat2"]["weights"] == {"checkpoint": "m/rat2.ckpt"}
     assert models["random_seed4"]["weights"] == {"random_seed": 4}
     assert all("group" not in entry and "members" not in entry for entry in models.values())
+    # A member's errors name the entry the user wrote, not the generated name.
+    assert declared["lite"] == ("models.lite", "models.lite.weights.checkpoint")
+    assert declared["rat_rat2"] == ("models.rat", "models.rat.members.checkpoints")
+    assert declared["random_seed3"].entry == "models.random"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 from allensdk.api.queries.brain_observatory_api import BrainObservatoryApi
 from allensdk.core.brain_observatory_cache import BrainObservatoryCache
@@ -28,6 +29,20 @@ from .stimuli import N_MOVIE_FRAMES, N_SCENES
 
 class OfflineCacheError(RuntimeError):
     pass
+
+
+class MissingStimulusError(ValueError):
+    """An NWB file without the stimulus table or template its experiment's session type promises."""
+
+
+def _missing(cache: BrainObservatoryCache, experiment_id: int, what: str, has: list[str]) -> MissingStimulusError:
+    path = cache.get_cache_path(None, cache.EXPERIMENT_DATA_KEY, experiment_id)
+    return MissingStimulusError(
+        f"{path}: experiment {experiment_id} has no {what} (it has {sorted(has)}), although the cache index says "
+        "its session shows it. The file is incomplete or not a Brain Observatory NWB file: delete it and rerun "
+        "(the download rule fetches it again; embedded data: the embedded_cache rule writes it again), or leave "
+        "its container out with data.containers"
+    )
 
 
 class OfflineBrainObservatoryApi(BrainObservatoryApi):
@@ -148,7 +163,10 @@ def experiment_responses(cache: BrainObservatoryCache, experiment_id: int, stimu
     ``options``: ``signal`` and the stimulus's own options (the config's ``responses.<stimulus>``).
     """
     cell_ids, trace = _trace(cache, experiment_id, options["signal"])
-    table = cache.get_ophys_experiment_data(experiment_id).get_stimulus_table(stimulus)
+    data_set = cache.get_ophys_experiment_data(experiment_id)
+    if stimulus not in data_set.list_stimuli():
+        raise _missing(cache, experiment_id, f"{stimulus} stimulus table", data_set.list_stimuli())
+    table = data_set.get_stimulus_table(stimulus)
     frame, start, end = (table[column].to_numpy() for column in ("frame", "start", "end"))
     if stimulus == "natural_scenes":
         responses = scene_responses(
@@ -198,7 +216,13 @@ def population_recordings(
 def stimulus_template(cache: BrainObservatoryCache, stimulus: str, experiment_id: int) -> dict[str, np.ndarray]:
     """The stimulus as shown (n × H × W uint8), from one experiment's NWB file."""
     _checked(cache, cache.EXPERIMENT_DATA_KEY, experiment_id, verify_nwb)
-    images = cache.get_ophys_experiment_data(experiment_id).get_stimulus_template(stimulus)
+    data_set = cache.get_ophys_experiment_data(experiment_id)
+    try:
+        images = data_set.get_stimulus_template(stimulus)
+    except KeyError:
+        with h5py.File(data_set.nwb_file, "r") as nwb:
+            templates = [name.removesuffix("_image_stack") for name in nwb.get("stimulus/templates", {})]
+        raise _missing(cache, experiment_id, f"{stimulus} template", templates) from None
     return {"images": np.asarray(images, dtype=np.uint8), "experiment_id": np.array(experiment_id)}
 
 

@@ -85,9 +85,14 @@ def population_experiments(
         and record["stimulus_name"] in SESSIONS_OF_STIMULUS[stimulus]
     ]
     if not experiments:
+        depths = sorted({container["imaging_depth"] for container in of_area})
+        lines = sorted({driver_line(container) or "none" for container in _read(cache_dir / CONTAINERS_FILE)
+                        if container["targeted_structure"]["acronym"] == area})  # fmt: skip
         raise ValueError(
             f"the cache {cache_dir} has no experiment showing {stimulus} in a {cre_line} container of {area} at "
-            f"{depth} µm{'' if container_ids is None else f' among data.containers {sorted(container_ids)}'}"
+            f"{depth} µm{'' if container_ids is None else f' among data.containers {sorted(container_ids)}'}. "
+            f"{area} {cre_line} containers are at depths {depths} µm (data.depths); {area} has containers of the "
+            f"Cre lines {lines} (data.cre_line)"
         )
     return sorted(experiments, key=lambda experiment: (experiment["container_id"], experiment["id"]))
 

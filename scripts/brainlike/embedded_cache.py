@@ -41,6 +41,9 @@ FRAME_RATE_HZ = 30.0
 SCENE_FRAMES = (7, 8)  # 250 ms at 30 Hz, alternating so the mean is 7.5 frames
 READOUT_FEATURES = 512  # features each cell reads, so weights stay small for any layer size
 GAP_FRAMES = 60
+GAIN_SD = 0.3  # log-normal spread of the cells' gains
+BASELINE_MEAN, BASELINE_SD = -0.5, 0.3  # the cells' operating points on the softplus
+SHARPNESS = 2.0  # of the softplus: higher is closer to a rectifier
 STIMULI_OF_SESSION = {
     "three_session_A": ["natural_movie_one"],
     "three_session_B": ["natural_scenes", "natural_movie_one"],
@@ -207,14 +210,14 @@ def _events_and_dff(
 ) -> tuple[np.ndarray, np.ndarray]:
     """L0-like events (cells × frames) and dF/F for one experiment's cells."""
     n_cells = next(iter(drives.values())).shape[1]
-    gain = rng.lognormal(0.0, 0.3, n_cells)
-    baseline = rng.normal(-0.5, 0.3, n_cells)
+    gain = rng.lognormal(0.0, GAIN_SD, n_cells)
+    baseline = rng.normal(BASELINE_MEAN, BASELINE_SD, n_cells)
     events = np.zeros((n_cells, n_frames))
     for block in blocks:
         drive = np.where(block.frame[:, None] >= 0, drives[block.stimulus][np.maximum(block.frame, 0)], 0.0)
         response = drive + noise * rng.standard_normal(drive.shape)
         # Softplus keeps events non-negative and close to linear in the drive above baseline.
-        amplitude = gain * np.logaddexp(0.0, 2.0 * (response + baseline)) / 2.0
+        amplitude = gain * np.logaddexp(0.0, SHARPNESS * (response + baseline)) / SHARPNESS
         np.add.at(events.T, block.start + lag_frames, amplitude)
     kernel = np.exp(-np.arange(45) / 15.0)  # GCaMP6f-like decay, τ = 0.5 s
     dff = np.stack([np.convolve(trace, kernel)[:n_frames] for trace in events])

@@ -21,14 +21,27 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 # Keys that say how a model is grouped, not how it computes: stripped from the entry its jobs get.
 GROUPING_KEYS = ("group", "members")
 
 
-def expand_models(models: dict) -> tuple[dict, dict[str, list[str]]]:
-    """(model name → entry without grouping keys, group → member names in order)."""
-    expanded, groups = {}, {}
+class ConfigKeys(NamedTuple):
+    """Where a model is declared, for error messages: its entry and the key that names its weight file."""
+
+    entry: str
+    checkpoint: str
+
+    @classmethod
+    def of(cls, name: str) -> ConfigKeys:
+        return cls(f"models.{name}", f"models.{name}.weights.checkpoint")
+
+
+def expand_models(models: dict) -> tuple[dict, dict[str, list[str]], dict[str, ConfigKeys]]:
+    """(model name → entry without grouping keys, group → member names in order, model name → the
+    config keys it was declared with: a member's errors name its group's entry, not its own name)."""
+    expanded, groups, declared = {}, {}, {}
 
     def add(name: str, entry: dict, group: str | None, key: str) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]+", name):
@@ -36,6 +49,7 @@ def expand_models(models: dict) -> tuple[dict, dict[str, list[str]]]:
         if name in expanded:
             raise ValueError(f"{key}: model name {name!r} is already taken; rename the entry or its member")
         expanded[name] = entry
+        declared[name] = ConfigKeys(key.partition(".members")[0], key if ".members" in key else f"{key}.weights.checkpoint")
         if group is not None:
             groups.setdefault(group, []).append(name)
 
@@ -60,4 +74,4 @@ def expand_models(models: dict) -> tuple[dict, dict[str, list[str]]]:
         for seed in seeds:
             add(f"{name}_seed{seed}", {**base, "weights": {"random_seed": seed}}, group,
                 f"models.{name}.members.random_seeds")  # fmt: skip
-    return expanded, groups
+    return expanded, groups, declared

@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from .model_groups import ConfigKeys, expand_models
 from .weights import fit, read_state_dict
 
 
@@ -73,7 +74,7 @@ class Built:
     std: tuple | None = None
 
 
-def _efficientnet_lite(entry: dict, where: str) -> Built:
+def _efficientnet_lite(entry: dict, keys: ConfigKeys) -> Built:
     from efficientnet_lite_pytorch import EfficientNet
 
     variant = entry["variant"]
@@ -89,43 +90,43 @@ def _efficientnet_lite(entry: dict, where: str) -> Built:
     return Built(network, {"main": [f"_blocks.{i}" for i in range(len(network._blocks))]})
 
 
-def _two_pathway_video(entry: dict, where: str) -> Built:
+def _two_pathway_video(entry: dict, keys: ConfigKeys) -> Built:
     """The reference study's VisualNet, from one of its checkpoints or randomly initialised."""
     from .visualnet import VisualNet, default_pathways, load_visualnet
 
     weights = entry["weights"]
     if isinstance(weights, dict) and "checkpoint" in weights:
         network, hyper_parameters = load_visualnet(
-            Path(weights["checkpoint"]), entry.get("out_merge", "concat"), f"{where}.weights.checkpoint"
+            Path(weights["checkpoint"]), entry.get("out_merge", "concat"), keys.checkpoint
         )
         return Built(network, default_pathways(), tuple(hyper_parameters["mean"]), tuple(hyper_parameters["std"]))
     if isinstance(weights, dict) and "random_seed" in weights:
         torch.manual_seed(weights["random_seed"])
         return Built(VisualNet(entry.get("out_merge", "concat")), default_pathways())
-    raise ValueError(f"{where}.weights: two_pathway_video takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
+    raise ValueError(f"{keys.entry}.weights: two_pathway_video takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
 
 
-def _torch_module(entry: dict, where: str) -> Built:
+def _torch_module(entry: dict, keys: ConfigKeys) -> Built:
     """A user's own ``torch.nn.Module``: ``module: package.module:Class`` (built without arguments),
     weights ``{checkpoint: PATH}`` (a state dict, loaded strictly and without unpickling code) or
     ``{random_seed: N}``. Layers must be listed per pathway."""
     module_name, _, class_name = entry["module"].partition(":")
     weights = entry["weights"]
     if not isinstance(weights, dict):
-        raise ValueError(f"{where}.weights: torch_module takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
+        raise ValueError(f"{keys.entry}.weights: torch_module takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
     if "random_seed" in weights:
         torch.manual_seed(weights["random_seed"])
     try:
         network_class = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
         raise ValueError(
-            f"{where}.module: cannot import {entry['module']!r} ({error}); give package.module:Class, importable "
+            f"{keys.entry}.module: cannot import {entry['module']!r} ({error}); give package.module:Class, importable "
             "in the workflow's environment (on its PYTHONPATH)"
         ) from None
     network = network_class()
     if "checkpoint" in weights:
         path = weights["checkpoint"]
-        fit(network, read_state_dict(path, f"{where}.weights.checkpoint"), path, f"{where}.weights.checkpoint")
+        fit(network, read_state_dict(path, keys.checkpoint), path, keys.checkpoint)
     return Built(network, {})
 
 
@@ -141,14 +142,14 @@ def _default_blocks(network: torch.nn.Module) -> list[str]:
     return names
 
 
-def _torchvision(entry: dict, where: str) -> Built:
+def _torchvision(entry: dict, keys: ConfigKeys) -> Built:
     """A torchvision architecture: its published trained weights (fetched into TORCH_HOME by
     torchvision on first use), a local state dict, or a random initialisation."""
     from torchvision import models as tv
 
     architecture = entry["variant"]
     if architecture not in tv.list_models():
-        raise ValueError(f"{where}.variant: {architecture!r} is not a torchvision model; see torchvision.models.list_models()")
+        raise ValueError(f"{keys.entry}.variant: {architecture!r} is not a torchvision model; see torchvision.models.list_models()")
     weights = entry["weights"]
     if weights == "imagenet":
         published = tv.get_model_weights(architecture).DEFAULT
@@ -165,11 +166,11 @@ def _torchvision(entry: dict, where: str) -> Built:
     network = tv.get_model(architecture, weights=None)
     if "checkpoint" in weights:
         path = weights["checkpoint"]
-        fit(network, read_state_dict(path, f"{where}.weights.checkpoint"), path, f"{where}.weights.checkpoint")
+        fit(network, read_state_dict(path, keys.checkpoint), path, keys.checkpoint)
     return Built(network, {"main": _default_blocks(network)})
 
 
-FAMILIES: dict[str, Callable[[dict, str], Built]] = {
+FAMILIES: dict[str, Callable[[dict, ConfigKeys], Built]] = {
     "torchvision": _torchvision,
     "efficientnet_lite": _efficientnet_lite,
     "two_pathway_video": _two_pathway_video,
@@ -177,18 +178,20 @@ FAMILIES: dict[str, Callable[[dict, str], Built]] = {
 }
 
 
-def load_model(name: str, entry: dict) -> LoadedModel:
-    """Build the network of config entry ``models.<name>`` in eval mode, layers checked."""
+def load_model(name: str, entry: dict, keys: ConfigKeys | None = None) -> LoadedModel:
+    """Build the network of model ``name`` in eval mode, layers checked; errors name ``keys`` (default:
+    the entry ``models.<name>``)."""
+    keys = keys or ConfigKeys.of(name)
     family = entry["family"]
     if family not in FAMILIES:
-        raise ValueError(f"models.{name}.family: unknown family {family!r}; known: {sorted(FAMILIES)}")
-    built = FAMILIES[family](entry, f"models.{name}")
+        raise ValueError(f"{keys.entry}.family: unknown family {family!r}; known: {sorted(FAMILIES)}")
+    built = FAMILIES[family](entry, keys)
     network = built.network.eval()
     pathways = {}
     for pathway, layers in entry["pathways"].items():
         if layers is None and pathway not in built.default_pathways:
             raise ValueError(
-                f"models.{name}.pathways.{pathway}: no default layers for this pathway "
+                f"{keys.entry}.pathways.{pathway}: no default layers for this pathway "
                 f"(defaults exist for {sorted(built.default_pathways)}); list the layers"
             )
         pathways[pathway] = list(layers or built.default_pathways[pathway])
@@ -197,14 +200,14 @@ def load_model(name: str, entry: dict) -> LoadedModel:
         unknown = [layer for layer in layers if layer not in known]
         if unknown:
             raise ValueError(
-                f"models.{name}.pathways.{pathway}: no such layer(s) {unknown}; "
-                f"list them with `python -m brainlike.models {name}`"
+                f"{keys.entry}.pathways.{pathway}: no such layer(s) {unknown}; "
+                f"list them with `python -m brainlike.models {keys.entry.removeprefix('models.')}`"
             )
     spec = entry["input"]
     mean, std = spec["mean"], spec["std"]
     if mean == "checkpoint" or std == "checkpoint":
         if built.mean is None:
-            raise ValueError(f"models.{name}.input: these weights carry no normalisation; give mean and std")
+            raise ValueError(f"{keys.entry}.input: these weights carry no normalisation; give mean and std")
         mean, std = built.mean, built.std
     input_spec = InputSpec(
         size=spec["size"], mean=tuple(mean), std=tuple(std), frames=spec.get("frames"), resize=spec.get("resize", "stretch")
@@ -218,18 +221,19 @@ def load_model(name: str, entry: dict) -> LoadedModel:
 VIDEO_FAMILIES = ("two_pathway_video",)
 
 
-def check_entry(name: str, entry: dict) -> None:
-    """What can be known of ``models.<name>`` before any job runs, each error naming its key: the
+def check_entry(name: str, entry: dict, keys: ConfigKeys | None = None) -> None:
+    """What can be known of model ``name`` before any job runs, each error naming its key: the
     family, the weight file exists, a video model's clip length, the module's import path, the
     pathways and layers (on the architecture built without weights on torch's meta device: no
     memory, no weights read)."""
+    keys = keys or ConfigKeys.of(name)
     weights = entry.get("weights")
     if isinstance(weights, dict) and "checkpoint" in weights and not Path(weights["checkpoint"]).is_file():
-        raise ValueError(f"models.{name}.weights.checkpoint: no file {weights['checkpoint']}")
+        raise ValueError(f"{keys.checkpoint}: no file {weights['checkpoint']}")
     if entry["family"] in VIDEO_FAMILIES and not entry["input"].get("frames"):
-        raise ValueError(f"models.{name}.input.frames: {entry['family']} is a video network; give the clip length in frames")
+        raise ValueError(f"{keys.entry}.input.frames: {entry['family']} is a video network; give the clip length in frames")
     if entry["family"] not in VIDEO_FAMILIES and entry["input"].get("frames"):
-        raise ValueError(f"models.{name}.input.frames: {entry['family']} is an image network; remove frames")
+        raise ValueError(f"{keys.entry}.input.frames: {entry['family']} is an image network; remove frames")
     architecture = {
         **entry,
         "weights": {"random_seed": 0},
@@ -237,7 +241,7 @@ def check_entry(name: str, entry: dict) -> None:
     }
     key = json.dumps(architecture, sort_keys=True)
     if key not in _CHECKED_ARCHITECTURES:
-        _check_architecture(name, architecture)
+        _check_architecture(name, architecture, keys)
         _CHECKED_ARCHITECTURES.add(key)
 
 
@@ -245,9 +249,9 @@ def check_entry(name: str, entry: dict) -> None:
 _CHECKED_ARCHITECTURES: set[str] = set()
 
 
-def _check_architecture(name: str, architecture: dict) -> None:
+def _check_architecture(name: str, architecture: dict, keys: ConfigKeys) -> None:
     with torch.device("meta"):
-        model = load_model(name, architecture)
+        model = load_model(name, architecture, keys)
         spec = model.input_spec
         clip = () if spec.frames is None else (spec.frames,)
         try:
@@ -255,7 +259,7 @@ def _check_architecture(name: str, architecture: dict) -> None:
                 model.network(torch.empty(1, 3, *clip, spec.size, spec.size))
         except RuntimeError as error:
             raise ValueError(
-                f"models.{name}.input: the network cannot take {'a clip of ' + str(spec.frames) + ' frames of ' if clip else ''}"
+                f"{keys.entry}.input: the network cannot take {'a clip of ' + str(spec.frames) + ' frames of ' if clip else ''}"
                 f"{spec.size} × {spec.size} pixels ({str(error).splitlines()[0]})"
             ) from None
 
@@ -267,14 +271,17 @@ def main() -> None:
     import yaml
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("model", help="a key of `models` in the config")
+    parser.add_argument("model", help="a key of `models` in the config (a group's entry or one of its members)")
     parser.add_argument("--configfile", default="config/config.yaml")
     args = parser.parse_args()
     with open(args.configfile) as handle:
         models = yaml.safe_load(handle)["models"]
-    if args.model not in models:
+    entries, _, declared = expand_models(models)
+    # A group's members share one architecture: its entry lists the first member's layers.
+    name = next((member for member, keys in declared.items() if keys.entry == f"models.{args.model}"), args.model)
+    if name not in entries:
         raise SystemExit(f"{args.configfile}: no model {args.model!r}; configured: {sorted(models)}")
-    network = load_model(args.model, models[args.model]).network
+    network = load_model(name, entries[name], declared[name]).network
     for name in available_layers(network):
         print(name)
 

@@ -92,13 +92,13 @@ def _check_config(config):
 
 # Models by name, group declarations expanded into their members (without the grouping keys,
 # so a group's label is not part of any member's extraction); group → member names.
-MODEL_ENTRIES, GROUPS = expand_models(config["models"])
+MODEL_ENTRIES, GROUPS, DECLARED = expand_models(config["models"])
 _check_config(config)
 # Every model is built once without weights, so a misspelt layer fails now, not after hours of
 # other jobs (once per run: cluster jobs re-reading this file skip it).
 if workflow.is_main_process:
     for name, entry in MODEL_ENTRIES.items():
-        check_entry(name, entry)
+        check_entry(name, entry, DECLARED[name])
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
