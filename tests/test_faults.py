@@ -242,7 +242,7 @@ def test_an_nwb_file_without_the_stimulus_its_session_shows_is_named(workflow_ru
     result = allen_data("template", "--manifest", cache / "manifest.json", "--stimulus", "natural_movie_one",
                         "--experiment", experiment, "--out", tmp_path / "t.npz")  # fmt: skip
     assert result.returncode != 0
-    assert f"has no natural_movie_one template (it has ['natural_scenes'])" in result.stderr, result.stderr[-2000:]
+    assert "has no natural_movie_one template (it has ['natural_scenes'])" in result.stderr, result.stderr[-2000:]
     assert not list(tmp_path.glob("*.npz*"))
 
 

@@ -1,6 +1,10 @@
 """Group declarations in the config expand into member models; mistakes are named."""
 
+import subprocess
+import sys
+
 import pytest
+from conftest import ROOT
 
 from brainlike.model_groups import expand_models
 
@@ -38,3 +42,14 @@ def test_members_expand_into_models_of_one_group_without_the_grouping_keys():
 def test_bad_groups_are_named(models, message):
     with pytest.raises(ValueError, match=message):
         expand_models(models)
+
+
+def test_the_layer_listing_takes_a_group_entry_or_a_member():
+    for name in ("random_lite0", "random_lite0_seed2"):
+        result = subprocess.run([sys.executable, "-m", "brainlike.models", name, "--configfile", str(ROOT / "config/config.yaml")],
+                                capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert {"_blocks.0", "_blocks.15", "_conv_head"} <= set(result.stdout.split())
+    result = subprocess.run([sys.executable, "-m", "brainlike.models", "random", "--configfile", str(ROOT / "config/config.yaml")],
+                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert result.returncode != 0 and "no model 'random'" in result.stderr
