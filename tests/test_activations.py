@@ -20,7 +20,8 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def lite0():
     entry = default_config()["models"]["efficientnet_lite0"]
-    return load_model("efficientnet_lite0", {**entry, "input": {**entry["input"], "size": 96}})
+    # Every block (the default config records one per stage).
+    return load_model("efficientnet_lite0", {**entry, "pathways": {"main": None}, "input": {**entry["input"], "size": 96}})
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,14 @@ rule tables:
         ),
     output:
         parquet=f"{RESULTS}/tables/tau.parquet",
-        csv=f"{RESULTS}/tables/tau.csv",
-        populations=f"{RESULTS}/tables/populations.csv",
+        csv=report(
+            f"{RESULTS}/tables/tau.csv", caption="../report/tau.rst", category="Tables"
+        ),
+        populations=report(
+            f"{RESULTS}/tables/populations.csv",
+            caption="../report/populations.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/tables.log",
     conda:
@@ -38,11 +44,23 @@ rule groups:
         ),
     output:
         groups=f"{RESULTS}/tables/groups.parquet",
-        groups_csv=f"{RESULTS}/tables/groups.csv",
+        groups_csv=report(
+            f"{RESULTS}/tables/groups.csv",
+            caption="../report/groups.rst",
+            category="Tables",
+        ),
         best_layers=f"{RESULTS}/tables/group_best_layers.parquet",
-        best_layers_csv=f"{RESULTS}/tables/group_best_layers.csv",
+        best_layers_csv=report(
+            f"{RESULTS}/tables/group_best_layers.csv",
+            caption="../report/group_best_layers.rst",
+            category="Tables",
+        ),
         contrasts=f"{RESULTS}/tables/contrasts.parquet",
-        contrasts_csv=f"{RESULTS}/tables/contrasts.csv",
+        contrasts_csv=report(
+            f"{RESULTS}/tables/contrasts.csv",
+            caption="../report/contrasts.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/groups.log",
     benchmark:
@@ -70,9 +88,21 @@ rule figure:
         table=rules.tables.output.parquet,
         groups=rules.groups.output.groups,
     output:
-        png=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+        png=report(
+            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+            caption="../report/figure.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "{depth} µm", "view": "raw"},
+        ),
         svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.svg",
-        corrected_png=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.png",
+        corrected_png=report(
+            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.png",
+            caption="../report/figure_noise_corrected.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "{depth} µm", "view": "noise-corrected"},
+        ),
         corrected_svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.svg",
     log:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
@@ -97,7 +127,13 @@ rule best_layer_figure:
         best_layers=rules.groups.output.best_layers,
         contrasts=rules.groups.output.contrasts,
     output:
-        png=f"{RESULTS}/figures/{{stimulus}}/best_layers.png",
+        png=report(
+            f"{RESULTS}/figures/{{stimulus}}/best_layers.png",
+            caption="../report/best_layers.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "all", "view": "held-out best layers"},
+        ),
         svg=f"{RESULTS}/figures/{{stimulus}}/best_layers.svg",
     log:
         f"{RESULTS}/logs/best_layer_figure/{{stimulus}}.log",
@@ -119,3 +155,37 @@ rule figures:
     input:
         expand(rules.figure.output, stimulus=STIMULI, depth=DEPTHS),
         expand(rules.best_layer_figure.output, stimulus=STIMULI if GROUPS else []),
+
+
+rule provenance:
+    """What the results were computed from (software, commit, recordings, weight files) and the
+    config, for the report. It reruns whenever a result does, and nothing depends on it.
+    """
+    input:
+        tables=rules.tables.output.csv,
+        groups=rules.groups.output.groups_csv,
+        figures=rules.figures.input,
+        recordings=expand(
+            rules.recordings.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+        ),
+        weights=[path for model in MODELS for path in model_files(model)],
+    output:
+        table=report(
+            f"{RESULTS}/provenance/provenance.csv",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+        config=report(
+            f"{RESULTS}/provenance/config.yaml",
+            caption="../report/config.rst",
+            category="Provenance",
+        ),
+    log:
+        f"{RESULTS}/logs/provenance.log",
+    localrule: True
+    conda:
+        "../../envs/main.yaml"
+    params:
+        weight_files={model: model_files(model) for model in MODELS},
+    script:
+        "../../scripts/provenance.py"

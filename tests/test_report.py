@@ -1,0 +1,78 @@
+"""Snakemake's HTML report of a complete run: every figure and table, captioned, and the provenance."""
+
+import base64
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import snakemake
+
+from brainlike.provenance import provenance_table
+
+
+def _embedded(html: str, variable: str):
+    """A JSON object the report assigns to a JavaScript variable."""
+    start = html.index(f"var {variable} = {{") + len(f"var {variable} = ")
+    return json.JSONDecoder().raw_decode(html, start)[0]
+
+
+@pytest.fixture(scope="module")
+def report(workflow_run, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    snakemake(workflow_run, "--report", str(path))
+    html = path.read_text()
+    return _embedded(html, "results"), _embedded(html, "categories")
+
+
+def test_the_report_holds_every_figure_and_table_with_their_bytes(workflow_run, report):
+    results, categories = report
+    figures = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "figures").rglob("*.png"))
+    tables = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "tables").glob("*.csv"))
+    provenance = ["results/provenance/config.yaml", "results/provenance/provenance.csv"]
+    assert figures and len(tables) == 5
+    assert sorted(results) == sorted(figures + tables + provenance)
+    for name, entry in results.items():
+        assert base64.b64decode(entry["data_uri"].split("base64,", 1)[1]) == (workflow_run / name).read_bytes(), name
+        assert entry["caption"].strip(), f"{name} has no caption"
+    assert set(categories) == {"Figures", "Tables", "Provenance"}
+    assert set(categories["Figures"]) == {"natural_scenes", "natural_movie_one"}
+
+
+def test_captions_say_how_the_numbers_were_computed(workflow_run, report):
+    results, _categories = report
+    config = yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())
+    caption = results["results/figures/natural_movie_one/175um.png"]["caption"]
+    assert config["rsa"]["comparison"] in caption and "natural_movie_one" in caption and "175 µm" in caption
+    assert f"{config['rsa']['splits']} trial halvings" in caption and "p_method" in caption
+    assert results["results/figures/natural_movie_one/175um_noise_corrected.png"]["labels"]["view"] == "noise-corrected"
+
+
+def test_provenance_lists_software_recordings_and_the_config(workflow_run):
+    table = pd.read_csv(workflow_run / "results" / "provenance" / "provenance.csv")
+    software = dict(zip(table.loc[table["section"] == "software", "item"], table.loc[table["section"] == "software", "value"]))
+    assert {"python", "snakemake", "torch", "numpy", "rsatoolbox", "zarr", "allensdk"} <= set(software)
+    assert software["allensdk"][0].isdigit(), software["allensdk"]
+    data = table[table["section"] == "data"]
+    for sidecar in (workflow_run / "results" / "recordings").rglob("*.json"):
+        if sidecar.name.endswith(".running.json"):
+            continue
+        population = json.loads(sidecar.read_text())
+        listed = data.loc[data["item"] == f"{population['stimulus']} {population['area']} {population['depth']}", "value"]
+        assert len(listed) == len(population["recordings"])
+        assert all(f"experiment_id {r['experiment_id']}," in v for r, v in zip(population["recordings"], listed))
+    assert table.loc[table["section"] == "workflow", "value"].iloc[0]
+    written = yaml.safe_load((workflow_run / "results" / "provenance" / "config.yaml").read_text())
+    assert written["rsa"] == yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())["rsa"]
+
+
+def test_weight_files_are_listed_with_their_sha256(tmp_path):
+    weights = tmp_path / "rat1.ckpt"
+    weights.write_bytes(b"weights" * 1000)
+    table = provenance_table([], {"rat_rat1": [str(weights)]}, tmp_path, None)
+    row = table[table["section"] == "weights"].iloc[0]
+    assert row["item"] == "rat_rat1"
+    assert row["value"] == f"rat1.ckpt sha256 {hashlib.sha256(b'weights' * 1000).hexdigest()}"
+    assert table.loc[table["item"] == "commit", "value"].iloc[0] == "not a git checkout"
+    assert "allensdk" not in set(table["item"])
