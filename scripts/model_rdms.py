@@ -1,19 +1,18 @@
 """Rule model_rdms: the RDM (rsa.distance) of every recorded layer of one zarr store."""
 
-import logging
-
 import numpy as np
 
 from brainlike.activations import open_layers
-from brainlike.logs import to_file
+from brainlike.logs import Progress, to_file
 from brainlike.rdm import rdm_from_patterns, save_rdms
 
 to_file(snakemake.log[0])
 root, layers = open_layers(snakemake.input.store)
 rdms = []
-for layer in layers:
-    rdms.append(rdm_from_patterns(root[f"{layer['pathway']}/{layer['layer']}"], snakemake.params.distance))
-    logging.info("RDM of %s/%s done", layer["pathway"], layer["layer"])
+with Progress(len(layers), f"{snakemake.wildcards.model} {snakemake.wildcards.stimulus}: RDMs", "layer") as progress:
+    for layer in layers:
+        rdms.append(rdm_from_patterns(root[f"{layer['pathway']}/{layer['layer']}"], snakemake.params.distance))
+        progress.advance()
 save_rdms(
     snakemake.output[0],
     np.stack(rdms),

@@ -212,3 +212,11 @@ def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, t
     scores = table[(table["stimulus"] == stimulus) & (table["area"] == area) & (table["depth"] == depth)]
     np.testing.assert_allclose(scores.sort_values("layer_index")["score"], expected, rtol=0, atol=1e-10)
     assert scores.loc[scores["score"].idxmax(), "layer"] == PLANTED[area]
+
+
+def test_long_jobs_log_their_progress(workflow_run):
+    logs = workflow_run / "results" / "logs"
+    extraction = (logs / "activations" / "efficientnet_lite0" / "natural_scenes.log").read_text()
+    assert "efficientnet_lite0: extraction: 118/118 rows (100 %)" in extraction and "rows/s, about" in extraction
+    scoring = (logs / "compare" / "efficientnet_lite0" / "natural_movie_one.log").read_text()
+    assert "natural_movie_one, " in scoring and "resamples (100 %)" in scoring and "left" in scoring

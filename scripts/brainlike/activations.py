@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 import zarr
 
+from .logs import Progress
 from .models import FeatureCap, InputSpec, LoadedModel
 from .stimuli import MEAN_GREY
 
@@ -323,14 +324,13 @@ def _fill_store(
     )
     # Compressing and writing a batch (numcodecs releases the GIL) overlaps the next forward pass;
     # at most one batch waits, so memory stays bounded by two batches.
-    with ThreadPoolExecutor(max_workers=1) as writer:
+    with ThreadPoolExecutor(max_workers=1) as writer, Progress(n_rows, f"{model.name}: extraction", "row", log) as progress:
         pending = None
         for first_row, batch in iter_activations(model, images, groups, batch_size, device):
             if pending is not None:
                 pending.result()
             pending = writer.submit(_write_batch, arrays, first_row, batch)
-            last_row = first_row + len(next(iter(batch.values()))) - 1
-            log.info("%s: rows %d-%d of %d recorded", model.name, first_row, last_row, n_rows)
+            progress.advance(len(next(iter(batch.values()))))
         if pending is not None:
             pending.result()
 

@@ -20,6 +20,7 @@ the same draws (common random numbers; the same config gives the same bytes).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 
@@ -36,9 +37,16 @@ from .inference import (
     permuted_vectors,
     sub_rdm_positions,
 )
+from .logs import Progress
 from .rdm import containers_note
 from .resampling import design
 from .seeds import labelled_rng
+
+log = logging.getLogger(__name__)
+
+
+def _done(steps: int) -> None:
+    """What a resampling loop reports its progress to when nobody listens."""
 
 
 @dataclass(frozen=True)
@@ -115,17 +123,20 @@ def _score_flags(brain: BrainRDMs, layer_flag: np.ndarray, score: np.ndarray, me
     return flags
 
 
-def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np.ndarray) -> np.ndarray:
+def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np.ndarray, advance=_done) -> np.ndarray:
     """draws × populations × layers: each draw resamples the stimuli of half-trial RDM draw mod splits."""
     n, splits = _n_stimuli(layers.shape[1]), half_a.shape[1]
     scores = np.empty((len(draws), len(half_a), len(layers)))
     for index, draw in enumerate(draws):
         positions = bootstrap_positions(draw, n)
         scores[index] = score(half_a[:, index % splits, positions], layers[:, positions])
+        advance(1)
     return scores
 
 
-def _permutation_p(score, half_a: np.ndarray, layers: np.ndarray, observed: np.ndarray, orders: np.ndarray) -> np.ndarray:
+def _permutation_p(
+    score, half_a: np.ndarray, layers: np.ndarray, observed: np.ndarray, orders: np.ndarray, advance=_done
+) -> np.ndarray:
     """populations × layers: p of the mean score over half-trial RDMs against the same mean with the
     model RDM relabelled (the same as relabelling every brain RDM, and each layer is relabelled once
     for all of them)."""
@@ -141,10 +152,11 @@ def _permutation_p(score, half_a: np.ndarray, layers: np.ndarray, observed: np.n
         permuted = permuted_vectors(layers, chunk)  # layers × chunk × pairs
         scores = score(references, permuted.reshape(-1, pairs)).reshape(populations, splits, len(layers), len(chunk))
         null[start : start + len(chunk)] = scores.mean(axis=1).transpose(2, 0, 1)
+        advance(len(chunk))
     return permutation_p(observed, null)
 
 
-def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.ndarray) -> np.ndarray:
+def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.ndarray, advance=_done) -> np.ndarray:
     """folds × 2 × populations × layers: scores on each half of each stimulus halving."""
     n, splits = _n_stimuli(layers.shape[1]), half_a.shape[1]
     scores = np.empty((len(halvings), 2, len(half_a), len(layers)))
@@ -152,6 +164,7 @@ def _halving_scores(score, half_a: np.ndarray, layers: np.ndarray, halvings: np.
         for side, stimuli in enumerate(halves):
             positions = sub_rdm_positions(stimuli, n)
             scores[fold, side] = score(half_a[:, fold % splits, positions], layers[:, positions])
+        advance(1)
     return scores
 
 
@@ -183,12 +196,14 @@ def score_layers(
     per_split = score(half_a.reshape(-1, half_a.shape[-1]), valid).reshape(len(brains), splits, -1)
     observed = per_split.mean(axis=1)
     draws = stimuli.bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps)
-    bootstrap = _with_layers(_stimulus_bootstrap(score, half_a, valid, draws), scorable)
-    stimulus_low, stimulus_high = percentile_interval(bootstrap, settings.ci_level)
     orders = stimuli.relabellings(labelled_rng(settings.seed, "permutation", stimulus), settings.permutations)
-    p = _with_layers(_permutation_p(score, half_a, valid, observed, orders), scorable)
     halvings = stimuli.halvings(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds)
-    halving_scores = _with_layers(_halving_scores(score, half_a, valid, halvings), scorable)
+    what = f"{stimulus}, {len(brains)} population(s) × {len(valid)} layer(s): resampling"
+    with Progress(len(draws) + len(orders) + len(halvings), what, "resample", log) as progress:
+        bootstrap = _with_layers(_stimulus_bootstrap(score, half_a, valid, draws, progress.advance), scorable)
+        p = _with_layers(_permutation_p(score, half_a, valid, observed, orders, progress.advance), scorable)
+        halving_scores = _with_layers(_halving_scores(score, half_a, valid, halvings, progress.advance), scorable)
+    stimulus_low, stimulus_high = percentile_interval(bootstrap, settings.ci_level)
     per_split, observed = _with_layers(per_split, scorable), _with_layers(observed, scorable)
 
     rows = []
