@@ -3,7 +3,9 @@
 import base64
 import hashlib
 import json
+import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -28,7 +30,8 @@ def report(workflow_run, tmp_path_factory):
 
 def test_the_report_holds_every_figure_and_table_with_their_bytes(workflow_run, report):
     results, categories = report
-    figures = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "figures").rglob("*.png"))
+    figures = sorted(str(p.relative_to(workflow_run)) for suffix in ("png", "html")
+                     for p in (workflow_run / "results" / "figures").rglob(f"*.{suffix}"))  # fmt: skip
     tables = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "tables").glob("*.csv"))
     provenance = ["results/provenance/config.yaml", "results/provenance/provenance.csv"]
     assert figures and len(tables) == 5
@@ -76,3 +79,28 @@ def test_weight_files_are_listed_with_their_sha256(tmp_path):
     assert row["value"] == f"rat1.ckpt sha256 {hashlib.sha256(b'weights' * 1000).hexdigest()}"
     assert table.loc[table["item"] == "commit", "value"].iloc[0] == "not a git checkout"
     assert "allensdk" not in set(table["item"])
+
+
+def test_interactive_figure_values_are_the_tables(workflow_run):
+    results = workflow_run / "results"
+    table = pd.read_parquet(results / "tables" / "tau.parquet")
+    groups = pd.read_parquet(results / "tables" / "groups.parquet")
+    figure = json.loads((results / "figures" / "natural_scenes" / "175um.plotly.json").read_text())
+    traces = {(t["meta"]["view"], t["meta"]["series"], t["meta"]["area"]): t for t in figure["data"]}
+    rows = table[(table["stimulus"] == "natural_scenes") & (table["depth"] == 175) & (table["area"] == "VISp")
+                 & (table["model"] == "efficientnet_lite0")].sort_values("layer_index")  # fmt: skip
+    for view, column in (("raw", "score"), ("noise-corrected", "score_noise_corrected")):
+        trace = traces[(view, "efficientnet_lite0", "VISp")]
+        assert trace["y"] == pytest.approx(rows[column].tolist(), abs=1e-12)
+        assert trace["visible"] == (view == "raw")
+    hover = np.array(traces[("raw", "efficientnet_lite0", "VISp")]["customdata"], dtype=float)
+    assert hover[:, 2] == pytest.approx(rows["p"].to_numpy()) and hover[:, 4] == pytest.approx(rows["cells"].to_numpy())
+    group = traces[("raw", "ImageNet-trained", "VISp")]
+    medians = groups[(groups["stimulus"] == "natural_scenes") & (groups["depth"] == 175) & (groups["area"] == "VISp")
+                     & (groups["group"] == "ImageNet-trained")]  # fmt: skip
+    assert sorted(group["y"]) == pytest.approx(sorted(medians["score_median"]), abs=1e-12)
+    ceiling = traces[("noise-corrected", "split-half ceiling", "VISp")]
+    assert ceiling["y"] == [1.0, 1.0]
+    html = (results / "figures" / "natural_scenes" / "175um.html").read_text()
+    # plotly.js inside, no script fetched from anywhere: it opens offline.
+    assert re.search(r"<script[^>]*\ssrc=", html) is None and len(html) > 1_000_000

@@ -83,7 +83,8 @@ rule groups:
 
 
 rule figure:
-    """The reference figure of one stimulus × depth: raw and noise-corrected, PNG and SVG."""
+    """The reference figure of one stimulus × depth: raw and noise-corrected, PNG and SVG, and
+    interactive (HTML with every value on hover, and its Plotly JSON)."""
     input:
         table=rules.tables.output.parquet,
         groups=rules.groups.output.groups,
@@ -104,6 +105,14 @@ rule figure:
             labels={"depth": "{depth} µm", "view": "noise-corrected"},
         ),
         corrected_svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.svg",
+        html=report(
+            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.html",
+            caption="../report/figure_interactive.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "{depth} µm", "view": "interactive"},
+        ),
+        plotly=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.plotly.json",
     log:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
     conda:

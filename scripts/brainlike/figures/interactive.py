@@ -1,0 +1,118 @@
+"""The reference figure as an interactive Plotly figure: every value on hover, raw or noise-corrected.
+
+One panel per area. Each group is its median over members with ±1 SD bars (as in the static
+figure); each model's own scores are markers whose hover holds the score, its interval over
+stimuli, p, q, cells and containers. A menu switches between the raw scores and the scores divided
+by the split-half ceiling median; the ceiling is a dashed line (1 when corrected).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..group_statistics import PIXELS
+from . import LABELS
+from .layers import colours
+
+VIEWS = {"raw": ("score", "score"), "noise-corrected": ("score_noise_corrected", "noise_corrected")}
+MODEL_HOVER = ["ci_low_stimuli", "ci_high_stimuli", "p", "q", "cells", "containers"]
+
+
+def tick(pathway: str, layer: str) -> str:
+    """A tensor's place on the shared x axis: the pixels, or pathway · layer."""
+    return "pixels" if pathway == PIXELS else f"{pathway} · {layer}"
+
+
+def interactive_scores(
+    scores: pd.DataFrame, group_scores: pd.DataFrame, groups: dict[str, list[str]], model_order: list[str],
+    areas: list[str], palette: dict[str, str], title: str,
+) -> go.Figure:  # fmt: skip
+    """Values are plain JSON lists (readable without plotly). ``scores``: the τ table's rows of one stimulus × depth; ``group_scores``: the group table's rows
+    of it. Each trace's ``meta`` says its view, series (group, model or ceiling) and area, so its
+    values can be read back."""
+    areas = [area for area in areas if area in set(scores["area"])]
+    scores = scores.sort_values(["model", "layer_index"])
+    order = list(dict.fromkeys(tick(p, l) for m in model_order
+                               for p, l in scores.loc[scores["model"] == m, ["pathway", "layer"]].itertuples(index=False)))  # fmt: skip
+    present = [group for group, members in groups.items() if set(members) & set(scores["model"])]
+    ungrouped = [m for m in model_order if m in set(scores["model"]) and not any(m in ms for ms in groups.values())]
+    colour = colours(present + ungrouped, palette)
+    figure = make_subplots(rows=1, cols=len(areas), shared_yaxes=True, subplot_titles=areas, horizontal_spacing=0.03)
+    visibility = {view: [] for view in VIEWS}
+    for column, area in enumerate(areas, start=1):
+        panel = scores[scores["area"] == area]
+        for view, (model_column, group_prefix) in VIEWS.items():
+            shown = view == "raw"
+            added = []
+            for group in present:
+                rows = group_scores[(group_scores["group"] == group) & (group_scores["area"] == area)]
+                rows = rows.assign(x=[tick(p, l) for p, l in zip(rows["pathway"], rows["layer"])])
+                rows = rows.set_index("x").reindex([x for x in order if x in set(rows["x"])]).reset_index()
+                added.append(go.Scatter(
+                    x=rows["x"].tolist(), y=rows[f"{group_prefix}_median"].tolist(), mode="lines+markers", name=group, legendgroup=group,
+                    error_y={"type": "data", "array": rows[f"{group_prefix}_sd"].tolist(), "thickness": 1},
+                    line={"color": colour[group]}, customdata=rows[["members", f"{group_prefix}_sd"]].to_numpy().tolist(),
+                    hovertemplate=f"<b>{group}</b> (median of %{{customdata[0]}})<br>%{{x}}<br>median %{{y:.4f}}, "
+                                  "SD %{customdata[1]:.4f}<extra></extra>",
+                ))  # fmt: skip
+            for model in [m for m in model_order if m in set(panel["model"])]:
+                rows = panel[panel["model"] == model]
+                owner = next((group for group in present if model in groups[group]), model)
+                added.append(go.Scatter(
+                    x=[tick(p, l) for p, l in zip(rows["pathway"], rows["layer"])], y=rows[model_column].tolist(),
+                    showlegend=None if owner == model else False,  # a group's members: its median's legend entry
+                    mode="markers" if owner != model else "lines+markers", name=owner, legendgroup=owner,
+                    marker={"color": colour[owner], "size": 5, "opacity": 0.55 if owner != model else 1.0},
+                    customdata=rows[MODEL_HOVER].to_numpy().tolist(), line={"color": colour[owner]},
+                    hovertemplate=f"<b>{model}</b><br>%{{x}}<br>score %{{y:.4f}} "
+                                  "[%{customdata[0]:.4f}, %{customdata[1]:.4f}] over stimuli<br>"
+                                  "p %{customdata[2]:.4g}, q %{customdata[3]:.4g}<br>"
+                                  "%{customdata[4]} cells, %{customdata[5]} containers<extra></extra>",
+                ))  # fmt: skip
+                added[-1].meta = model
+            ceiling = panel.iloc[0]
+            level = ceiling["ceiling_median"] if view == "raw" else 1.0
+            added.append(go.Scatter(
+                x=[order[0], order[-1]], y=[level, level], mode="lines", name="split-half ceiling",
+                legendgroup="ceiling", line={"color": "grey", "dash": "dash"},
+                hovertemplate=f"split-half ceiling: median {ceiling['ceiling_median']:.4f}, "
+                              f"SD {ceiling['ceiling_sd']:.4f}<extra></extra>",
+            ))  # fmt: skip
+            for trace in added:
+                legend = shown and column == 1 and trace.showlegend is not False
+                trace.update(visible=shown, showlegend=legend, meta={"view": view, "series": trace.meta or trace.name,
+                                                                       "area": area})  # fmt: skip
+                figure.add_trace(trace, row=1, col=column)
+                for other in VIEWS:
+                    visibility[other].append(other == view)
+    metric = LABELS[scores["comparison"].iloc[0]]
+    figure.update_xaxes(categoryorder="array", categoryarray=order, tickangle=90)
+    figure.update_yaxes(title_text=metric, row=1, col=1)
+    figure.update_layout(
+        title=title, height=520, width=max(700, 380 * len(areas)), template="plotly_white", margin={"t": 110},
+        updatemenus=[{
+            "type": "buttons", "direction": "right", "x": 1.0, "y": 1.14, "xanchor": "right", "yanchor": "bottom",
+            "buttons": [
+                {"label": "raw", "method": "update", "args": [{"visible": visibility["raw"]},
+                                                             {"yaxis.title.text": metric}]},
+                {"label": "noise-corrected", "method": "update", "args": [{"visible": visibility["noise-corrected"]},
+                                                                         {"yaxis.title.text": f"{metric} / ceiling"}]},
+            ],
+        }],
+    )  # fmt: skip
+    return figure
+
+
+def save_interactive(figure: go.Figure, html: Path, data: Path, name: str) -> None:
+    """A self-contained HTML file (plotly.js inside: it opens offline) and the figure's JSON, each
+    under a temporary name first; the fixed ``name`` as the plot's element id keeps the bytes the
+    same from the same results."""
+    for path, write in ((Path(html), lambda p: figure.write_html(p, include_plotlyjs=True, full_html=True, div_id=name)),
+                        (Path(data), lambda p: p.write_text(figure.to_json()))):  # fmt: skip
+        partial = path.with_name(path.name + ".partial")
+        write(partial)
+        partial.replace(path)
