@@ -1,12 +1,12 @@
 """The package declares what it imports, and the workflow runs as a module of another project."""
 
 import ast
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
 from conftest import ROOT, SNAKEMAKE, default_config, write_config
-import subprocess
 
 # Imported only where an optional part runs: the AllenSDK environment, torchvision models.
 OPTIONAL = {"allensdk": "the AllenSDK environment (envs/allensdk.txt)", "torchvision": "extra 'torchvision'"}
