@@ -1,12 +1,16 @@
 """Rule figure: the reference figure of one stimulus × depth, raw and noise-corrected (PNG and SVG),
-and interactive (HTML, with its Plotly JSON)."""
+interactive (HTML, with its Plotly JSON), and the RDM views of its populations."""
 
+import numpy as np
 import pandas as pd
 
 from brainlike.figures import save
 from brainlike.figures.interactive import interactive_scores, save_interactive
 from brainlike.figures.layers import scores_over_layers
+from brainlike.figures.rdm_views import rdm_views
+from brainlike.group_statistics import PIXELS
 from brainlike.logs import to_file
+from brainlike.rdm import load_rdms
 
 to_file(snakemake.log[0])
 params, output = snakemake.params, snakemake.output
@@ -23,3 +27,21 @@ for corrected, paths in ((False, (output.png, output.svg)), (True, (output.corre
 interactive = interactive_scores(scores, groups, params.groups, params.models, params.areas, params.palette,
                                  f"{stimulus}, {depth} µm")  # fmt: skip
 save_interactive(interactive, output.html, output.plotly, f"{stimulus}-{depth}um")
+
+panels = []
+for area, path in zip(params.areas, snakemake.input.brain):
+    brain = load_rdms(path)
+    rows = scores[(scores["area"] == area) & (scores["pathway"] != PIXELS)].dropna(subset=["score"])
+    if rows.empty:
+        continue
+    best = rows.loc[rows["score"].idxmax()]
+    model = load_rdms(dict(zip(params.models, snakemake.input.models))[best["model"]])
+    layers = list(zip(model.rdm_descriptors["pathway"], model.rdm_descriptors["layer"]))
+    panels.append({
+        "area": area,
+        "brain": brain.get_matrices()[list(brain.rdm_descriptors["kind"]).index("all")],
+        "model": model.get_matrices()[layers.index((best["pathway"], best["layer"]))],
+        "model_label": f"best layer: {best['model']}\n{best['pathway']} {best['layer']} (score {best['score']:.3f})",
+    })  # fmt: skip
+images = np.load(snakemake.input.stimuli)["images"] if stimulus == "natural_scenes" else None
+save(rdm_views(panels, images, f"{stimulus}, {depth} µm: RDMs in one stimulus order"), output.rdms)

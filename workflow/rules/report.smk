@@ -84,10 +84,22 @@ rule groups:
 
 rule figure:
     """The reference figure of one stimulus × depth: raw and noise-corrected, PNG and SVG, and
-    interactive (HTML with every value on hover, and its Plotly JSON)."""
+    interactive (HTML with every value on hover, and its Plotly JSON); and the RDM views of its
+    populations (the brain and best-layer RDMs behind the scores: they change only with them).
+    """
     input:
         table=rules.tables.output.parquet,
         groups=rules.groups.output.groups,
+        brain=lambda wildcards: expand(
+            rules.brain_rdms.output,
+            stimulus=wildcards.stimulus,
+            area=AREAS,
+            depth=wildcards.depth,
+        ),
+        models=lambda wildcards: expand(
+            rules.model_rdms.output, model=MODELS, stimulus=wildcards.stimulus
+        ),
+        stimuli=rules.stimuli.output[0],
     output:
         png=report(
             f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
@@ -113,6 +125,13 @@ rule figure:
             labels={"depth": "{depth} µm", "view": "interactive"},
         ),
         plotly=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.plotly.json",
+        rdms=report(
+            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_rdms.png",
+            caption="../report/rdm_views.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "{depth} µm", "view": "RDMs"},
+        ),
     log:
         f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
     conda:
