@@ -43,5 +43,5 @@ for area, path in zip(params.areas, snakemake.input.brain):
         "model": model.get_matrices()[layers.index((best["pathway"], best["layer"]))],
         "model_label": f"best layer: {best['model']}\n{best['pathway']} {best['layer']} (score {best['score']:.3f})",
     })  # fmt: skip
-images = np.load(snakemake.input.stimuli)["images"] if stimulus == "natural_scenes" else None
+images = None if params.continuous else np.load(snakemake.input.stimuli)["images"]
 save(rdm_views(panels, images, f"{stimulus}, {depth} µm: RDMs in one stimulus order"), output.rdms)

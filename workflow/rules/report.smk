@@ -144,6 +144,8 @@ rule figure:
         models=MODELS,
         areas=AREAS,
         palette=config["figures"]["palette"],
+        # Thumbnails of the stimuli along the RDM views, except for the frames of a movie.
+        continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
     script:
         "../../scripts/figure.py"
 
