@@ -104,17 +104,26 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, messag
     assert not (tmp_path / "results").exists()
 
 
-def test_an_allen_depth_without_containers_is_named_with_the_depths_there_are(tmp_path):
+@pytest.mark.parametrize(
+    "cre_line, depths, message",
+    [
+        (CRE_LINE, [175, 375], f"no experiment showing natural_scenes in a {CRE_LINE} container of VISp at 375 µm. "
+                               f"VISp {CRE_LINE} containers are at depths [175, 275] µm (data.depths); VISp has "
+                               f"containers of the Cre lines ['{CRE_LINE}'] (data.cre_line)"),
+        ("Cux2", [175], "in a Cux2 container of VISp at 175 µm. VISp Cux2 containers are at depths [] µm (data.depths); "
+                        f"VISp has containers of the Cre lines ['{CRE_LINE}'] (data.cre_line)"),
+    ],
+)  # fmt: skip
+def test_an_allen_population_without_containers_is_named_with_what_there_is(tmp_path, cre_line, depths, message):
     cache = tmp_path / "allen"
     write_index(cache, [(1000, "VISp", 175), (2000, "VISp", 275), (3000, "VISl", 375)], CRE_LINE, ["three_session_B"])
     config = copy.deepcopy(default_config())
-    config["data"].update(source="allen", allen_manifest=str(cache / "manifest.json"), areas=["VISp"], depths=[175, 375])
+    config["data"].update(source="allen", allen_manifest=str(cache / "manifest.json"), areas=["VISp"], depths=depths,
+                          cre_line=cre_line)  # fmt: skip
     write_config(tmp_path, config)
     result = snakemake(tmp_path, "-n", check=False)
     assert result.returncode != 0
-    assert (f"no experiment showing natural_scenes in a {CRE_LINE} container of VISp at 375 µm. VISp {CRE_LINE} "
-            f"containers are at depths [175, 275] µm (data.depths); VISp has containers of the Cre lines "
-            f"['{CRE_LINE}'] (data.cre_line)") in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]  # fmt: skip
+    assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
     assert not (tmp_path / "results").exists()
 
 

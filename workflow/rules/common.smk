@@ -220,15 +220,18 @@ def template_input(wildcards):
     depths in the config's order), as brainlike.allen_data.first_experiment finds it."""
     if SOURCE == "embedded":
         return {"cache": rules.embedded_cache.output.cache}
+    reasons = []
     for area in AREAS:
         for depth in DEPTHS:
             try:
                 experiments = population_experiments(area, depth, wildcards.stimulus)
-            except ValueError:
+            except ValueError as error:
+                reasons.append(str(error))
                 continue
             return {"index": INDEX, "files": experiment_files(experiments[:1], ["nwb"])}
     raise ValueError(
-        f"no experiment of areas {AREAS}, depths {DEPTHS}, Cre line {CRE_LINE} in {CACHE_DIR} shows {wildcards.stimulus}"
+        f"no experiment of areas {AREAS}, depths {DEPTHS}, Cre line {CRE_LINE} in {CACHE_DIR} shows "
+        f"{wildcards.stimulus}; {reasons[0]}"
     )
 
 
