@@ -212,11 +212,9 @@ rule provenance:
         ),
     log:
         f"{RESULTS}/logs/provenance.log",
+    localrule: True
     conda:
         "../../envs/main.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         weight_files={model: model_files(model) for model in MODELS},
     script:
