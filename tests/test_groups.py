@@ -8,6 +8,8 @@ study's ten checkpoints as groups "rat" and "tree shrew", declared once each.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,29 @@ def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
     assert "C2: rat − tree shrew, held-out best layers, q (BH)" in labels
     for suffix in ("png", "svg"):
         assert (groups_run / "results" / "figures" / stimulus / f"best_layers.{suffix}").stat().st_size > 10_000
+
+
+def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
+    best, contrasts = tables["group_best_layers"], tables["contrasts"]
+    figure = json.loads((groups_run / "results" / "figures" / "natural_movie_one" / "best_layers.plotly.json").read_text())
+    best = best[best["stimulus"] == "natural_movie_one"]
+    traces = {(t["meta"]["group"], t["meta"]["pathway"], t["meta"]["depth"]): t for t in figure["data"]}
+    assert len(traces) == len(best.groupby(["group", "pathway", "depth"]))
+    for (group, pathway, depth), trace in traces.items():
+        rows = best[(best["group"] == group) & (best["pathway"] == pathway) & (best["depth"] == depth)].set_index("area")
+        assert trace["x"] == AREAS  # the config's order
+        assert trace["y"] == pytest.approx(rows.loc[trace["x"], "best_layer_score"].tolist(), abs=1e-12)
+        upper = rows.loc[trace["x"], "best_layer_ci_high"] - rows.loc[trace["x"], "best_layer_score"]
+        assert trace["error_y"]["array"] == pytest.approx(upper.tolist(), abs=1e-12)
+        for area, hover in zip(trace["x"], trace["hovertext"]):
+            assert f"best layer {rows.loc[area, 'best_layer']}:" in hover
+    # Each point's hover carries its group's contrast at that population, with the table's q.
+    contrast = contrasts[(contrasts["stimulus"] == "natural_movie_one") & (contrasts["at"] == "held-out best layer")
+                         & (contrasts["area"] == "VISl") & (contrasts["depth"] == 275)].iloc[0]  # fmt: skip
+    assert contrast["contrast"] == "readout − random init"
+    for group in ("readout", "random init"):
+        hover = traces[(group, "main", 275)]["hovertext"][1]
+        assert f"{contrast['contrast']}: difference {contrast['difference']:+.4f}, p {contrast['p']:.3g}, q {contrast['q']:.3g}" in hover
 
 
 def test_the_paired_draws_are_each_models_own_interval_draws(groups_run, tables):

@@ -151,7 +151,8 @@ rule figure:
 
 
 rule best_layer_figure:
-    """Each group's held-out best layer per area, with its contrasts' q and the hierarchy ρ."""
+    """Each group's held-out best layer per area, with its contrasts' q and the hierarchy ρ (static,
+    and interactive with every value on hover)."""
     input:
         table=rules.tables.output.parquet,
         best_layers=rules.groups.output.best_layers,
@@ -165,6 +166,14 @@ rule best_layer_figure:
             labels={"depth": "all", "view": "held-out best layers"},
         ),
         svg=f"{RESULTS}/figures/{{stimulus}}/best_layers.svg",
+        html=report(
+            f"{RESULTS}/figures/{{stimulus}}/best_layers.html",
+            caption="../report/best_layers_interactive.rst",
+            category="Figures",
+            subcategory="{stimulus}",
+            labels={"depth": "all", "view": "held-out best layers, interactive"},
+        ),
+        plotly=f"{RESULTS}/figures/{{stimulus}}/best_layers.plotly.json",
     log:
         f"{RESULTS}/logs/best_layer_figure/{{stimulus}}.log",
     conda:

@@ -21,6 +21,11 @@ from .layers import colours
 MARKERS = ["o", "D", "^", "v", "s"]
 
 
+def short_layer(layer: str) -> str:
+    """A layer's last two name parts, enough to tell blocks apart beside a point."""
+    return ".".join(layer.split(".")[-2:])
+
+
 def best_layer_summary(
     best: pd.DataFrame, contrasts: pd.DataFrame, areas: list[str], palette: dict[str, str], comparison: str, title: str
 ):  # fmt: skip
@@ -50,7 +55,7 @@ def best_layer_summary(
                                     markersize=5, capsize=2)  # fmt: skip
             container.set_label(f"{key[0]}|{key[1]}")
             for x, y, layer in zip(rows["x"], rows["best_layer_score"], rows["best_layer"]):
-                ax.annotate(".".join(layer.split(".")[-2:]), (x, y), xytext=(3, -8), textcoords="offset points", fontsize=5,
+                ax.annotate(short_layer(layer), (x, y), xytext=(3, -8), textcoords="offset points", fontsize=5,
                             color=colour[key[0]])  # fmt: skip
         top = at_depth["best_layer_ci_high"].max()
         bottom = min(0, at_depth["best_layer_ci_low"].min())

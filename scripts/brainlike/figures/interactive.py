@@ -1,24 +1,31 @@
-"""The reference figure as an interactive Plotly figure: every value on hover, raw or noise-corrected.
+"""The reference figure and the best-layer summary as interactive Plotly figures: every value on hover.
 
-One panel per area. Each group is its median over members with ±1 SD bars (as in the static
-figure); each model's own scores are markers whose hover holds the score, its interval over
-stimuli, p, q, cells and containers. A menu switches between the raw scores and the scores divided
-by the split-half ceiling median; the ceiling is a dashed line (1 when corrected).
+Reference figure: one panel per area. Each group is its median over members with ±1 SD bars (as
+in the static figure); each model's own scores are markers whose hover holds the score, its
+interval over stimuli, p, q, cells and containers. A menu switches between the raw scores and the
+scores divided by the split-half ceiling median; the ceiling is a dashed line (1 when corrected).
+
+Best-layer summary: the static summary's panels (one per depth, areas along x), each point's hover
+holding its layer, how often the halvings chose it, its held-out and all-stimuli scores with the
+interval, the hierarchy ρ, and every contrast of its group at that population with q.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..group_statistics import PIXELS
 from . import LABELS
+from .best_layers import short_layer
 from .layers import colours
 
 VIEWS = {"raw": ("score", "score"), "noise-corrected": ("score_noise_corrected", "noise_corrected")}
+SYMBOLS = ["circle", "diamond", "triangle-up", "triangle-down", "square"]
 MODEL_HOVER = ["ci_low_stimuli", "ci_high_stimuli", "p", "q", "cells", "containers"]
 
 
@@ -103,6 +110,72 @@ def interactive_scores(
                                                                          {"yaxis.title.text": f"{metric} / ceiling"}]},
             ],
         }],
+    )  # fmt: skip
+    return figure
+
+
+def _shown(value: float) -> str:
+    """An undefined ρ (the same best layer in every area) says so rather than showing nan."""
+    return f"{value:.2f}" if np.isfinite(value) else "n/a"
+
+
+def _contrast_lines(contrasts: pd.DataFrame, group: str, pathway: str, area: str, depth: int) -> str:
+    rows = contrasts[((contrasts["group_a"] == group) | (contrasts["group_b"] == group)) & (contrasts["pathway"] == pathway)
+                     & (contrasts["area"] == area) & (contrasts["depth"] == depth)]  # fmt: skip
+    return "".join(f"<br>{row.contrast}: difference {row.difference:+.4f}, p {row.p:.3g}, q {row.q:.3g}"
+                   for row in rows.itertuples())  # fmt: skip
+
+
+def interactive_best_layers(
+    best: pd.DataFrame, contrasts: pd.DataFrame, areas: list[str], palette: dict[str, str], comparison: str, title: str
+) -> go.Figure:  # fmt: skip
+    """``best``: the group best-layer table of one stimulus; ``contrasts``: the contrast table's
+    held-out best-layer rows of that stimulus. Each trace's ``meta`` holds its group, pathway and
+    depth (x: areas, y: ``best_layer_score``), so its values can be read back."""
+    if contrasts.empty:
+        contrasts = pd.DataFrame(columns=["contrast", "group_a", "group_b", "area", "depth", "pathway", "difference", "p", "q"])
+    depths = sorted(best["depth"].unique())
+    areas = [area for area in areas if area in set(best["area"])]
+    series = list(best[["group", "pathway"]].drop_duplicates().itertuples(index=False, name=None))
+    colour = colours(list(dict.fromkeys(group for group, _ in series)), palette)
+    symbols = {pathway: symbol for pathway, symbol in zip(dict.fromkeys(p for _, p in series), SYMBOLS * len(series))}
+    rho = best.drop_duplicates(["group", "pathway", "depth"]).set_index(["group", "pathway", "depth"])["hierarchy_rho"]
+    names = {key: f"{key[0]} · {key[1]}: ρ " + ", ".join(_shown(rho.get((*key, d), np.nan)) for d in depths)
+             for key in series}  # fmt: skip
+    # Depths stacked, so each area's slot can widen with the number of series beside each other.
+    figure = make_subplots(rows=len(depths), cols=1, shared_xaxes=True, subplot_titles=[f"{d} µm" for d in depths],
+                           vertical_spacing=0.12)  # fmt: skip
+    for row_number, depth in enumerate(depths, start=1):
+        for group, pathway in series:
+            rows = best[(best["group"] == group) & (best["pathway"] == pathway) & (best["depth"] == depth)]
+            rows = rows.set_index("area").reindex([a for a in areas if a in set(rows["area"])]).reset_index()
+            hover = [
+                f"<b>{group}</b> · {pathway} (median of {row.members}), {row.area} {depth} µm<br>"
+                f"best layer {row.best_layer}: chosen in {row.best_layer_selected:.0%} of halvings, "
+                f"held-out score {row.best_layer_held_out_score:.4f}<br>"
+                f"score on all stimuli {row.best_layer_score:.4f} [{row.best_layer_ci_low:.4f}, {row.best_layer_ci_high:.4f}]<br>"
+                f"relative depth {row.best_layer_relative_depth:.2f}; hierarchy ρ {_shown(row.hierarchy_rho)} "
+                f"[{_shown(row.hierarchy_ci_low)}, {_shown(row.hierarchy_ci_high)}]"
+                + _contrast_lines(contrasts, group, pathway, row.area, depth)
+                for row in rows.itertuples()
+            ]  # fmt: skip
+            figure.add_trace(go.Scatter(
+                x=rows["area"].tolist(), y=rows["best_layer_score"].tolist(), mode="markers+text",
+                text=[short_layer(layer) for layer in rows["best_layer"]], textposition="top center",
+                textfont={"size": 8, "color": colour[group]}, name=names[(group, pathway)], legendgroup=f"{group}|{pathway}",
+                showlegend=row_number == 1, offsetgroup=f"{group}|{pathway}",
+                marker={"color": colour[group], "symbol": symbols[pathway], "size": 9},
+                error_y={"type": "data", "symmetric": False, "thickness": 1,
+                         "array": (rows["best_layer_ci_high"] - rows["best_layer_score"]).tolist(),
+                         "arrayminus": (rows["best_layer_score"] - rows["best_layer_ci_low"]).tolist()},
+                hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+                meta={"group": group, "pathway": pathway, "depth": int(depth)},
+            ), row=row_number, col=1)  # fmt: skip
+    figure.update_xaxes(categoryorder="array", categoryarray=areas, showticklabels=True)
+    figure.update_yaxes(title_text=f"{LABELS[comparison]} at the held-out best layer")
+    figure.update_layout(
+        title=title, height=120 + 360 * len(depths), width=max(700, 60 * len(areas) * len(series) + 380), template="plotly_white",
+        scattermode="group", scattergap=0.3, legend={"title": {"text": "group · pathway: hierarchy ρ<br>per depth (" + ", ".join(f"{d} µm" for d in depths) + ")"}},
     )  # fmt: skip
     return figure
 
