@@ -117,6 +117,52 @@ def test_bad_input_is_named():
         compare(np.zeros(5), np.zeros(5), "cosine")
 
 
+weighted_grids = grids.flatmap(
+    lambda pair: st.tuples(st.just(pair), arrays(np.int64, pair[0].shape[1], elements=st.integers(0, 4)))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(weighted_grids, st.sampled_from(METHODS), st.sampled_from([None, "cpu"]))
+def test_weights_equal_the_repeated_positions_exactly(weighted, method, device):
+    """A position of weight w counts as w copies of it (0 leaves it out): the same value, to the
+    last bit for Kendall's integer counts, as the vectors with every position repeated; ties in
+    the references, the others and both included, on the numba and the torch code."""
+    (references, others), weights = weighted
+    if weights.sum() < 2 or device == "cpu" and method not in ("tau-a", "tau-b"):
+        return
+    repeated = np.repeat(np.arange(len(weights)), weights)
+    ours = compare(references, others, method, device, weights=weights)
+    expected = compare(references[:, repeated], others[:, repeated], method, device)
+    if method in ("tau-a", "tau-b"):
+        np.testing.assert_array_equal(ours, expected)
+    else:
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+
+
+def test_weighted_tau_a_equals_the_brute_force_sum_over_pairs():
+    """Σ w_k w_l sign(x_k − x_l) sign(y_k − y_l) over position pairs k < l, over the pairs of the
+    W = Σ w entries; with long tie blocks in the reference (the merge-sort path)."""
+    rng = np.random.default_rng(4)
+    reference = np.repeat(rng.permutation(5).astype(float), 40)
+    others = rng.integers(0, 12, size=(2, reference.size)).astype(float)
+    weights = rng.integers(1, 5, size=reference.size)
+    i, j = np.triu_indices(reference.size, k=1)
+    total = weights.sum() * (weights.sum() - 1) / 2
+    expected = [
+        np.sum(weights[i] * weights[j] * np.sign(reference[i] - reference[j]) * np.sign(y[i] - y[j])) / total
+        for y in others
+    ]
+    np.testing.assert_allclose(compare(reference, others, "tau-a", weights=weights)[0], expected, rtol=0, atol=1e-15)
+
+
+def test_bad_weights_are_named():
+    with pytest.raises(ValueError, match="weights must be 5 non-negative integers, got shape \\(4,\\)"):
+        compare(np.zeros(5), np.zeros(5), weights=np.ones(4))
+    with pytest.raises(ValueError, match="non-negative"):
+        compare(np.zeros(5), np.zeros(5), weights=-np.ones(5))
+
+
 @settings(max_examples=100, deadline=None)
 @given(grids, st.sampled_from(["tau-a", "tau-b"]))
 def test_torch_counts_equal_the_numba_ones(pair, method):

@@ -324,8 +324,9 @@ def test_zero_variance_units_give_a_flagged_layer_never_a_score():
 
 # --- Interruption, determinism and concurrency on a real run ----------------------------------------
 
-# What the interrupted run recomputes: every model and brain stage after the data.
-RECOMPUTED = ["activations", "rdms", "tau", "noise_ceiling", "tables", "figures", "logs"]
+# What the interrupted run recomputes: every model stage and what follows it (the brain stages are
+# not among the killed ones, so they stay done).
+RECOMPUTED = ["activations", "rdms/models", "tau", "tables", "figures", "logs"]
 # Stage killed → the rule whose job was running, and the log that shows it has started.
 KILLED = {"extraction": ("extract_activations", "activations"), "RDMs": ("model_rdms", "model_rdms"),
           "table write": ("tables", "tables.log")}  # fmt: skip

@@ -12,7 +12,7 @@ from scipy.stats import binom
 
 from brainlike.compare import compare
 from brainlike.inference import (
-    bootstrap_positions,
+    bootstrap_pairs,
     fdr,
     held_out_best_layer,
     percentile_interval,
@@ -41,15 +41,20 @@ def test_permuted_vectors_relabel_the_matrix():
         np.testing.assert_array_equal(permuted, upper(matrix[order][:, order]))
 
 
-def test_bootstrap_sample_equals_rsatoolbox_subsample_pattern():
+@pytest.mark.parametrize("method", ["tau-a", "tau-b", "spearman", "pearson"])
+def test_weighted_bootstrap_draws_equal_rsatoolbox_subsample_pattern(method):
+    """Each drawn pair once with its multiplicity as weight equals rsatoolbox on the draw's RDMs with
+    every repeated pattern written out (the pairs of a pattern with its own copy NaN, left out)."""
     rng = np.random.default_rng(1)
-    brain, layers = random_rdm_vectors(rng, 1, 12), random_rdm_vectors(rng, 3, 12)
+    brain, layers = random_rdm_vectors(rng, 2, 12), random_rdm_vectors(rng, 3, 12)
+    layers[2] = np.round(layers[2], 1)  # ties within the model RDM, beside the repeats
     for draw in Exchangeable(12).bootstrap_draws(rng, 20):
-        positions = bootstrap_positions(draw, 12)
-        ours = compare(brain[:, positions], layers[:, positions], "tau-a")
-        # rsatoolbox: repeated patterns, the pairs of a pattern with its own copy NaN and left out.
+        positions, weights = bootstrap_pairs(draw, 12)
+        ours = compare(brain[:, positions], layers[:, positions], method, weights=weights)
         theirs = rsatoolbox_compare(
-            RDMs(brain).subsample_pattern("index", draw), RDMs(layers).subsample_pattern("index", draw), method="tau-a"
+            RDMs(brain).subsample_pattern("index", draw),
+            RDMs(layers).subsample_pattern("index", draw),
+            method=RSATOOLBOX_NAMES[method],
         )
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
 

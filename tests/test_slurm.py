@@ -1,12 +1,14 @@
 """The workflow through the SLURM profile on a real single-node SLURM cluster.
 
-Every job goes through sbatch (checked against the controller's own job records), the results
-equal a local run's bit for bit, a forced rerun of one target submits exactly one job, and a
-failing job fails the run naming its log.
+On a copy of the suite's local run, with one population's chain and one model's extraction forced
+to rerun, every job goes through sbatch (checked against the controller's own job
+records), and what they write equals the local run's bit for bit; a forced rerun of one target
+submits exactly one job, and a failing job fails the run naming its log.
 """
 
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -32,13 +34,21 @@ def cluster(tmp_path_factory):
     instance.stop()
 
 
+# Forced on the copy: a population's recordings (an AllenSDK-environment job, then its responses,
+# brain RDMs and ceiling) and a model × stimulus extraction (then its RDMs and scores), so every
+# kind of job but the shared cache and stimuli reruns, and the tables, groups and figures after them.
+FORCED = ["results/recordings/natural_scenes/VISp/175.npz", "results/activations/efficientnet_lite0/natural_scenes.zarr"]
+RERUN = {"recordings", "responses", "brain_rdms", "noise_ceiling", "extract_activations", "model_rdms", "compare",
+         "tables", "groups", "figure", "best_layer_figure"}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def slurm_run(cluster, tmp_path_factory):
+def slurm_run(cluster, workflow_run, tmp_path_factory):
     env = {"BRAINLIKE_PARTITION": "debug", "BRAINLIKE_GPU_PARTITION": "debug", "BRAINLIKE_ACCOUNT": "none"}
     os.environ.update(env)
-    workdir = tmp_path_factory.mktemp("slurm_workflow")
-    write_config(workdir, small_config())
-    result = snakemake(workdir, *SITE)
+    workdir = tmp_path_factory.mktemp("slurm_workflow") / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    result = snakemake(workdir, *SITE, "--forcerun", *FORCED)
     return workdir, result
 
 
@@ -55,18 +65,21 @@ def test_every_job_went_through_sbatch(cluster, slurm_run):
     local = re.findall(r"^localrule (\w+):", log, re.MULTILINE)
     assert sorted(local) == ["all", "provenance"], local
     assert len(records) == done - len(local), (len(records), done)
+    assert set(re.findall(r"^rule (\w+):", log, re.MULTILINE)) == RERUN
 
 
 def test_results_equal_a_local_run_bit_for_bit(slurm_run, workflow_run):
     workdir, _ = slurm_run
-    for table in ("tau.csv", "tau.parquet", "populations.csv"):
-        assert (workdir / "results/tables" / table).read_bytes() == (workflow_run / "results/tables" / table).read_bytes(), table
-    for stimulus in ("natural_scenes", "natural_movie_one"):
-        ours = zarr.open_group(workdir / f"results/activations/efficientnet_lite0/{stimulus}.zarr", mode="r")
-        local = zarr.open_group(workflow_run / f"results/activations/efficientnet_lite0/{stimulus}.zarr", mode="r")
-        for layer in ours.attrs["layers"]:
-            key = f"{layer['pathway']}/{layer['layer']}"
-            assert np.array_equal(ours[key][:], local[key][:]), key
+    rerun = ["tables/tau.csv", "tables/tau.parquet", "tables/populations.csv", "tables/groups.csv",
+             "recordings/natural_scenes/VISp/175.npz", "responses/natural_scenes/VISp/175.npz",
+             "noise_ceiling/natural_scenes/VISp/175.json", "tau/efficientnet_lite0/natural_scenes.resamples.npz"]  # fmt: skip
+    for path in rerun:
+        assert (workdir / "results" / path).read_bytes() == (workflow_run / "results" / path).read_bytes(), path
+    ours = zarr.open_group(workdir / "results/activations/efficientnet_lite0/natural_scenes.zarr", mode="r")
+    local = zarr.open_group(workflow_run / "results/activations/efficientnet_lite0/natural_scenes.zarr", mode="r")
+    for layer in ours.attrs["layers"]:
+        key = f"{layer['pathway']}/{layer['layer']}"
+        assert np.array_equal(ours[key][:], local[key][:]), key
 
 
 def test_a_forced_single_target_rerun_submits_exactly_one_job(cluster, slurm_run):

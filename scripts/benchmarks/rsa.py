@@ -1,19 +1,27 @@
 """Benchmark: RSA statistics against rsatoolbox, side by side on the same inputs, in one run.
 
 (a) Kendall τ-a throughput (pairs of RDMs per second) of ``brainlike.compare`` against rsatoolbox's
-    ``compare(method="tau-a")``:
+    ``compare(method="tau-a")``, and against the counting lower bound: one sort of every RDM
+    vector, then per pair the other's ranks laid out in the reference's order and one linear merge
+    pass over them (the least any count over all pairs does after sorting; a full count needs
+    log2(pairs) such passes or tree steps per element):
     - 118 stimuli (6,903 pairs per RDM): 24 populations × 100 half-trial brain RDMs against 150
-      layer RDMs (360,000 comparisons; target ≥ 20× rsatoolbox). rsatoolbox runs on the first
-      ``--rsatoolbox-populations`` populations (all 24 with --full; about 6 minutes here);
-    - 900 stimuli (404,550 pairs per RDM): 4 brain × 25 layer RDMs on both (target ≥ 5×).
+      layer RDMs (360,000 comparisons). rsatoolbox runs on the first ``--rsatoolbox-populations``
+      populations (all 24 with --full; about 6 minutes here);
+    - 900 stimuli (404,550 pairs per RDM): 4 brain × 25 layer RDMs on both.
     Values are compared on every pair both computed.
 (b) RDM of one 900 × 800,000 float32 layer: ours reads it from a zarr store in column chunks,
     rsatoolbox's ``calc_rdm(method="correlation")`` gets it in memory. Each runs in its own
     process; wall time and peak resident memory of each, their ratios (targets: memory ≤ 1/4 of
     rsatoolbox's, time no slower). Needs about 3 GB of disk and 12 GB of memory.
-(c) One ``compare`` job of the reference grid with the default inference settings: 24 populations ×
+(c) Stimulus-bootstrap draws at 118 stimuli (24 populations × 150 layers per draw): each drawn
+    pair once with its multiplicity as weight against the draw's RDM vectors with the repeated
+    pairs written out (ties in every comparison); time of each, their ratio, equality.
+(d) One ``compare`` job of the reference grid with the default inference settings: 24 populations ×
     150 layers at 118 stimuli, 100 half-trial RDMs, 200 stimulus and 200 container bootstrap draws,
-    200 permutations, 20 stimulus halvings (brainlike only: its wall time).
+    200 permutations, 20 stimulus halvings: the wall time of each stage; the permutation p (every
+    relabelling compared with all 100 half-trial RDMs) is timed on ``--job-permutations`` of the
+    200 relabellings and projected to all of them.
 
     .venvs/main/bin/python scripts/benchmarks/rsa.py [--full] [--skip-rdm] [--skip-job]
 """
@@ -29,9 +37,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit, prange
 
-from brainlike.compare import compare
+from brainlike import scoring
+from brainlike.compare import _dense_ranks, _sorted_groups, compare
+from brainlike.inference import bootstrap_pairs
 from brainlike.rdm import rdms_from_pattern_stack, upper
+from brainlike.resampling import Exchangeable
 from brainlike.scoring import BrainRDMs, Inference, score_layers
 
 
@@ -51,11 +63,45 @@ def rsatoolbox_tau_a(brain: np.ndarray, layers: np.ndarray) -> np.ndarray:
     return rsatoolbox_compare(RDMs(brain), RDMs(layers), method="tau-a")
 
 
+@njit(cache=True, parallel=True)
+def _one_merge_pass(orders, ranks):
+    """Per pair: the other's ranks in the reference's order, then one merge of the two halves."""
+    n_references, n = orders.shape
+    n_others = ranks.shape[0]
+    passed = np.zeros(n_references * n_others, np.int64)
+    for pair in prange(n_references * n_others):
+        order, rank = orders[pair // n_others], ranks[pair % n_others]
+        sequence = np.empty(n, np.int32)
+        for k in range(n):
+            sequence[k] = rank[order[k]]
+        i, j, middle, count = 0, n // 2, n // 2, 0
+        while i < middle and j < n:
+            if sequence[j] < sequence[i]:
+                count += middle - i
+                j += 1
+            else:
+                i += 1
+        passed[pair] = count
+    return passed
+
+
+def lower_bound_seconds(references: np.ndarray, others: np.ndarray) -> float:
+    """One sort of every vector, one gather and merge pass per pair (see the module's docstring)."""
+    ones = np.ones(references.shape[1], np.int64)
+    _one_merge_pass(*[part[:1] for part in (_sorted_groups(references[:1], ones)[0], _dense_ranks(others[:1], ones)[0])])
+    start = time.perf_counter()
+    orders = _sorted_groups(references, ones)[0]
+    ranks = _dense_ranks(others, ones)[0]
+    _one_merge_pass(orders, ranks)
+    return time.perf_counter() - start
+
+
 def tau_throughput(name: str, brain: np.ndarray, layers: np.ndarray, rsatoolbox_rows: int) -> None:
     compare(brain[:1, :100], layers[:1, :100])  # compile outside the timing
     start = time.perf_counter()
     ours = compare(brain, layers, "tau-a")
     ours_seconds = time.perf_counter() - start
+    bound = lower_bound_seconds(brain, layers)
     start = time.perf_counter()
     theirs = rsatoolbox_tau_a(brain[:rsatoolbox_rows], layers)
     theirs_seconds = time.perf_counter() - start
@@ -65,7 +111,30 @@ def tau_throughput(name: str, brain: np.ndarray, layers: np.ndarray, rsatoolbox_
     print(
         f"{name}: brainlike {ours.size} comparisons in {ours_seconds:.2f} s ({ours_rate:,.0f}/s); "
         f"rsatoolbox {theirs.size} in {theirs_seconds:.2f} s ({theirs_rate:,.0f}/s); "
-        f"ratio {ours_rate / theirs_rate:.1f}x; largest difference {difference:.1e}",
+        f"ratio {ours_rate / theirs_rate:.1f}x; largest difference {difference:.1e}; counting lower bound "
+        f"{bound:.2f} s (brainlike takes {ours_seconds / bound:.1f}x the bound)",
+        flush=True,
+    )
+
+
+def weighted_bootstrap(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray, draws: int) -> None:
+    references = brain.reshape(24, 100, -1)[:, 0]
+    weighted_seconds = repeated_seconds = 0.0
+    difference = 0.0
+    for draw in Exchangeable(118).bootstrap_draws(rng, draws):
+        positions, weights = bootstrap_pairs(draw, 118)
+        repeated = np.repeat(positions, weights)
+        start = time.perf_counter()
+        weighted = compare(references[:, positions], layers[:, positions], weights=weights)
+        weighted_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        written_out = compare(references[:, repeated], layers[:, repeated])
+        repeated_seconds += time.perf_counter() - start
+        difference = max(difference, np.abs(weighted - written_out).max())
+    print(
+        f"stimulus bootstrap, {draws} draws x 24 populations x 150 layers at 118 stimuli: weighted pairs "
+        f"{weighted_seconds:.2f} s, repeated pairs written out {repeated_seconds:.2f} s, ratio "
+        f"{repeated_seconds / weighted_seconds:.1f}x; largest difference {difference:.1e}",
         flush=True,
     )
 
@@ -124,17 +193,41 @@ def rdm_memory(rows: int, columns: int) -> None:
         )
 
 
-def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray) -> None:
+def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray, timed_permutations: int) -> None:
     populations = [
         BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, half_a.mean(axis=0), rdm_vectors(rng, 200, 118))
         for index, half_a in enumerate(brain.reshape(24, 100, -1))
     ]
-    settings = Inference("tau-a", seed=0, stimulus_bootstraps=200, permutations=200, ci_level=0.95, best_layer_folds=20)
-    start = time.perf_counter()
-    table = score_layers(populations, layers, np.repeat(["p1", "p2"], 75), settings, "natural_scenes")
+    seconds = {}
+
+    def timed(stage, function):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            result = function(*args, **kwargs)
+            seconds[stage] = time.perf_counter() - start
+            return result
+
+        return run
+
+    stages = {"stimulus bootstrap": "_stimulus_bootstrap", "permutation p": "_permutation_p", "halvings": "_halving_scores"}
+    originals = {name: getattr(scoring, name) for name in stages.values()}
+    for stage, name in stages.items():
+        setattr(scoring, name, timed(stage, originals[name]))
+    settings = Inference("tau-a", seed=0, stimulus_bootstraps=200, permutations=timed_permutations, ci_level=0.95, best_layer_folds=20)
+    try:
+        start = time.perf_counter()
+        score_layers(populations, layers, np.repeat(["p1", "p2"], 75), settings, "natural_scenes")
+        total = time.perf_counter() - start
+    finally:
+        for name, function in originals.items():
+            setattr(scoring, name, function)
+    projected = seconds["permutation p"] * 200 / timed_permutations
+    rest = total - seconds["permutation p"]
     print(
-        f"one compare job (24 populations x 150 layers, 118 stimuli, default inference): "
-        f"{time.perf_counter() - start:.0f} s for {len(table)} rows",
+        "one compare job (24 populations x 150 layers, 118 stimuli, default inference): "
+        + ", ".join(f"{stage} {seconds[stage]:.1f} s" for stage in ("stimulus bootstrap", "halvings"))
+        + f", everything but the permutation p {rest:.1f} s; permutation p {seconds['permutation p']:.1f} s for "
+        f"{timed_permutations} relabellings, {projected:.0f} s projected for 200; job {rest + projected:.0f} s",
         flush=True,
     )
 
@@ -144,8 +237,10 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="rsatoolbox on the whole 118-stimulus grid too")
     parser.add_argument("--rsatoolbox-populations", type=int, default=1, choices=range(1, 25), metavar="1..24")
     parser.add_argument("--skip-rdm", action="store_true", help="leave out (b)")
-    parser.add_argument("--skip-job", action="store_true", help="leave out (c)")
+    parser.add_argument("--skip-job", action="store_true", help="leave out (d)")
     parser.add_argument("--rdm-columns", type=int, default=800_000)
+    parser.add_argument("--bootstrap-draws", type=int, default=20, help="draws timed in (c)")
+    parser.add_argument("--job-permutations", type=int, default=10, help="relabellings timed in (d)")
     parser.add_argument("--rdm-child", nargs=2, metavar=("MODE", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rdm_child:
@@ -160,8 +255,9 @@ def main() -> None:
     tau_throughput("tau-a, 900 stimuli", rdm_vectors(rng, 4, 900), rdm_vectors(rng, 25, 900), 4)
     if not args.skip_rdm:
         rdm_memory(900, args.rdm_columns)
+    weighted_bootstrap(rng, brain, layers, args.bootstrap_draws)
     if not args.skip_job:
-        compare_job(rng, brain, layers)
+        compare_job(rng, brain, layers, args.job_permutations)
 
 
 if __name__ == "__main__":

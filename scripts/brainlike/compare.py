@@ -11,6 +11,12 @@ neither concordant nor discordant), which costs nothing for references without t
 parallel in compiled code (numba). Spearman and Pearson are one matrix product of standardised
 (ranked) vectors.
 
+Weights count positions several times (a bootstrap draw that repeats stimuli repeats their pairs):
+the result equals that of the vectors with each position repeated ``weight`` times, exactly. The
+Kendall counts carry them as multiplicities (every count a sum of weight products), so a repeated
+position costs nothing and adds no tie block to scan; the other methods, and the GPU, compare the
+repeated vectors.
+
 On a GPU (``device="cuda"``) the Kendall counts run in torch instead: each pair sorted by its
 joint (reference, other) rank, the strict inversions of the other's ranks in that order counted by
 a bottom-up merge whose every level is one batched ``searchsorted`` over all pairs.
@@ -28,76 +34,90 @@ RANK_METHODS = ("tau-a", "tau-b", "spearman")
 
 
 @njit(cache=True, nogil=True)
-def _tied_pairs_sorted(values):
-    """Pairs with equal values in an ascending array."""
+def _tied_pairs_sorted(values, weights):
+    """Pairs of (weighted) elements with equal values in an ascending array: a run of equal values
+    of total weight W holds W(W − 1)/2 pairs, copies of one element among them."""
     pairs = 0
-    run = 1
+    run = np.int64(weights[0]) if values.shape[0] else np.int64(0)
     for k in range(1, values.shape[0]):
         if values[k] == values[k - 1]:
-            run += 1
+            run += weights[k]
         else:
             pairs += run * (run - 1) // 2
-            run = 1
+            run = weights[k]
     return pairs + run * (run - 1) // 2
 
 
 @njit(cache=True, nogil=True)
-def _strict_inversions(sequence, levels, tree):
-    """Pairs k < l with sequence[k] > sequence[l], for values in [0, 2**levels).
+def _strict_inversions(sequence, weights, levels, tree):
+    """Σ weights[k]·weights[l] over k < l with sequence[k] > sequence[l], for values in [0, 2**levels).
 
-    ``tree`` (2**(levels+1) counters) is a complete binary tree over the values, walked from the
-    root for each element: every step to a left child adds the seen values under the right one,
-    all of them greater. A fixed number of steps with no data-dependent branch.
+    ``tree`` (2**(levels+1) counters) is a complete binary tree over the values holding the weight
+    seen under each node, walked from the root for each element: every step to a left child adds
+    the seen weight under the right one, all of it greater. A fixed number of steps with no
+    data-dependent branch.
     """
     tree[:] = 0
     inversions = 0
     for k in range(sequence.shape[0]):
-        value = sequence[k]
+        value, weight = sequence[k], weights[k]
         node = 1
+        greater = 0
         for level in range(levels - 1, -1, -1):
             bit = (value >> level) & 1
-            inversions += tree[2 * node + 1] * (1 - bit)
-            tree[node] += 1
+            greater += tree[2 * node + 1] * (1 - bit)
+            tree[node] += weight
             node = 2 * node + bit
-        tree[node] += 1
+        tree[node] += weight
+        inversions += np.int64(greater) * weight
     return inversions
 
 
 @njit(cache=True, nogil=True)
-def _merge_sort_inversions(values, buffer):
-    """Sorts ``values`` in place and returns its strict inversions (for short tie blocks)."""
+def _merge_sort_inversions(values, weights, value_buffer, weight_buffer):
+    """Sorts ``values`` (and their ``weights`` alongside) in place and returns their weighted strict
+    inversions (for short tie blocks): taking an element from the right run passes every element
+    left in the left run, whose weight is kept as a running sum."""
     n = values.shape[0]
     inversions = 0
     width = 1
     in_buffer = False
     while width < n:
-        source, target = (buffer, values) if in_buffer else (values, buffer)
+        source, target = (value_buffer, values) if in_buffer else (values, value_buffer)
+        source_weight, target_weight = (weight_buffer, weights) if in_buffer else (weights, weight_buffer)
         for low in range(0, n, 2 * width):
             middle, high = min(low + width, n), min(low + 2 * width, n)
+            left_weight = np.int64(0)
+            for k in range(low, middle):
+                left_weight += source_weight[k]
             i, j, k = low, middle, low
             while i < middle and j < high:
                 if source[j] < source[i]:
-                    target[k] = source[j]
-                    inversions += middle - i
+                    target[k], target_weight[k] = source[j], source_weight[j]
+                    inversions += left_weight * source_weight[j]
                     j += 1
                 else:
-                    target[k] = source[i]
+                    target[k], target_weight[k] = source[i], source_weight[i]
+                    left_weight -= source_weight[i]
                     i += 1
                 k += 1
             target[k : k + middle - i] = source[i:middle]
+            target_weight[k : k + middle - i] = source_weight[i:middle]
             k += middle - i
             target[k : k + high - j] = source[j:high]
+            target_weight[k : k + high - j] = source_weight[j:high]
         in_buffer = not in_buffer
         width *= 2
     if in_buffer:
-        values[:] = buffer
+        values[:] = value_buffer
+        weights[:] = weight_buffer
     return inversions
 
 
 @njit(cache=True, parallel=True)
-def _sorted_groups(vectors):
+def _sorted_groups(vectors, weights):
     """Per row: its ascending order, the group (dense rank) of each element in that order, and
-    its number of tied pairs."""
+    its number of tied (weighted) pairs."""
     count, n = vectors.shape
     orders = np.empty((count, n), np.int32)
     groups = np.empty((count, n), np.int32)
@@ -106,7 +126,7 @@ def _sorted_groups(vectors):
         order = np.argsort(vectors[row], kind="mergesort")
         orders[row] = order
         ordered = vectors[row][order]
-        ties[row] = _tied_pairs_sorted(ordered)
+        ties[row] = _tied_pairs_sorted(ordered, weights[order])
         group = 0
         for k in range(n):
             if k > 0 and ordered[k] != ordered[k - 1]:
@@ -115,42 +135,55 @@ def _sorted_groups(vectors):
     return orders, groups, ties
 
 
-def _dense_ranks(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _dense_ranks(vectors: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: 0-based ranks, ties sharing a rank; the number of distinct values; tied pairs."""
-    orders, groups, ties = _sorted_groups(vectors)
+    orders, groups, ties = _sorted_groups(vectors, weights)
     ranks = np.empty_like(groups)
     np.put_along_axis(ranks, orders, groups, axis=1)
     return ranks, groups[:, -1].astype(np.int64) + 1, ties
 
 
+@njit(cache=True, nogil=True)
+def _copies(weights):
+    """Pairs of copies of one position: tied in every vector."""
+    pairs = 0
+    for k in range(weights.shape[0]):
+        pairs += np.int64(weights[k]) * (weights[k] - 1) // 2
+    return pairs
+
+
 @njit(cache=True, parallel=True)
-def _discordant_and_joint_ties(orders, groups, reference_ties, ranks, levels, chunks):
-    """For every (reference, other) pair: discordant pairs and pairs tied in both."""
+def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
+    """For every (reference, other) pair: discordant pairs and pairs tied in both (weighted)."""
     n_references, n = orders.shape
     n_others = ranks.shape[0]
     pairs = n_references * n_others
     discordant = np.empty(pairs, np.int64)
-    joint_ties = np.zeros(pairs, np.int64)
+    joint_ties = np.full(pairs, _copies(weights), np.int64)
     per_chunk = (pairs + chunks - 1) // chunks
     for chunk in prange(chunks):
         sequence = np.empty(n, np.int32)
+        sequence_weights = np.empty(n, weights.dtype)
         tree = np.empty(2 << levels, np.int32)
         buffer = np.empty(n, np.int32)
+        weight_buffer = np.empty(n, weights.dtype)
         for pair in range(chunk * per_chunk, min((chunk + 1) * per_chunk, pairs)):
             reference, other = pair // n_others, pair % n_others
-            order, rank = orders[reference], ranks[other]
+            order, rank, group = orders[reference], ranks[other], groups[reference]
             for k in range(n):
                 sequence[k] = rank[order[k]]
-            inversions = _strict_inversions(sequence, levels, tree)
-            if reference_ties[reference] > 0:
-                group = groups[reference]
+                sequence_weights[k] = weights[order[k]]
+            inversions = _strict_inversions(sequence, sequence_weights, levels, tree)
+            if group[n - 1] < n - 1:  # the reference has tied values: take their pairs back out
                 start = 0
                 for end in range(1, n + 1):
                     if end == n or group[end] != group[start]:
                         if end - start > 1:
-                            block = sequence[start:end]
-                            inversions -= _merge_sort_inversions(block, buffer[: end - start])
-                            joint_ties[pair] += _tied_pairs_sorted(block)
+                            block, block_weights = sequence[start:end], sequence_weights[start:end]
+                            inversions -= _merge_sort_inversions(
+                                block, block_weights, buffer[: end - start], weight_buffer[: end - start]
+                            )
+                            joint_ties[pair] += _tied_pairs_sorted(block, block_weights) - _copies(block_weights)
                         start = end
             discordant[pair] = inversions
     return discordant.reshape(n_references, n_others), joint_ties.reshape(n_references, n_others)
@@ -160,17 +193,18 @@ def _discordant_and_joint_ties(orders, groups, reference_ties, ranks, levels, ch
 REFERENCE_BATCH_ENTRIES = 1 << 25
 
 
-def _kendall(references: np.ndarray, others: np.ndarray, method: str) -> np.ndarray:
+def _kendall(references: np.ndarray, others: np.ndarray, method: str, weights: np.ndarray) -> np.ndarray:
     n = references.shape[1]
-    ranks, distinct, other_ties = _dense_ranks(others)
+    ranks, distinct, other_ties = _dense_ranks(others, weights)
     levels = int(distinct.max() - 1).bit_length()
     batch = max(1, REFERENCE_BATCH_ENTRIES // n)
     result = np.empty((len(references), len(others)))
-    total = n * (n - 1) // 2
+    entries = int(weights.sum())
+    total = entries * (entries - 1) // 2
     for start in range(0, len(references), batch):
-        orders, groups, reference_ties = _sorted_groups(references[start : start + batch])
+        orders, groups, reference_ties = _sorted_groups(references[start : start + batch], weights)
         chunks = min(len(orders) * len(others), 256)
-        discordant, joint_ties = _discordant_and_joint_ties(orders, groups, reference_ties, ranks, levels, chunks)
+        discordant, joint_ties = _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks)
         concordant_minus_discordant = (
             total - reference_ties[:, None] - other_ties[None, :] + joint_ties - 2 * discordant
         )
@@ -258,28 +292,43 @@ def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, devi
 
 def _standardised(vectors: np.ndarray) -> np.ndarray:
     centred = vectors - vectors.mean(axis=1, keepdims=True)
+    # A constant vector has no correlation; its mean's rounding must not give it one.
+    centred[np.ptp(vectors, axis=1) == 0] = np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         return centred / np.sqrt((centred**2).sum(axis=1, keepdims=True))
 
 
-def _complete(references: np.ndarray, others: np.ndarray, method: str, device: str | None) -> np.ndarray:
+def _complete(
+    references: np.ndarray, others: np.ndarray, method: str, device: str | None, weights: np.ndarray
+) -> np.ndarray:
     if len(references) == 0 or len(others) == 0:
         return np.empty((len(references), len(others)))
+    if method in ("tau-a", "tau-b") and device is None:
+        return _kendall(references, others, method, weights)
+    if (weights != 1).any():
+        positions = np.repeat(np.arange(len(weights)), weights)
+        references, others = references[:, positions], others[:, positions]
     if method in ("tau-a", "tau-b"):
-        return _kendall(references, others, method) if device is None else _kendall_torch(references, others, method, device)
+        return _kendall_torch(references, others, method, device)
     if method == "spearman":
         references, others = rankdata(references, axis=1), rankdata(others, axis=1)
     return _standardised(references) @ _standardised(others).T
 
 
 def compare(
-    references: np.ndarray, others: np.ndarray, method: str = "tau-a", device: str | None = None
+    references: np.ndarray,
+    others: np.ndarray,
+    method: str = "tau-a",
+    device: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """``method`` between every row of ``references`` (a, n) and every row of ``others`` (b, n): (a, b).
 
     Positions where either vector of a pair is NaN are left out of that pair (as rsatoolbox does).
     ``device``: None counts Kendall pairs on the CPU (numba); a torch device ("cuda", "cuda:1", or
     "cpu" to run the torch code on the CPU) counts them with torch there.
+    ``weights`` (n non-negative integers): how many times each position counts; the result is that
+    of the vectors with every position repeated that many times.
     """
     if method not in METHODS:
         raise ValueError(f"unknown comparison method {method!r}; valid: {', '.join(METHODS)}")
@@ -287,16 +336,21 @@ def compare(
     others = np.atleast_2d(np.asarray(others, dtype=np.float64))
     if references.shape[1] != others.shape[1]:
         raise ValueError(f"RDM vectors differ in length: {references.shape[1]} and {others.shape[1]}")
+    weights = np.ones(references.shape[1], np.int64) if weights is None else np.asarray(weights, np.int64)
+    if weights.shape != (references.shape[1],) or (weights < 0).any():
+        raise ValueError(f"weights must be {references.shape[1]} non-negative integers, got shape {weights.shape}")
+    used = weights > 0
+    references, others, weights = references[:, used], others[:, used], weights[used]
     reference_nan, other_nan = np.isnan(references).any(axis=1), np.isnan(others).any(axis=1)
     result = np.empty((len(references), len(others)))
     result[np.ix_(~reference_nan, ~other_nan)] = _complete(
-        references[~reference_nan], others[~other_nan], method, device
+        references[~reference_nan], others[~other_nan], method, device, weights
     )
     for row, column in zip(*np.nonzero(reference_nan[:, None] | other_nan[None, :])):
         keep = ~(np.isnan(references[row]) | np.isnan(others[column]))
         result[row, column] = (
-            _complete(references[row, keep][None], others[column, keep][None], method, device)[0, 0]
-            if keep.sum() > 1
+            _complete(references[row, keep][None], others[column, keep][None], method, device, weights[keep])[0, 0]
+            if weights[keep].sum() > 1
             else np.nan
         )
     return result

@@ -2,8 +2,8 @@
 
 RDMs are handled as rsatoolbox's vectors (upper triangle, row by row). Resampling stimuli maps to
 a selection of vector positions: a bootstrap draw keeps every pair of drawn stimuli except the
-pairs of a stimulus with its own copy (rsatoolbox leaves those out too), a permutation relabels
-the stimuli of one RDM.
+pairs of a stimulus with its own copy (rsatoolbox leaves those out too), each pair weighted by
+how often the draw repeats it; a permutation relabels the stimuli of one RDM.
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ def permuted_vectors(vectors: np.ndarray, orders: np.ndarray) -> np.ndarray:
     return vectors[..., _positions(n)[orders[..., rows], orders[..., columns]]]
 
 
-def bootstrap_positions(draw: np.ndarray, n_stimuli: int) -> np.ndarray:
-    """Vector positions of the stimulus pairs of a bootstrap draw (stimulus indices, with repeats)."""
-    rows, columns = np.triu_indices(len(draw), k=1)
-    distinct = draw[rows] != draw[columns]
-    return _positions(n_stimuli)[draw[rows[distinct]], draw[columns[distinct]]]
+def bootstrap_pairs(draw: np.ndarray, n_stimuli: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stimulus pairs of a bootstrap draw (stimulus indices, with repeats): the vector position of
+    each pair of distinct drawn stimuli, and how many times the draw holds it (the product of the two
+    stimuli's counts). ``compare`` with these weights equals the comparison of the draw's RDMs with
+    every repeated pair written out."""
+    stimuli, counts = np.unique(draw, return_counts=True)
+    rows, columns = np.triu_indices(len(stimuli), k=1)
+    return _positions(n_stimuli)[stimuli[rows], stimuli[columns]], counts[rows] * counts[columns]
 
 
 def permutation_p(observed, null: np.ndarray) -> np.ndarray | float:

@@ -30,7 +30,7 @@ import pandas as pd
 from .compare import compare
 from .inference import (
     PERMUTED_ENTRIES,
-    bootstrap_positions,
+    bootstrap_pairs,
     held_out_best_layer,
     percentile_interval,
     permutation_p,
@@ -128,8 +128,8 @@ def _stimulus_bootstrap(score, half_a: np.ndarray, layers: np.ndarray, draws: np
     n, splits = _n_stimuli(layers.shape[1]), half_a.shape[1]
     scores = np.empty((len(draws), len(half_a), len(layers)))
     for index, draw in enumerate(draws):
-        positions = bootstrap_positions(draw, n)
-        scores[index] = score(half_a[:, index % splits, positions], layers[:, positions])
+        positions, weights = bootstrap_pairs(draw, n)
+        scores[index] = score(half_a[:, index % splits, positions], layers[:, positions], weights=weights)
         advance(1)
     return scores
 
