@@ -195,7 +195,7 @@ def rdm_memory(rows: int, columns: int) -> None:
 
 def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray, timed_permutations: int) -> None:
     populations = [
-        BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, half_a.mean(axis=0), rdm_vectors(rng, 200, 118))
+        BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, rdm_vectors(rng, 200, 118), containers=10)
         for index, half_a in enumerate(brain.reshape(24, 100, -1))
     ]
     seconds = {}
