@@ -8,8 +8,9 @@ from importlib.metadata import packages_distributions
 
 from conftest import ROOT, SNAKEMAKE, default_config, write_config
 
-# Imported only where an optional part runs: the AllenSDK environment, torchvision models.
-OPTIONAL = {"allensdk": "the AllenSDK environment (envs/allensdk.txt)", "torchvision": "extra 'torchvision'"}
+# Imported only where an optional part runs: the AllenSDK environment, torchvision, timm and OpenCLIP models.
+OPTIONAL = {"allensdk": "the AllenSDK environment (envs/allensdk.txt)", "torchvision": "extra 'torchvision'",
+            "timm": "extra 'zoo'", "open_clip": "extra 'zoo'"}  # fmt: skip
 
 
 def imported_modules() -> set[str]:

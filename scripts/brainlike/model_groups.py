@@ -58,7 +58,7 @@ def expand_models(models: dict) -> tuple[dict, dict[str, list[str]], dict[str, C
         members = entry.get("members")
         if members is None:
             if "weights" not in entry:
-                raise ValueError(f"models.{name}: set weights (imagenet, {{checkpoint: PATH}}, {{random_seed: N}}), "
+                raise ValueError(f"models.{name}: set weights (imagenet, {{published: TAG}}, {{checkpoint: PATH}}, {{random_seed: N}}), "
                                  "or members for a group of instances")  # fmt: skip
             add(name, base, entry.get("group"), f"models.{name}")
             continue

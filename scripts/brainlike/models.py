@@ -170,11 +170,87 @@ def _torchvision(entry: dict, keys: ConfigKeys) -> Built:
     return Built(network, {"main": _default_blocks(network)})
 
 
+def _unreachable_weights(name: str, repository: str, error: Exception) -> RuntimeError:
+    return RuntimeError(
+        f"could not fetch the published weights {name} (Hugging Face hub repository {repository}): {error}. On a "
+        "machine without internet, fetch them once on a machine with it (the same config, or huggingface-cli "
+        f"download {repository}) and copy its Hugging Face cache (HF_HOME) here, or use weights: {{checkpoint: PATH}}"
+    )
+
+
+def _timm(entry: dict, keys: ConfigKeys) -> Built:
+    """Any timm architecture by name: published weights by pretrained tag (fetched by timm from the
+    Hugging Face hub into HF_HOME on first use), a local state dict, or a random initialisation.
+    Default layers: the stage outputs timm lists as the network's ``feature_info``; normalisation:
+    the architecture's pretrained configuration."""
+    import timm
+
+    architecture, weights = entry["variant"], entry["weights"]
+    if architecture not in timm.list_models():
+        raise ValueError(f"{keys.entry}.variant: {architecture!r} is not a timm architecture; see timm.list_models()")
+    if "published" in weights:
+        name = f"{architecture}.{weights['published']}"
+        tags = [tag.partition(".")[2] for tag in timm.list_pretrained(f"{architecture}.*")]
+        if weights["published"] not in tags:
+            raise ValueError(f"{keys.entry}.weights.published: {architecture} has no weights {weights['published']!r}; published: {tags}")
+        try:
+            network = timm.create_model(name, pretrained=True)
+        except OSError as error:  # huggingface_hub's download errors are OSErrors
+            raise _unreachable_weights(name, timm.models.get_pretrained_cfg(name).hf_hub_id, error) from None
+    else:
+        if "random_seed" in weights:
+            torch.manual_seed(weights["random_seed"])
+        network = timm.create_model(architecture, pretrained=False)
+        if "checkpoint" in weights:
+            fit(network, read_state_dict(weights["checkpoint"], keys.checkpoint), weights["checkpoint"], keys.checkpoint)
+    configuration = network.pretrained_cfg
+    stages = [stage["module"] for stage in network.feature_info]
+    return Built(network, {"main": stages}, tuple(configuration["mean"]), tuple(configuration["std"]))
+
+
+def _open_clip(entry: dict, keys: ConfigKeys) -> Built:
+    """The image tower of an OpenCLIP model: published weights by pretrained tag (fetched by open_clip
+    from the Hugging Face hub into HF_HOME on first use), a local state dict of the whole CLIP model,
+    or a random initialisation. Default layers: a vision transformer's residual blocks, else the
+    tower's top-level modules; normalisation: the tower's own."""
+    import open_clip
+
+    architecture, weights = entry["variant"], entry["weights"]
+    if architecture not in open_clip.list_models():
+        raise ValueError(f"{keys.entry}.variant: {architecture!r} is not an OpenCLIP model; see open_clip.list_models()")
+    # Built where torch builds by default: the meta device while a config is checked.
+    device = torch.empty(0).device
+    if "published" in weights:
+        tag = weights["published"]
+        tags = [known for model, known in open_clip.list_pretrained() if model == architecture]
+        if tag not in tags:
+            raise ValueError(f"{keys.entry}.weights.published: {architecture} has no weights {tag!r}; published: {tags}")
+        try:
+            clip = open_clip.create_model(architecture, pretrained=tag, device=device)
+        except (OSError, RuntimeError) as error:  # open_clip re-raises download errors as RuntimeErrors
+            repository = open_clip.get_pretrained_cfg(architecture, tag).get("hf_hub", "").rstrip("/")
+            raise _unreachable_weights(f"{architecture} {tag}", repository, error) from None
+    else:
+        if "random_seed" in weights:
+            torch.manual_seed(weights["random_seed"])
+        clip = open_clip.create_model(architecture, pretrained=None, device=device)
+        if "checkpoint" in weights:
+            fit(clip, read_state_dict(weights["checkpoint"], keys.checkpoint), weights["checkpoint"], keys.checkpoint)
+    tower = clip.visual
+    if hasattr(tower, "transformer"):
+        layers = [f"transformer.resblocks.{index}" for index in range(len(tower.transformer.resblocks))]
+    else:
+        layers = _default_blocks(tower)
+    return Built(tower, {"main": layers}, tuple(tower.image_mean), tuple(tower.image_std))
+
+
 FAMILIES: dict[str, Callable[[dict, ConfigKeys], Built]] = {
     "torchvision": _torchvision,
     "efficientnet_lite": _efficientnet_lite,
     "two_pathway_video": _two_pathway_video,
     "torch_module": _torch_module,
+    "timm": _timm,
+    "open_clip": _open_clip,
 }
 
 

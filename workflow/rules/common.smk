@@ -275,9 +275,11 @@ def model_files(model):
 
 
 def weights_label(weights):
-    """The τ table's weights column: imagenet, checkpoint:<file name> or random_seed:<N>."""
+    """The τ table's weights column: imagenet, published:<tag>, checkpoint:<file name> or random_seed:<N>."""
     if isinstance(weights, str):
         return weights
     if "checkpoint" in weights:
         return f"checkpoint:{os.path.basename(weights['checkpoint'])}"
+    if "published" in weights:
+        return f"published:{weights['published']}"
     return f"random_seed:{weights['random_seed']}"
