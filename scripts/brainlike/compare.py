@@ -339,8 +339,9 @@ def compare(
     weights = np.ones(references.shape[1], np.int64) if weights is None else np.asarray(weights, np.int64)
     if weights.shape != (references.shape[1],) or (weights < 0).any():
         raise ValueError(f"weights must be {references.shape[1]} non-negative integers, got shape {weights.shape}")
-    used = weights > 0
-    references, others, weights = references[:, used], others[:, used], weights[used]
+    if (weights == 0).any():  # a copy of the inputs only where positions drop out
+        used = weights > 0
+        references, others, weights = references[:, used], others[:, used], weights[used]
     reference_nan, other_nan = np.isnan(references).any(axis=1), np.isnan(others).any(axis=1)
     result = np.empty((len(references), len(others)))
     result[np.ix_(~reference_nan, ~other_nan)] = _complete(

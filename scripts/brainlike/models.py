@@ -114,8 +114,6 @@ def _torch_module(entry: dict, keys: ConfigKeys) -> Built:
     weights = entry["weights"]
     if not isinstance(weights, dict):
         raise ValueError(f"{keys.entry}.weights: torch_module takes {{checkpoint: PATH}} or {{random_seed: N}}, not {weights!r}")
-    if "random_seed" in weights:
-        torch.manual_seed(weights["random_seed"])
     try:
         network_class = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
@@ -123,11 +121,7 @@ def _torch_module(entry: dict, keys: ConfigKeys) -> Built:
             f"{keys.entry}.module: cannot import {entry['module']!r} ({error}); give package.module:Class, importable "
             "in the workflow's environment (on its PYTHONPATH)"
         ) from None
-    network = network_class()
-    if "checkpoint" in weights:
-        path = weights["checkpoint"]
-        fit(network, read_state_dict(path, keys.checkpoint), path, keys.checkpoint)
-    return Built(network, {})
+    return Built(_locally_initialised(weights, keys, network_class), {})
 
 
 def _default_blocks(network: torch.nn.Module) -> list[str]:
@@ -140,6 +134,22 @@ def _default_blocks(network: torch.nn.Module) -> list[str]:
         else:
             names.append(name)
     return names
+
+
+def _locally_initialised(weights: dict, keys: ConfigKeys, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """The network ``build`` makes, seeded first for ``{random_seed: N}``, then loaded strictly from
+    ``{checkpoint: PATH}`` (a state dict)."""
+    if "random_seed" in weights:
+        torch.manual_seed(weights["random_seed"])
+    network = build()
+    if "checkpoint" in weights:
+        fit(network, read_state_dict(weights["checkpoint"], keys.checkpoint), weights["checkpoint"], keys.checkpoint)
+    return network
+
+
+def _check_published(keys: ConfigKeys, architecture: str, tag: str, published: list[str]) -> None:
+    if tag not in published:
+        raise ValueError(f"{keys.entry}.weights.published: {architecture} has no weights {tag!r}; published: {published}")
 
 
 def _torchvision(entry: dict, keys: ConfigKeys) -> Built:
@@ -161,12 +171,7 @@ def _torchvision(entry: dict, keys: ConfigKeys) -> Built:
                 f"without internet, copy that file into $TORCH_HOME/hub/checkpoints/ or use weights: {{checkpoint: PATH}}"
             ) from error
         return Built(network, {"main": _default_blocks(network)})
-    if "random_seed" in weights:
-        torch.manual_seed(weights["random_seed"])
-    network = tv.get_model(architecture, weights=None)
-    if "checkpoint" in weights:
-        path = weights["checkpoint"]
-        fit(network, read_state_dict(path, keys.checkpoint), path, keys.checkpoint)
+    network = _locally_initialised(weights, keys, lambda: tv.get_model(architecture, weights=None))
     return Built(network, {"main": _default_blocks(network)})
 
 
@@ -191,18 +196,13 @@ def _timm(entry: dict, keys: ConfigKeys) -> Built:
     if "published" in weights:
         name = f"{architecture}.{weights['published']}"
         tags = [tag.partition(".")[2] for tag in timm.list_pretrained(f"{architecture}.*")]
-        if weights["published"] not in tags:
-            raise ValueError(f"{keys.entry}.weights.published: {architecture} has no weights {weights['published']!r}; published: {tags}")
+        _check_published(keys, architecture, weights["published"], tags)
         try:
             network = timm.create_model(name, pretrained=True)
         except OSError as error:  # huggingface_hub's download errors are OSErrors
             raise _unreachable_weights(name, timm.models.get_pretrained_cfg(name).hf_hub_id, error) from None
     else:
-        if "random_seed" in weights:
-            torch.manual_seed(weights["random_seed"])
-        network = timm.create_model(architecture, pretrained=False)
-        if "checkpoint" in weights:
-            fit(network, read_state_dict(weights["checkpoint"], keys.checkpoint), weights["checkpoint"], keys.checkpoint)
+        network = _locally_initialised(weights, keys, lambda: timm.create_model(architecture, pretrained=False))
     configuration = network.pretrained_cfg
     stages = [stage["module"] for stage in network.feature_info]
     return Built(network, {"main": stages}, tuple(configuration["mean"]), tuple(configuration["std"]))
@@ -222,20 +222,14 @@ def _open_clip(entry: dict, keys: ConfigKeys) -> Built:
     device = torch.empty(0).device
     if "published" in weights:
         tag = weights["published"]
-        tags = [known for model, known in open_clip.list_pretrained() if model == architecture]
-        if tag not in tags:
-            raise ValueError(f"{keys.entry}.weights.published: {architecture} has no weights {tag!r}; published: {tags}")
+        _check_published(keys, architecture, tag, [known for model, known in open_clip.list_pretrained() if model == architecture])
         try:
             clip = open_clip.create_model(architecture, pretrained=tag, device=device)
         except (OSError, RuntimeError) as error:  # open_clip re-raises download errors as RuntimeErrors
             repository = open_clip.get_pretrained_cfg(architecture, tag).get("hf_hub", "").rstrip("/")
             raise _unreachable_weights(f"{architecture} {tag}", repository, error) from None
     else:
-        if "random_seed" in weights:
-            torch.manual_seed(weights["random_seed"])
-        clip = open_clip.create_model(architecture, pretrained=None, device=device)
-        if "checkpoint" in weights:
-            fit(clip, read_state_dict(weights["checkpoint"], keys.checkpoint), weights["checkpoint"], keys.checkpoint)
+        clip = _locally_initialised(weights, keys, lambda: open_clip.create_model(architecture, pretrained=None, device=device))
     tower = clip.visual
     if hasattr(tower, "transformer"):
         layers = [f"transformer.resblocks.{index}" for index in range(len(tower.transformer.resblocks))]
