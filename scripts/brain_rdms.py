@@ -5,14 +5,13 @@ import numpy as np
 from brainlike.logs import to_file
 from brainlike.rdm import population_rdms, save_rdms
 from brainlike.seeds import labelled_rng
-from brainlike.splits import random_splits
+from brainlike.splits import population_splits
 
 to_file(snakemake.log[0])
 population = np.load(snakemake.input.responses)
 wildcards, params = snakemake.wildcards, snakemake.params
-rng = labelled_rng(params.seed, wildcards.stimulus, wildcards.area, wildcards.depth)
 responses = population["responses"]
-splits = random_splits(rng, params.splits, responses.shape[0], responses.shape[1])
+splits = population_splits(params.seed, params.splits, wildcards.stimulus, wildcards.area, wildcards.depth, *responses.shape[:2])
 rdms, rdm_descriptors = population_rdms(
     responses,
     population["container_id"],

@@ -1,6 +1,4 @@
-"""Rule compare: scores of every layer of one model against every population, with their inference."""
-
-import logging
+"""Rule compare: RSA scores of every layer of one model against every population, with their inference."""
 
 import numpy as np
 import pandas as pd
@@ -10,7 +8,7 @@ from brainlike.compare import use_threads
 from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.rdm import load_rdms
-from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.scoring import BrainRDMs, Inference, labelled_table, resample_arrays, score_layers
 
 # Brain RDM entries held at a time (float64): populations are scored in groups of about 1 GB.
 GROUP_ENTRIES = 1 << 27
@@ -19,8 +17,9 @@ to_file(snakemake.log[0])
 use_threads(snakemake.threads)
 params, wildcards = snakemake.params, snakemake.wildcards
 model = load_rdms(snakemake.input.model[0])
-layers = model.get_vectors()
 descriptors = model.rdm_descriptors
+layers = [dict(zip(("pathway", "layer", "index"), values)) for values in zip(descriptors["pathway"], descriptors["layer"], descriptors["index"])]
+vectors = model.get_vectors()
 settings = Inference(
     method=params.comparison,
     seed=params.seed,
@@ -35,8 +34,7 @@ tables, resamples, group = [], [], []
 
 
 def score_group():
-    logging.info("scoring %d populations", len(group))
-    table, resampled = score_layers(group, layers, np.asarray(descriptors["pathway"]), settings, wildcards.stimulus)
+    table, resampled = score_layers(group, vectors, np.asarray(descriptors["pathway"]), settings, wildcards.stimulus)
     tables.append(table)
     resamples.append(resampled)
     group.clear()
@@ -48,32 +46,12 @@ for path in snakemake.input.brain:
         score_group()
 if group:
     score_group()
-table = pd.concat(tables, ignore_index=True)
-position = table.pop("layer_position")
-table = table.assign(
-    stimulus=wildcards.stimulus,
-    model=wildcards.model,
-    weights=snakemake.params.weights,
-    pathway=np.asarray(descriptors["pathway"])[position],
-    layer=np.asarray(descriptors["layer"])[position],
-    layer_index=np.asarray(descriptors["index"]).astype(int)[position],
-)
-LEADING = ["stimulus", "area", "depth", "model", "weights", "pathway", "layer", "layer_index"]
-table = table[LEADING + [column for column in table if column not in LEADING]]
+table = labelled_table(pd.concat(tables, ignore_index=True), layers, wildcards.stimulus, wildcards.model, params.weights)
 table["distance"] = model.dissimilarity_measure
-flagged = table[table["score_flag"] != ""].groupby(["pathway", "layer", "score_flag"], sort=False)
-for (pathway, layer, flag), rows in flagged:
-    logging.warning("%s %s, %d of %d populations: %s", pathway, layer, len(rows), len(snakemake.input.brain), flag)
+table["metric"] = "rsa"
 table.to_parquet(snakemake.output.table, index=False)
-populations = table.drop_duplicates(["area", "depth"])
-write_npz(
-    snakemake.output.resamples,
-    {
-        "bootstrap": np.concatenate([part["bootstrap"] for part in resamples], axis=1),
-        "halvings": np.concatenate([part["halvings"] for part in resamples], axis=2),
-        "area": populations["area"].to_numpy(dtype=str),
-        "depth": populations["depth"].to_numpy(dtype=int),
-        "pathway": np.asarray(descriptors["pathway"], dtype=str),
-        "layer": np.asarray(descriptors["layer"], dtype=str),
-    },
-)
+joined = {
+    "bootstrap": np.concatenate([part["bootstrap"] for part in resamples], axis=1),
+    "halvings": np.concatenate([part["halvings"] for part in resamples], axis=2),
+}
+write_npz(snakemake.output.resamples, resample_arrays(joined, table, layers))

@@ -4,7 +4,7 @@ interactive (HTML, with its Plotly JSON), and the RDM views of its populations."
 import numpy as np
 import pandas as pd
 
-from brainlike.figures import save
+from brainlike.figures import correction_label, save
 from brainlike.figures.interactive import interactive_scores, save_interactive
 from brainlike.figures.layers import scores_over_layers
 from brainlike.figures.rdm_views import rdm_views
@@ -14,19 +14,20 @@ from brainlike.rdm import load_rdms
 
 to_file(snakemake.log[0])
 params, output = snakemake.params, snakemake.output
-stimulus, depth = snakemake.wildcards.stimulus, int(snakemake.wildcards.depth)
+metric, stimulus, depth = snakemake.wildcards.metric, snakemake.wildcards.stimulus, int(snakemake.wildcards.depth)
 table = pd.read_parquet(snakemake.input.table)
 groups = pd.read_parquet(snakemake.input.groups)
-scores = table[(table["stimulus"] == stimulus) & (table["depth"] == depth)]
+scores = table[(table["metric"] == metric) & (table["stimulus"] == stimulus) & (table["depth"] == depth)]
 if not groups.empty:
-    groups = groups[(groups["stimulus"] == stimulus) & (groups["depth"] == depth)]
+    groups = groups[(groups["metric"] == metric) & (groups["stimulus"] == stimulus) & (groups["depth"] == depth)]
+correction = correction_label(scores["comparison"].iloc[0])
 for corrected, paths in ((False, (output.png, output.svg)), (True, (output.corrected_png, output.corrected_svg))):
-    title = f"{stimulus}, {depth} µm" + (", noise-corrected (score / split-half ceiling median)" if corrected else "")
+    title = f"{stimulus}, {depth} µm" + (f", noise-corrected ({correction})" if corrected else "")
     figure = scores_over_layers(scores, groups, params.groups, params.models, params.areas, params.palette, title, corrected)
     save(figure, *paths)
 interactive = interactive_scores(scores, groups, params.groups, params.models, params.areas, params.palette,
                                  f"{stimulus}, {depth} µm")  # fmt: skip
-save_interactive(interactive, output.html, output.plotly, f"{stimulus}-{depth}um")
+save_interactive(interactive, output.html, output.plotly, f"{metric}-{stimulus}-{depth}um")
 
 panels = []
 for area, path in zip(params.areas, snakemake.input.brain):

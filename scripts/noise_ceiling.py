@@ -9,8 +9,7 @@ from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
-from brainlike.resampling import design
-from brainlike.seeds import labelled_rng
+from brainlike.resampling import ceiling_relabellings, design
 
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
@@ -19,9 +18,9 @@ device = resolve(params.device, "rsa.device")
 rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
 vectors = rdms.get_vectors()
-rng = labelled_rng(params.seed, "ceiling permutation", wildcards.stimulus, wildcards.area, wildcards.depth)
+permutations = ceiling_relabellings(params.seed, params.permutations, wildcards.stimulus, wildcards.area, wildcards.depth,
+                                    rdms.n_cond, params.continuous)  # fmt: skip
 stimuli = design(rdms.n_cond, params.continuous)
-permutations = stimuli.relabellings(rng, params.permutations)
 summary = {
     "stimulus": wildcards.stimulus,
     "area": wildcards.area,

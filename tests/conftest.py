@@ -197,6 +197,26 @@ def groups_run(workflow_run, tmp_path_factory):
     return workdir
 
 
+# Every metric on the small config's data: the RSA run plus the ridge and CKA rules.
+METRICS_OVERLAY = {"metrics": ["rsa", "ridge", "cka"]}
+
+
+def metrics_config() -> dict:
+    return merged(small_config(), METRICS_OVERLAY)
+
+
+@pytest.fixture(scope="session")
+def metrics_run(workflow_run, tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the embedded run with every metric added by a config overlay, and that run's log
+    (what it ran)."""
+    workdir = tmp_path_factory.mktemp("metrics") / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    path = workdir / "metrics.yaml"
+    path.write_text(yaml.safe_dump(metrics_config(), sort_keys=False))
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    return workdir, result.stdout + result.stderr
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault suite's count, for the closing note: cases tried and passed."""
     outcomes = {}

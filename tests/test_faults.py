@@ -50,6 +50,10 @@ def second_model(config, **changes):
 CONFIG_FAULTS = [
     (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
     (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
+    (lambda c: c.update(metrics=["rsa", "svm"]), "'svm' is not one of ['rsa', 'ridge', 'cka']"),
+    (lambda c: c.update(metrics=[]), "[] should be non-empty"),
+    (lambda c: c["encoding"].update(alphas=[1, -1]), "-1 is less than or equal to the minimum of 0"),
+    (lambda c: c["encoding"].update(folds=1), "1 is less than the minimum of 2"),
     (lambda c: c["rsa"].update(splits="100"), "'100' is not of type 'integer'"),
     (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
     (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
@@ -380,7 +384,7 @@ def test_killed_runs_resume_to_the_same_bytes_and_a_second_run_is_refused(workfl
         assert re.search(rf"^{rule}\s+\d+", planned, re.MULTILINE), (stage, planned)
     snakemake(workdir, "--cores", "2", "--rerun-incomplete")
     resumed = digest(workdir / "results")
-    for name in ("tables/tau.csv", "tables/tau.parquet", "tables/populations.csv", "tables/groups.csv",
+    for name in ("tables/scores.csv", "tables/scores.parquet", "tables/populations.csv", "tables/groups.csv",
                  "tables/group_best_layers.csv"):  # fmt: skip
         assert resumed[name] == workflow_results_digest[name], name
 
@@ -402,8 +406,8 @@ def test_changing_only_rsa_seed_moves_only_the_resampled_columns(
     overlay = tmp_path / "seed.yaml"
     overlay.write_text(yaml.safe_dump({"rsa": config["rsa"]}))
     snakemake(workdir, "--cores", "2", "--configfile", str(overlay))
-    before = pd.read_parquet(workflow_run / "results" / "tables" / "tau.parquet")
-    after = pd.read_parquet(workdir / "results" / "tables" / "tau.parquet")
+    before = pd.read_parquet(workflow_run / "results" / "tables" / "scores.parquet")
+    after = pd.read_parquet(workdir / "results" / "tables" / "scores.parquet")
     pd.testing.assert_frame_equal(before[FIXED_COLUMNS], after[FIXED_COLUMNS])
     for column in RESAMPLED_COLUMNS:
         assert not before[column].equals(after[column]), column

@@ -106,7 +106,7 @@ def test_the_reference_figure_shows_the_tables(groups_run, tables):
     assert sorted(single) == pytest.approx(sorted(row["score"]))
     for suffix in ("png", "svg"):
         for name in (f"{depth}um", f"{depth}um_noise_corrected"):
-            assert (groups_run / "results" / "figures" / stimulus / f"{name}.{suffix}").stat().st_size > 10_000
+            assert (groups_run / "results" / "figures" / "rsa" / stimulus / f"{name}.{suffix}").stat().st_size > 10_000
 
 
 def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
@@ -124,12 +124,12 @@ def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert "C2: rat − tree shrew, held-out best layers, q (BH)" in labels
     for suffix in ("png", "svg"):
-        assert (groups_run / "results" / "figures" / stimulus / f"best_layers.{suffix}").stat().st_size > 10_000
+        assert (groups_run / "results" / "figures" / "rsa" / stimulus / f"best_layers.{suffix}").stat().st_size > 10_000
 
 
 def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
     best, contrasts = tables["group_best_layers"], tables["contrasts"]
-    figure = json.loads((groups_run / "results" / "figures" / "natural_movie_one" / "best_layers.plotly.json").read_text())
+    figure = json.loads((groups_run / "results" / "figures" / "rsa" / "natural_movie_one" / "best_layers.plotly.json").read_text())
     best = best[best["stimulus"] == "natural_movie_one"]
     traces = {(t["meta"]["group"], t["meta"]["pathway"], t["meta"]["depth"]): t for t in figure["data"]}
     assert len(traces) == len(best.groupby(["group", "pathway", "depth"]))

@@ -288,18 +288,22 @@ def test_fdr_families_count_each_test_once_and_keep_models_apart():
                  for layer in shared]  # fmt: skip
         pixels = {"stimulus": "s", "area": "A", "depth": 1, "model": model, "pathway": "pixels", "layer": "pixels",
                   "score": 0.123, "p": p_pixels}  # fmt: skip
-        return pd.concat([frame, pd.DataFrame(extra + [pixels])], ignore_index=True)
+        return pd.concat([frame, pd.DataFrame(extra + [pixels])], ignore_index=True).assign(metric="rsa")
 
     one = rows("m1", [0.01, 0.02, 0.2], 0.04, shared=["l0"])
     q_one, method = table_q(one, "model_stimulus")
     # The shared tensor l0 is one test: BH over l0, l1, l2 and the pixels (4 tests), by hand.
     np.testing.assert_allclose(q_one, fdr(np.array([0.01, 0.02, 0.2, 0.04]))[[0, 1, 2, 0, 3]])
-    assert "per model and stimulus set" in method
+    assert "per metric, model and stimulus set" in method
     both = pd.concat([one, rows("m2", [0.001, 0.5, 0.6], 0.04)], ignore_index=True)
     np.testing.assert_array_equal(table_q(both, "model_stimulus")[0][: len(one)], q_one)  # m2 changes nothing of m1
     q_table, _ = table_q(both, "table")
     # Over the table: 3 + 3 tensors and one shared pixel baseline (equal scores) = 7 tests.
     expected = fdr(np.array([0.01, 0.02, 0.2, 0.04, 0.001, 0.5, 0.6]))
     np.testing.assert_allclose(q_table, expected[[0, 1, 2, 0, 3, 4, 5, 6, 3]])
+    # Another metric's tests are a family of their own, whatever the family key.
+    metrics = pd.concat([both, both.assign(metric="cka", p=np.linspace(0.001, 0.002, len(both)))], ignore_index=True)
+    for family in ("model_stimulus", "stimulus", "table"):
+        np.testing.assert_array_equal(table_q(metrics, family)[0][: len(both)], table_q(both, family)[0])
     with pytest.raises(ValueError, match="rsa.fdr_family: 'animal' is not one of model_stimulus, stimulus, table"):
         table_q(both, "animal")

@@ -15,14 +15,14 @@ EXAMPLE = ROOT / "config" / "examples" / "own_data"
 
 def test_example_config_runs_end_to_end(own_run):
     tmp_path = own_run
-    table = pd.read_parquet(tmp_path / "results" / "tables" / "tau.parquet")
+    table = pd.read_parquet(tmp_path / "results" / "tables" / "scores.parquet")
     assert set(table["area"]) == {"V1", "LM"} and set(table["stimulus"]) == {"example_images"}
     assert len(table) == 2 * 8  # two areas × (the last block of each EfficientNet-Lite0 stage and the pixel baseline)
     assert set(table["containers"]) == {2} and set(table["cells"]) == {80} and set(table["stimuli"]) == {24}
     assert (table["ceiling_median"] > 0.3).all()
     populations = pd.read_csv(tmp_path / "results" / "tables" / "populations.csv")
     assert set(populations["container_id"]) == {"mouse1", "mouse2"}
-    assert (tmp_path / "results" / "figures" / "example_images" / "200um.png").exists()
+    assert (tmp_path / "results" / "figures" / "rsa" / "example_images" / "200um.png").exists()
 
 
 def test_committed_example_is_what_write_example_makes(tmp_path):

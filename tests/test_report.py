@@ -40,16 +40,16 @@ def test_the_report_holds_every_figure_and_table_with_their_bytes(workflow_run, 
         assert base64.b64decode(entry["data_uri"].split("base64,", 1)[1]) == (workflow_run / name).read_bytes(), name
         assert entry["caption"].strip(), f"{name} has no caption"
     assert set(categories) == {"Figures", "Tables", "Provenance"}
-    assert set(categories["Figures"]) == {"natural_scenes", "natural_movie_one"}
+    assert set(categories["Figures"]) == {"rsa: natural_scenes", "rsa: natural_movie_one"}
 
 
 def test_captions_say_how_the_numbers_were_computed(workflow_run, report):
     results, _categories = report
     config = yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())
-    caption = results["results/figures/natural_movie_one/175um.png"]["caption"]
+    caption = results["results/figures/rsa/natural_movie_one/175um.png"]["caption"]
     assert config["rsa"]["comparison"] in caption and "natural_movie_one" in caption and "175 µm" in caption
     assert f"{config['rsa']['splits']} trial halvings" in caption and "p_method" in caption
-    assert results["results/figures/natural_movie_one/175um_noise_corrected.png"]["labels"]["view"] == "noise-corrected"
+    assert results["results/figures/rsa/natural_movie_one/175um_noise_corrected.png"]["labels"]["view"] == "noise-corrected"
 
 
 def test_provenance_lists_software_recordings_and_the_config(workflow_run):
@@ -83,9 +83,9 @@ def test_weight_files_are_listed_with_their_sha256(tmp_path):
 
 def test_interactive_figure_values_are_the_tables(workflow_run):
     results = workflow_run / "results"
-    table = pd.read_parquet(results / "tables" / "tau.parquet")
+    table = pd.read_parquet(results / "tables" / "scores.parquet")
     groups = pd.read_parquet(results / "tables" / "groups.parquet")
-    figure = json.loads((results / "figures" / "natural_scenes" / "175um.plotly.json").read_text())
+    figure = json.loads((results / "figures" / "rsa" / "natural_scenes" / "175um.plotly.json").read_text())
     traces = {(t["meta"]["view"], t["meta"]["series"], t["meta"]["area"]): t for t in figure["data"]}
     rows = table[(table["stimulus"] == "natural_scenes") & (table["depth"] == 175) & (table["area"] == "VISp")
                  & (table["model"] == "efficientnet_lite0")].sort_values("layer_index")  # fmt: skip
@@ -99,8 +99,8 @@ def test_interactive_figure_values_are_the_tables(workflow_run):
     medians = groups[(groups["stimulus"] == "natural_scenes") & (groups["depth"] == 175) & (groups["area"] == "VISp")
                      & (groups["group"] == "ImageNet-trained")]  # fmt: skip
     assert sorted(group["y"]) == pytest.approx(sorted(medians["score_median"]), abs=1e-12)
-    ceiling = traces[("noise-corrected", "split-half ceiling", "VISp")]
+    ceiling = traces[("noise-corrected", "split-half noise ceiling (median ± SD)", "VISp")]
     assert ceiling["y"] == [1.0, 1.0]
-    html = (results / "figures" / "natural_scenes" / "175um.html").read_text()
+    html = (results / "figures" / "rsa" / "natural_scenes" / "175um.html").read_text()
     # plotly.js inside, no script fetched from anywhere: it opens offline.
     assert re.search(r"<script[^>]*\ssrc=", html) is None and len(html) > 1_000_000

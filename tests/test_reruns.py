@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, own_base_config, small_config, snakemake
+from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, metrics_config, own_base_config, small_config, snakemake
 
 from brainlike.configs import merged
 
@@ -128,9 +128,10 @@ def dry_run_counts(workdir: Path, config: dict, name: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def bases(workflow_run, allen_run, own_run, groups_run) -> dict[str, tuple[Path, dict]]:
+def bases(workflow_run, allen_run, own_run, groups_run, metrics_run) -> dict[str, tuple[Path, dict]]:
     return {
         "embedded": (workflow_run, small_config()),
+        "metrics": (metrics_run[0], metrics_config()),
         "allen": (allen_run, merged(small_config(), ALLEN_OVERLAY)),
         "own": (own_run, merged(own_base_config(), OWN_OVERLAY)),
         "groups": (groups_run, group_config()),
@@ -164,7 +165,7 @@ def test_each_key_reruns_exactly_its_declared_jobs(bases):
 def test_allen_source_on_the_generated_cache_equals_the_embedded_run(allen_run):
     """data.source allen, the network unreachable, reads the generated cache through the index and
     the per-file inputs: its tables are byte for byte the embedded run's."""
-    for name in ("tau.csv", "tau.parquet", "populations.csv"):
+    for name in ("scores.csv", "scores.parquet", "populations.csv"):
         ours = (allen_run / "results_allen" / "tables" / name).read_bytes()
         assert ours == (allen_run / "results" / "tables" / name).read_bytes(), name
 

@@ -70,7 +70,7 @@ def test_every_job_went_through_sbatch(cluster, slurm_run):
 
 def test_results_equal_a_local_run_bit_for_bit(slurm_run, workflow_run):
     workdir, _ = slurm_run
-    rerun = ["tables/tau.csv", "tables/tau.parquet", "tables/populations.csv", "tables/groups.csv",
+    rerun = ["tables/scores.csv", "tables/scores.parquet", "tables/populations.csv", "tables/groups.csv",
              "recordings/natural_scenes/VISp/175.npz", "responses/natural_scenes/VISp/175.npz",
              "noise_ceiling/natural_scenes/VISp/175.json", "tau/efficientnet_lite0/natural_scenes.resamples.npz"]  # fmt: skip
     for path in rerun:
@@ -85,8 +85,8 @@ def test_results_equal_a_local_run_bit_for_bit(slurm_run, workflow_run):
 def test_a_forced_single_target_rerun_submits_exactly_one_job(cluster, slurm_run):
     workdir, _ = slurm_run
     before = len(cluster.completed_jobs())
-    snakemake(workdir, *SITE, "--forcerun", "results/figures/natural_scenes/175um.png",
-              "results/figures/natural_scenes/175um.png")  # fmt: skip
+    snakemake(workdir, *SITE, "--forcerun", "results/figures/rsa/natural_scenes/175um.png",
+              "results/figures/rsa/natural_scenes/175um.png")  # fmt: skip
     records = cluster.completed_jobs()
     assert len(records) == before + 1 and records[-1]["JobState"] == "COMPLETED"
 

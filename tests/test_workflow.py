@@ -20,16 +20,16 @@ DEPTHS = [175, 275]
 
 @pytest.fixture(scope="module")
 def table(workflow_run):
-    return pd.read_parquet(workflow_run / "results" / "tables" / "tau.parquet")
+    return pd.read_parquet(workflow_run / "results" / "tables" / "scores.parquet")
 
 
 def test_outputs_are_complete(workflow_run, table):
-    csv = pd.read_csv(workflow_run / "results" / "tables" / "tau.csv")
+    csv = pd.read_csv(workflow_run / "results" / "tables" / "scores.csv")
     layers = len(RECORDED) + 1  # and the pixel baseline
     assert len(csv) == len(table) == len(STIMULI) * len(DEPTHS) * (len(PLANTED) + len(NOISE_LADDER) - 1) * layers
     for stimulus in STIMULI:
         for depth in DEPTHS:
-            figure = workflow_run / "results" / "figures" / stimulus / f"{depth}um.png"
+            figure = workflow_run / "results" / "figures" / "rsa" / stimulus / f"{depth}um.png"
             assert figure.stat().st_size > 10_000
     assert not list((workflow_run / "results").rglob("*.partial*"))
 
@@ -197,7 +197,7 @@ def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, t
     assert "model_rdms" in summary and "compare" in summary and "noise_ceiling" in summary
     snakemake(workdir, "--cores", "2")
     results = workdir / "results"
-    table = pd.read_parquet(results / "tables" / "tau.parquet")
+    table = pd.read_parquet(results / "tables" / "scores.parquet")
     assert set(table["comparison"]) == {"spearman"} and set(table["distance"]) == {"squared euclidean"}
     assert set(table["ceiling_method"]) == {"split-half spearman, Spearman-Brown corrected"}
     stimulus, area, depth = "natural_scenes", "VISp", 175

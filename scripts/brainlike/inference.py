@@ -115,12 +115,13 @@ def fdr(p: np.ndarray) -> np.ndarray:
 
 
 # FDR families: the table columns that define one family of tests.
-FDR_FAMILIES = {"model_stimulus": ["model", "stimulus"], "stimulus": ["stimulus"], "table": []}
+# Every family lies within one metric: adding a metric changes no other metric's q.
+FDR_FAMILIES = {"model_stimulus": ["metric", "model", "stimulus"], "stimulus": ["metric", "stimulus"], "table": ["metric"]}
 PIXELS = "pixels"
 
 
 def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
-    """BH q of a τ table's p within each family (``FDR_FAMILIES``), each test counted once.
+    """BH q of a score table's p within each family (``FDR_FAMILIES``), each test counted once.
 
     A tensor recorded under several pathways (a shared stem) is one test, as is a pixel baseline
     seen by several models through the same pixels (equal scores); its q is given to every row.
@@ -133,7 +134,7 @@ def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
     tensor = np.where(is_pixels, PIXELS + ":" + table["score"].map(repr), table["model"] + ":" + table["layer"])
     identity = table[["stimulus", "area", "depth"]].assign(tensor=tensor)
     grouping = FDR_FAMILIES[family]
-    family_id = table.groupby(grouping, sort=False).ngroup() if grouping else pd.Series(0, index=table.index)
+    family_id = table.groupby(grouping, sort=False).ngroup()
     tests = identity.assign(family=family_id.to_numpy(), p=table["p"].to_numpy())
     first = tests.drop_duplicates(["family", "stimulus", "area", "depth", "tensor"])
     q = pd.Series(np.nan, index=first.index)
@@ -141,7 +142,8 @@ def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
         q[members.index] = fdr(members["p"].to_numpy())
     keyed = first.assign(q=q).set_index(["family", "stimulus", "area", "depth", "tensor"])["q"]
     values = keyed.loc[pd.MultiIndex.from_frame(tests[["family", "stimulus", "area", "depth", "tensor"]])].to_numpy()
-    scope = {"model_stimulus": "per model and stimulus set", "stimulus": "per stimulus set", "table": "over the whole table"}
+    scope = {"model_stimulus": "per metric, model and stimulus set", "stimulus": "per metric and stimulus set",
+             "table": "per metric over the whole table"}  # fmt: skip
     return values, (
         f"Benjamini-Hochberg {scope[family]}, each test once (a tensor under several pathways, a pixel "
         "baseline shared by models), NaN p left out"

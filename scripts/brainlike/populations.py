@@ -74,6 +74,30 @@ def pool(recordings: list[dict]) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, record
 
 
+def split_half_correlations(responses: np.ndarray, splits: np.ndarray, orders: np.ndarray | None = None) -> np.ndarray:
+    """Each cell's Pearson r across stimuli between the two halves' mean responses, averaged over
+    the splits of the trials (``splits.random_splits``): (cells,); with ``orders`` (k × stimuli),
+    the same with the B half's stimuli relabelled by each order: (k × cells). A cell with no
+    variance in a half gets r = 0 for that split."""
+    relabellings = np.arange(responses.shape[1])[None] if orders is None else orders
+    total = np.zeros((len(relabellings), responses.shape[2]))
+    for order in splits:
+        a, b = half_means(responses, order)
+        a = a - a.mean(axis=0)
+        b = b - b.mean(axis=0)
+        norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
+        for relabelling, stimuli in enumerate(relabellings):
+            total[relabelling] += np.divide((a * b[stimuli]).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
+    mean = total / len(splits)
+    return mean[0] if orders is None else mean
+
+
+def spearman_brown(r: np.ndarray) -> np.ndarray:
+    """The reliability of the full trial count from a split-half r: 2r / (1 + r)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * r / (1 + r)
+
+
 def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
     """Spearman–Brown-corrected split-half reliability of each cell: (trials × stimuli × cells) → (cells,).
 
@@ -81,15 +105,8 @@ def split_half_reliability(responses: np.ndarray, n_splits: int, rng: np.random.
     the two halves' mean responses; r is averaged over splits and corrected to the full trial
     count's reliability, 2r / (1 + r). A cell with no variance in a half gets r = 0 for that split.
     """
-    total = np.zeros(responses.shape[2])
-    for order in random_splits(rng, n_splits, *responses.shape[:2]):
-        a, b = half_means(responses, order)
-        a = a - a.mean(axis=0)
-        b = b - b.mean(axis=0)
-        norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-        total += np.divide((a * b).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
-    r = total / n_splits
-    return 2 * r / (1 + r)
+    splits = random_splits(rng, n_splits, *responses.shape[:2])
+    return spearman_brown(split_half_correlations(responses, splits))
 
 
 def select_cells(

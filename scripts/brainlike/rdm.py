@@ -36,6 +36,33 @@ def containers_note(count: int) -> str:
     return f"{count} container{'s' * (count != 1)}: a statistic across animals needs at least {MIN_CONTAINERS}"
 
 
+def container_draws(rng: np.random.Generator, container_ids: np.ndarray, count: int) -> list[np.ndarray]:
+    """The cells of containers drawn with replacement, ``count`` times (each draw as many containers
+    as there are); none for fewer than MIN_CONTAINERS containers (a resample of one animal says
+    nothing about animals)."""
+    containers = np.unique(container_ids)
+    draws = []
+    for _ in range(count if len(containers) >= MIN_CONTAINERS else 0):
+        chosen = rng.choice(containers, size=len(containers), replace=True)
+        draws.append(np.concatenate([np.flatnonzero(container_ids == c) for c in chosen]))
+    return draws
+
+
+def stimulus_gram(patterns) -> tuple[np.ndarray, np.ndarray]:
+    """Stimulus × stimulus Gram matrix (float64) and per-stimulus sums of ``patterns`` (n stimuli ×
+    p features, numpy or zarr), read in column chunks: a layer of any width costs one chunk."""
+    n, p = patterns.shape
+    gram = np.zeros((n, n))
+    sums = np.zeros(n)
+    for start in range(0, p, COLUMN_CHUNK):
+        chunk = np.asarray(patterns[:, start : start + COLUMN_CHUNK])
+        for block_start in range(0, chunk.shape[1], FLOAT64_BLOCK):
+            block = chunk[:, block_start : block_start + FLOAT64_BLOCK].astype(np.float64)
+            gram += block @ block.T
+            sums += block.sum(axis=1)
+    return gram, sums
+
+
 def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance: str) -> np.ndarray:
     squares = np.einsum("...ii->...i", gram)
     if distance == "euclidean":
@@ -56,16 +83,8 @@ def _rdm_from_sums(gram: np.ndarray, sums: np.ndarray, n_features: int, distance
 
 def rdm_from_patterns(patterns, distance: str = "correlation") -> np.ndarray:
     """n × n RDM of ``patterns`` (n stimuli × p features, numpy or zarr), read in column chunks."""
-    n, p = patterns.shape
-    gram = np.zeros((n, n))
-    sums = np.zeros(n)
-    for start in range(0, p, COLUMN_CHUNK):
-        chunk = np.asarray(patterns[:, start : start + COLUMN_CHUNK])
-        for block_start in range(0, chunk.shape[1], FLOAT64_BLOCK):
-            block = chunk[:, block_start : block_start + FLOAT64_BLOCK].astype(np.float64)
-            gram += block @ block.T
-            sums += block.sum(axis=1)
-    return _rdm_from_sums(gram, sums, p, distance)
+    gram, sums = stimulus_gram(patterns)
+    return _rdm_from_sums(gram, sums, patterns.shape[1], distance)
 
 
 def rdms_from_pattern_stack(patterns: np.ndarray, distance: str = "correlation") -> np.ndarray:
@@ -123,9 +142,7 @@ def population_rdms(
         with_rdm,
     )
     draws = []
-    for draw in range(container_bootstraps if len(containers) >= MIN_CONTAINERS else 0):
-        chosen = rng.choice(containers, size=len(containers), replace=True)
-        cells = np.concatenate([np.flatnonzero(container_ids == c) for c in chosen])
+    for draw, cells in enumerate(container_draws(rng, container_ids, container_bootstraps)):
         half_a, _ = half_means(responses[:, :, cells], splits[draw % len(splits)])
         draws.append(rdm_from_patterns(half_a, distance))
     add(np.stack(draws) if draws else np.empty((0,) + halves.shape[-2:]), "container_bootstrap")

@@ -12,7 +12,8 @@ stimulus the draws keep the segment order:
 - bootstrap: the circular block bootstrap, blocks of ⌈n^(1/3)⌉ consecutive segments (the rate
   that minimises the error of a block-bootstrap variance; Hall, Horowitz & Jing 1995);
 - halvings: two contiguous runs of the circular segment order starting at a random cut, with one
-  unused segment between them at both cuts.
+  unused segment between them at both cuts;
+- cross-validation folds (encoding models): contiguous runs of the segment order.
 Circular shifts treat the movie's last segment as the first one's neighbour: exact for a drift
 that is stationary around the circle, close when its correlation time is short against the movie
 (p uniform in a planted test at an AR(1) coefficient of 0.8 per 0.5 s segment, 60 segments), too
@@ -26,6 +27,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .seeds import labelled_rng
 
 # Segments left out between the two halves of a continuous stimulus at each cut.
 HALVING_GAP = 1
@@ -63,6 +66,13 @@ class Exchangeable:
 
     def halving_method(self, folds: int) -> str:
         return f"{folds} random stimulus halvings"
+
+    def folds(self, rng: np.random.Generator, count: int) -> list[np.ndarray]:
+        """A random partition of the stimuli into ``count`` folds of near-equal size (ascending)."""
+        return [np.sort(fold) for fold in np.array_split(rng.permutation(self.n), count)]
+
+    def fold_method(self, count: int) -> str:
+        return f"{count} random folds of the stimuli"
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,13 @@ class Continuous:
         second = (cuts[:, None] + half + HALVING_GAP + np.arange(half)) % self.n
         return np.sort(np.stack([first, second], axis=1), axis=-1)
 
+    def folds(self, rng: np.random.Generator, count: int) -> list[np.ndarray]:
+        """``count`` contiguous runs of the segment order: a fold's neighbours are its own."""
+        return np.array_split(np.arange(self.n), count)
+
+    def fold_method(self, count: int) -> str:
+        return f"{count} contiguous folds of the segment order"
+
     def halving_method(self, folds: int) -> str:
         return (
             f"{folds} contiguous halvings of the segment order (random cut, {HALVING_GAP} segment left out "
@@ -123,3 +140,10 @@ class Continuous:
 
 def design(n_stimuli: int, continuous: bool) -> Exchangeable | Continuous:
     return Continuous(n_stimuli) if continuous else Exchangeable(n_stimuli)
+
+
+def ceiling_relabellings(
+    seed: int, count: int, stimulus: str, area: str, depth: int | str, n_stimuli: int, continuous: bool
+) -> np.ndarray:
+    """The relabellings behind one population's ceiling p, the same for every metric."""
+    return design(n_stimuli, continuous).relabellings(labelled_rng(seed, "ceiling permutation", stimulus, area, depth), count)

@@ -39,7 +39,7 @@ from .inference import (
 )
 from .logs import Progress
 from .rdm import containers_note
-from .resampling import design
+from .resampling import Continuous, Exchangeable, design
 from .seeds import labelled_rng
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,92 @@ class BrainRDMs:
         vectors = rdms.get_vectors()
         key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}
         return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resamples of one stimulus set, the same for every model, population and metric (common
+    random numbers): stimulus-bootstrap draws, relabellings and halvings (see ``resampling``)."""
+
+    stimuli: Exchangeable | Continuous
+    draws: np.ndarray
+    orders: np.ndarray
+    halvings: np.ndarray
+
+    @classmethod
+    def drawn(cls, settings: Inference, stimulus: str, n_stimuli: int) -> "Plan":
+        stimuli = design(n_stimuli, settings.continuous)
+        return cls(
+            stimuli,
+            stimuli.bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps),
+            stimuli.relabellings(labelled_rng(settings.seed, "permutation", stimulus), settings.permutations),
+            stimuli.halvings(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds),
+        )
+
+    def methods(self, settings: Inference, container_draws: int, p_of: str) -> dict[str, str]:
+        """The table's method columns; ``p_of`` says what the p compares, with ``{relabellings}``."""
+        return {
+            "ci_method": (
+                f"{settings.ci_level:.0%} percentile bootstrap: {self.stimuli.bootstrap_method(len(self.draws))}, "
+                f"{container_draws} container draws"
+            ),
+            "p_method": "one-sided; " + p_of.format(relabellings=self.stimuli.relabelling_method(len(self.orders))),
+            "best_layer_method": (
+                f"{self.stimuli.halving_method(len(self.halvings))}, chosen per pathway on one half, scored on the other"
+            ),
+        }
+
+
+@dataclass
+class Resampled:
+    """One metric's scores of a model's layers against populations, and the resamples behind
+    them; every metric (RSA, encoding, CKA) fills one, so every metric's table has one layout."""
+
+    observed: np.ndarray  # populations × layers
+    score_sd: np.ndarray  # populations × layers: spread over the brain resamples the score averages
+    bootstrap: np.ndarray  # stimulus draws × populations × layers
+    container_draws: list[np.ndarray]  # per population: container draws × layers (none: empty)
+    p: np.ndarray  # populations × layers
+    halvings: np.ndarray  # folds × 2 halves × populations × layers
+    flags: np.ndarray  # populations × layers: why a score is missing or partial ("" if neither)
+
+    def table(
+        self, keys: list[dict], pathways: np.ndarray, ci_level: float, container_notes: list[str], brain_resamples: int
+    ) -> pd.DataFrame:
+        """One row per population × layer; the best layer is chosen within each of ``pathways``."""
+        stimulus_low, stimulus_high = percentile_interval(self.bootstrap, ci_level)
+        rows = []
+        for position, key in enumerate(keys):
+            container_low, container_high = percentile_interval(self.container_draws[position], ci_level)
+            if len(self.halvings):
+                selected, held_out = held_out_best_layer(self.halvings[:, :, position], pathways)
+            else:
+                selected = held_out = np.full(len(pathways), np.nan)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        **key,
+                        "score": self.observed[position],
+                        "score_sd": self.score_sd[position],
+                        "brain_resamples": brain_resamples,
+                        "ci_low_stimuli": stimulus_low[position],
+                        "ci_high_stimuli": stimulus_high[position],
+                        "ci_low_containers": container_low,
+                        "ci_high_containers": container_high,
+                        "ci_containers_note": container_notes[position],
+                        "p": self.p[position],
+                        "best_layer_selected": selected,
+                        "best_layer_held_out_score": held_out,
+                        "layer_position": np.arange(len(pathways)),
+                        "score_flag": self.flags[position],
+                    }
+                )
+            )
+        return pd.concat(rows, ignore_index=True)
+
+    def resamples(self) -> dict[str, np.ndarray]:
+        """What group statistics pair across models."""
+        return {"bootstrap": self.bootstrap, "halvings": self.halvings}
 
 
 def _n_stimuli(pairs: int) -> int:
@@ -188,64 +274,64 @@ def score_layers(
     """
     score = partial(compare, method=settings.method, device=settings.device)
     n = _n_stimuli(layers.shape[1])
-    stimuli = design(n, settings.continuous)
     flags, scorable = layer_flags(layers)
     valid = layers[scorable]
     half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
     splits = half_a.shape[1]
     per_split = score(half_a.reshape(-1, half_a.shape[-1]), valid).reshape(len(brains), splits, -1)
     observed = per_split.mean(axis=1)
-    draws = stimuli.bootstrap_draws(labelled_rng(settings.seed, "stimulus bootstrap", stimulus), settings.stimulus_bootstraps)
-    orders = stimuli.relabellings(labelled_rng(settings.seed, "permutation", stimulus), settings.permutations)
-    halvings = stimuli.halvings(labelled_rng(settings.seed, "best layer", stimulus), settings.best_layer_folds)
+    plan = Plan.drawn(settings, stimulus, n)
+    draws, orders, halvings = plan.draws, plan.orders, plan.halvings
     what = f"{stimulus}, {len(brains)} population(s) × {len(valid)} layer(s): resampling"
     with Progress(len(draws) + len(orders) + len(halvings), what, "resample", log) as progress:
         bootstrap = _with_layers(_stimulus_bootstrap(score, half_a, valid, draws, progress.advance), scorable)
         p = _with_layers(_permutation_p(score, half_a, valid, observed, orders, progress.advance), scorable)
         halving_scores = _with_layers(_halving_scores(score, half_a, valid, halvings, progress.advance), scorable)
-    stimulus_low, stimulus_high = percentile_interval(bootstrap, settings.ci_level)
     per_split, observed = _with_layers(per_split, scorable), _with_layers(observed, scorable)
 
-    rows = []
-    for position, brain in enumerate(brains):
-        container_draws = _with_layers(score(brain.container_bootstrap, valid), scorable)
-        container_low, container_high = percentile_interval(container_draws, settings.ci_level)
-        if len(halvings):
-            selected, held_out = held_out_best_layer(halving_scores[:, :, position], pathways)
-        else:
-            selected = held_out = np.full(len(layers), np.nan)
-        rows.append(
-            pd.DataFrame(
-                {
-                    **brain.key,
-                    "score": observed[position],
-                    "score_sd": per_split[position].std(axis=0, ddof=1),
-                    "brain_resamples": splits,
-                    "ci_low_stimuli": stimulus_low[position],
-                    "ci_high_stimuli": stimulus_high[position],
-                    "ci_low_containers": container_low,
-                    "ci_high_containers": container_high,
-                    "ci_containers_note": containers_note(brain.containers),
-                    "p": p[position],
-                    "best_layer_selected": selected,
-                    "best_layer_held_out_score": held_out,
-                    "layer_position": np.arange(len(layers)),
-                    "score_flag": _score_flags(brain, flags, observed[position], settings.method),
-                }
-            )
-        )
-    table = pd.concat(rows, ignore_index=True)
+    container_draws = [_with_layers(score(brain.container_bootstrap, valid), scorable) for brain in brains]
+    flags = np.stack([_score_flags(brain, flags, observed[position], settings.method) for position, brain in enumerate(brains)])
+    resampled = Resampled(observed, per_split.std(axis=1, ddof=1), bootstrap, container_draws, p, halving_scores, flags)
+    notes = [containers_note(brain.containers) for brain in brains]
+    table = resampled.table([brain.key for brain in brains], pathways, settings.ci_level, notes, splits)
     table["comparison"] = settings.method
-    container_draw_count = max(len(brain.container_bootstrap) for brain in brains)
-    table["ci_method"] = (
-        f"{settings.ci_level:.0%} percentile bootstrap: {stimuli.bootstrap_method(settings.stimulus_bootstraps)}, "
-        f"{container_draw_count} container draws"
+    methods = plan.methods(
+        settings,
+        max(len(brain.container_bootstrap) for brain in brains),
+        "the mean over the half-trial RDMs (the score) against the same mean under {relabellings} of the model RDM",
     )
-    table["p_method"] = (
-        f"one-sided; the mean over the half-trial RDMs (the score) against the same mean under "
-        f"{stimuli.relabelling_method(len(orders))} of the model RDM"
+    return table.assign(**methods), resampled.resamples()
+
+
+LEADING = ["stimulus", "area", "depth", "model", "weights", "pathway", "layer", "layer_index"]
+
+
+def labelled_table(table: pd.DataFrame, layers: list[dict], stimulus: str, model: str, weights: str) -> pd.DataFrame:
+    """A metric's table (``Resampled.table``) with the model's layer names (``layers``: pathway, layer
+    and index of each position, as the activation store lists them) and its identity in front."""
+    position = table.pop("layer_position").to_numpy()
+    table = table.assign(
+        stimulus=stimulus,
+        model=model,
+        weights=weights,
+        pathway=np.asarray([layer["pathway"] for layer in layers])[position],
+        layer=np.asarray([layer["layer"] for layer in layers])[position],
+        layer_index=np.asarray([int(layer["index"]) for layer in layers])[position],
     )
-    table["best_layer_method"] = (
-        f"{stimuli.halving_method(settings.best_layer_folds)}, chosen per pathway on one half, scored on the other"
-    )
-    return table, {"bootstrap": bootstrap, "halvings": halving_scores}
+    flagged = table[table["score_flag"] != ""].groupby(["pathway", "layer", "score_flag"], sort=False)
+    for (pathway, layer, flag), rows in flagged:
+        log.warning("%s %s, %d of %d populations: %s", pathway, layer, len(rows), table["area"].size // len(layers), flag)
+    return table[LEADING + [column for column in table if column not in LEADING]]
+
+
+def resample_arrays(resamples: dict[str, np.ndarray], table: pd.DataFrame, layers: list[dict]) -> dict[str, np.ndarray]:
+    """What a metric job keeps beside its table for group statistics: the resampled scores and the
+    populations and layers along their axes."""
+    populations = table.drop_duplicates(["area", "depth"])
+    return {
+        **resamples,
+        "area": populations["area"].to_numpy(dtype=str),
+        "depth": populations["depth"].to_numpy(dtype=int),
+        "pathway": np.asarray([layer["pathway"] for layer in layers], dtype=str),
+        "layer": np.asarray([layer["layer"] for layer in layers], dtype=str),
+    }

@@ -104,9 +104,27 @@ AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
 STIMULI = config["data"]["stimuli"]
 MODELS = list(MODEL_ENTRIES)
-# (model, stimulus) of every group member: the resampled scores the group statistics read.
-GROUPED_PAIRS = [
-    (model, stimulus)
+
+
+def metric_files(kind, triples):
+    """One metric job's output ``kind`` (table or resamples) per (metric, model, stimulus): the rule
+    behind each metric (config key metrics), called once every rule is defined."""
+    metric_rules = {"rsa": rules.compare, "ridge": rules.encode, "cka": rules.cka}
+    return [
+        expand(
+            getattr(metric_rules[metric].output, kind), model=model, stimulus=stimulus
+        )[0]
+        for metric, model, stimulus in triples
+    ]
+
+
+# (area, depth) of every population, in the order of the metric jobs' inputs.
+POPULATIONS = [[area, depth] for area in AREAS for depth in DEPTHS]
+METRICS = config["metrics"]
+# (metric, model, stimulus) of every group member: the resampled scores the group statistics read.
+GROUPED = [
+    (metric, model, stimulus)
+    for metric in METRICS
     for members in GROUPS.values()
     for model in members
     for stimulus in STIMULI
@@ -133,6 +151,7 @@ wildcard_constraints:
     depth="|".join(DEPTHS),
     stimulus="|".join(STIMULI),
     model="|".join(MODELS),
+    metric="|".join(METRICS),
 
 
 class Untracked:

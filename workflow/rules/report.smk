@@ -1,16 +1,25 @@
 rule tables:
     input:
-        scores=expand(rules.compare.output.table, model=MODELS, stimulus=STIMULI),
+        scores=metric_files(
+            "table",
+            [(m, model, s) for m in METRICS for model in MODELS for s in STIMULI],
+        ),
+        # The RSA ceiling is the brain RDMs' own; the other metrics' jobs compute theirs.
         ceilings=expand(
-            rules.noise_ceiling.output, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+            rules.noise_ceiling.output,
+            stimulus=STIMULI if "rsa" in METRICS else [],
+            area=AREAS,
+            depth=DEPTHS,
         ),
         responses=expand(
             rules.responses.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
     output:
-        parquet=f"{RESULTS}/tables/tau.parquet",
+        parquet=f"{RESULTS}/tables/scores.parquet",
         csv=report(
-            f"{RESULTS}/tables/tau.csv", caption="../report/tau.rst", category="Tables"
+            f"{RESULTS}/tables/scores.csv",
+            caption="../report/scores.rst",
+            category="Tables",
         ),
         populations=report(
             f"{RESULTS}/tables/populations.csv",
@@ -36,12 +45,7 @@ rule groups:
     """Group statistics, each group's held-out best layers, and the contrasts between groups."""
     input:
         table=rules.tables.output.parquet,
-        resamples=expand(
-            rules.compare.output.resamples,
-            zip,
-            model=[model for model, _ in GROUPED_PAIRS],
-            stimulus=[stimulus for _, stimulus in GROUPED_PAIRS],
-        ),
+        resamples=metric_files("resamples", GROUPED),
     output:
         groups=f"{RESULTS}/tables/groups.parquet",
         groups_csv=report(
@@ -71,7 +75,7 @@ rule groups:
         mem_mb=4000,
         runtime=30,
     params:
-        pairs=GROUPED_PAIRS,
+        triples=GROUPED,
         groups=GROUPS,
         contrasts=config["contrasts"],
         areas=AREAS,
@@ -102,38 +106,38 @@ rule figure:
         stimuli=rules.stimuli.output[0],
     output:
         png=report(
-            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.png",
             caption="../report/figure.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "{depth} µm", "view": "raw"},
         ),
-        svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.svg",
+        svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.svg",
         corrected_png=report(
-            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_noise_corrected.png",
             caption="../report/figure_noise_corrected.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "{depth} µm", "view": "noise-corrected"},
         ),
-        corrected_svg=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_noise_corrected.svg",
+        corrected_svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_noise_corrected.svg",
         html=report(
-            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.html",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.html",
             caption="../report/figure_interactive.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "{depth} µm", "view": "interactive"},
         ),
-        plotly=f"{RESULTS}/figures/{{stimulus}}/{{depth}}um.plotly.json",
+        plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.plotly.json",
         rdms=report(
-            f"{RESULTS}/figures/{{stimulus}}/{{depth}}um_rdms.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_rdms.png",
             caption="../report/rdm_views.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "{depth} µm", "view": "RDMs"},
         ),
     log:
-        f"{RESULTS}/logs/figure/{{stimulus}}/{{depth}}.log",
+        f"{RESULTS}/logs/figure/{{metric}}/{{stimulus}}/{{depth}}.log",
     conda:
         "../../envs/main.yaml"
     resources:
@@ -159,23 +163,23 @@ rule best_layer_figure:
         contrasts=rules.groups.output.contrasts,
     output:
         png=report(
-            f"{RESULTS}/figures/{{stimulus}}/best_layers.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.png",
             caption="../report/best_layers.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "all", "view": "held-out best layers"},
         ),
-        svg=f"{RESULTS}/figures/{{stimulus}}/best_layers.svg",
+        svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.svg",
         html=report(
-            f"{RESULTS}/figures/{{stimulus}}/best_layers.html",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.html",
             caption="../report/best_layers_interactive.rst",
             category="Figures",
-            subcategory="{stimulus}",
+            subcategory="{metric}: {stimulus}",
             labels={"depth": "all", "view": "held-out best layers, interactive"},
         ),
-        plotly=f"{RESULTS}/figures/{{stimulus}}/best_layers.plotly.json",
+        plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.plotly.json",
     log:
-        f"{RESULTS}/logs/best_layer_figure/{{stimulus}}.log",
+        f"{RESULTS}/logs/best_layer_figure/{{metric}}/{{stimulus}}.log",
     conda:
         "../../envs/main.yaml"
     resources:
@@ -189,11 +193,15 @@ rule best_layer_figure:
 
 
 rule figures:
-    """Stage target: the reference figure per stimulus × depth, and the best-layer summary per
-    stimulus when the config declares groups."""
+    """Stage target: the reference figure per metric × stimulus × depth, and the best-layer summary
+    per metric × stimulus when the config declares groups."""
     input:
-        expand(rules.figure.output, stimulus=STIMULI, depth=DEPTHS),
-        expand(rules.best_layer_figure.output, stimulus=STIMULI if GROUPS else []),
+        expand(rules.figure.output, metric=METRICS, stimulus=STIMULI, depth=DEPTHS),
+        expand(
+            rules.best_layer_figure.output,
+            metric=METRICS,
+            stimulus=STIMULI if GROUPS else [],
+        ),
 
 
 rule provenance:

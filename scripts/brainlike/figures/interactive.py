@@ -3,7 +3,8 @@
 Reference figure: one panel per area. Each group is its median over members with ±1 SD bars (as
 in the static figure); each model's own scores are markers whose hover holds the score, its
 interval over stimuli, p, q, cells and containers. A menu switches between the raw scores and the
-scores divided by the split-half ceiling median; the ceiling is a dashed line (1 when corrected).
+noise-corrected ones (the metric's, e.g. divided by the split-half ceiling median; none for an area
+whose ceiling is not above chance); the ceiling is a dashed line (1 when corrected).
 
 Best-layer summary: the static summary's panels (one per depth, areas along x), each point's hover
 holding its layer, how often the halvings chose it, its held-out and all-stimuli scores with the
@@ -20,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..group_statistics import PIXELS
-from . import LABELS
+from . import LABELS, ceiling_label
 from .best_layers import short_layer
 from .layers import colours
 
@@ -53,6 +54,8 @@ def interactive_scores(
     for column, area in enumerate(areas, start=1):
         panel = scores[scores["area"] == area]
         for view, (model_column, group_prefix) in VIEWS.items():
+            if view == "noise-corrected" and not panel.iloc[0]["ceiling_above_chance"]:
+                continue  # a ratio to a ceiling chance could have produced: no noise-corrected view
             shown = view == "raw"
             added = []
             for group in present:
@@ -84,9 +87,9 @@ def interactive_scores(
             ceiling = panel.iloc[0]
             level = ceiling["ceiling_median"] if view == "raw" else 1.0
             added.append(go.Scatter(
-                x=[order[0], order[-1]], y=[level, level], mode="lines", name="split-half ceiling",
+                x=[order[0], order[-1]], y=[level, level], mode="lines", name=ceiling_label(ceiling["comparison"]),
                 legendgroup="ceiling", line={"color": "grey", "dash": "dash"},
-                hovertemplate=f"split-half ceiling: median {ceiling['ceiling_median']:.4f}, "
+                hovertemplate=f"{ceiling_label(ceiling['comparison'])}: median {ceiling['ceiling_median']:.4f}, "
                               f"SD {ceiling['ceiling_sd']:.4f}<extra></extra>",
             ))  # fmt: skip
             for trace in added:

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..group_statistics import PIXELS, distinct_tensors
-from . import LABELS
+from . import LABELS, ceiling_label
 
 LINESTYLES = ["-", "--", ":", "-."]
 
@@ -111,11 +111,35 @@ def _series(scores, group_scores, groups, family_models, area, depth, corrected)
         yield model, model, {layer: (y, np.nan) for layer, y in zip(rows["layer"], rows[column])}
 
 
+def _draw_panel(ax, family, panel, group_scores, groups, family_models, area, depth, corrected, colour, style):
+    """One area's series (groups' medians ± SD, models outside groups) and its ceiling."""
+    for name, _label, values in _series(panel, group_scores, groups, family_models, area, depth, corrected):
+        for pathway, sequence in family.sequences.items():
+            ys = [values.get(layer, (np.nan, np.nan))[0] for layer in sequence]
+            ax.plot([family.x[layer] for layer in sequence], ys, color=colour[name], linestyle=style[pathway],
+                    linewidth=1.2, label="_line")  # fmt: skip
+        for label, tensors in family.columns.groupby("pathway", sort=False):
+            points = [(family.x[layer], *values[layer]) for layer in tensors["layer"] if layer in values]
+            if not points:
+                continue
+            x, y, sd = map(np.array, zip(*points))
+            container = ax.errorbar(x, y, yerr=None if np.isnan(sd).all() else sd, color=colour[name],
+                                    marker="s" if label == PIXELS else "o", markersize=3.5, linestyle="none",
+                                    capsize=2, elinewidth=0.8)  # fmt: skip
+            container.set_label(f"{name}|{label}")
+    ceiling = panel.iloc[0]
+    median, sd = ceiling["ceiling_median"], ceiling["ceiling_sd"]
+    if corrected:
+        median, sd = 1.0, sd / median
+    ax.axhline(median, color="0.3", linestyle="--", linewidth=1)
+    ax.axhspan(median - sd, median + sd, color="0.6", alpha=0.3, linewidth=0)
+
+
 def scores_over_layers(
     scores: pd.DataFrame, group_scores: pd.DataFrame, groups: dict[str, list[str]], model_order: list[str],
     areas: list[str], palette: dict[str, str], title: str, corrected: bool = False,
 ):  # fmt: skip
-    """The figure for one stimulus × depth (``scores``: its rows of the τ table; ``group_scores``:
+    """The figure for one metric × stimulus × depth (``scores``: its rows of the score table; ``group_scores``:
     its rows of the group table). Each errorbar container is labelled ``<group or model>|<pathway>``
     and holds one marker per tensor, so its values can be read back."""
     areas = [area for area in areas if area in set(scores["area"])]
@@ -135,26 +159,13 @@ def scores_over_layers(
         for column, area in enumerate(areas):
             ax = axes[row, column]
             panel = scores[scores["area"] == area]
-            for name, _label, values in _series(panel, group_scores, groups, family_models, area, depth, corrected):
-                for pathway, sequence in family.sequences.items():
-                    ys = [values.get(layer, (np.nan, np.nan))[0] for layer in sequence]
-                    ax.plot([family.x[layer] for layer in sequence], ys, color=colour[name], linestyle=style[pathway],
-                            linewidth=1.2, label="_line")  # fmt: skip
-                for label, tensors in family.columns.groupby("pathway", sort=False):
-                    points = [(family.x[layer], *values[layer]) for layer in tensors["layer"] if layer in values]
-                    if not points:
-                        continue
-                    x, y, sd = map(np.array, zip(*points))
-                    container = ax.errorbar(x, y, yerr=None if np.isnan(sd).all() else sd, color=colour[name],
-                                            marker="s" if label == PIXELS else "o", markersize=3.5, linestyle="none",
-                                            capsize=2, elinewidth=0.8)  # fmt: skip
-                    container.set_label(f"{name}|{label}")
             ceiling = panel.iloc[0]
-            median, sd = ceiling["ceiling_median"], ceiling["ceiling_sd"]
-            if corrected:
-                median, sd = 1.0, sd / median
-            ax.axhline(median, color="0.3", linestyle="--", linewidth=1)
-            ax.axhspan(median - sd, median + sd, color="0.6", alpha=0.3, linewidth=0)
+            if corrected and not ceiling["ceiling_above_chance"]:
+                # A ratio to a ceiling chance could have produced would dwarf every other panel.
+                ax.text(0.5, 0.5, f"ceiling not above chance\n(p = {ceiling['ceiling_p']:.3g}):\nno noise-corrected score",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3")  # fmt: skip
+            else:
+                _draw_panel(ax, family, panel, group_scores, groups, family_models, area, depth, corrected, colour, style)
             ax.set_xticks(range(len(family.ticks)), family.ticks, rotation=90, fontsize=7)
             note = ceiling.get("area_note", "")
             ax.set_title(f"{area}\n({note})" if note else area, fontsize=9 if note else 10)
@@ -172,11 +183,13 @@ def scores_over_layers(
             by_style.setdefault(linestyle, []).append(pathway)
     handles += [Line2D([], [], color="0.2", linestyle=linestyle, label="pathway " + ", ".join(dict.fromkeys(names)))
                 for linestyle, names in by_style.items()]  # fmt: skip
-    handles += [Patch(color="0.6", alpha=0.4, label="split-half noise ceiling (median ± SD)")]
+    comparison = scores["comparison"].iloc[0]
+    handles += [Patch(color="0.6", alpha=0.4, label=ceiling_label(comparison))]
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False)
     figure.suptitle(title)
-    figure.text(0.0, -0.02, "Between-animal ceiling bounds are not drawn: they compare one animal's all-trial RDM "
-                "with the others', a scale a half-trial score does not share (τ table: ceiling_lower, ceiling_upper).",
-                fontsize=7, ha="left", va="top")  # fmt: skip
+    if "ceiling_lower" in scores and scores["ceiling_lower"].notna().any():
+        figure.text(0.0, -0.02, "Between-animal ceiling bounds are not drawn: they compare one animal's all-trial RDM "
+                    "with the others', a scale a half-trial score does not share (table: ceiling_lower, ceiling_upper).",
+                    fontsize=7, ha="left", va="top")  # fmt: skip
     figure.tight_layout()
     return figure

@@ -1,0 +1,231 @@
+"""Debiased linear CKA between a model's layers and brain populations, with the inference every
+metric shares (``scoring.Plan``, ``scoring.Resampled``).
+
+Linear CKA compares two representations of the same stimuli through their stimulus × stimulus
+Gram matrices (features centred over stimuli): HSIC(K, L) / √(HSIC(K, K) · HSIC(L, L)). The
+debiased form uses the unbiased HSIC estimator (Song et al. 2012; Nguyen, Raghu & Kornblith
+2021), whose expectation does not grow with the number of features as the plain estimator's does,
+so a layer of 100,000 features and a population of 100 cells are on one scale.
+
+Like the RSA score, the score of a layer is its CKA with the half-trial mean responses of each
+random split (``splits.population_splits``), averaged over splits; the ceiling is √ of the CKA of
+the two halves of each split (median over splits): what a model equal to the population's
+noise-free response would reach against one half (``split_half_ceiling``).
+A bootstrap draw leaves out the pairs of a stimulus with its own copy, as the RSA bootstrap does:
+their similarity is a stimulus's with itself, which the debiased estimator is built to leave out.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .inference import PERMUTED_ENTRIES, permutation_p
+from .logs import Progress
+from .rdm import container_draws, containers_note
+from .scoring import Inference, Plan, Resampled
+from .resampling import ceiling_relabellings
+from .seeds import labelled_rng
+from .splits import half_means
+
+log = logging.getLogger(__name__)
+
+LABEL = "cka"
+
+
+def centred_gram(patterns: np.ndarray) -> np.ndarray:
+    """Gram matrices of patterns centred over stimuli: (..., n, p) → (..., n, n)."""
+    centred = patterns - patterns.mean(axis=-2, keepdims=True)
+    return centred @ np.swapaxes(centred, -1, -2)
+
+
+def centre_gram(gram: np.ndarray) -> np.ndarray:
+    """The Gram matrix of the same patterns centred over stimuli, from an uncentred one."""
+    return gram - gram.mean(axis=-1, keepdims=True) - gram.mean(axis=-2, keepdims=True) + gram.mean(axis=(-2, -1), keepdims=True)
+
+
+def _off_diagonal(grams: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """Gram matrices with the diagonal, and the pairs ``keep`` marks False, set to zero."""
+    n = grams.shape[-1]
+    mask = ~np.eye(n, dtype=bool) if keep is None else keep & ~np.eye(n, dtype=bool)
+    return grams * mask
+
+
+def _parts(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened matrix, total and row sums of zero-diagonal Gram matrices (k, n, n)."""
+    return grams.reshape(len(grams), -1), grams.sum(axis=(1, 2)), grams.sum(axis=2)
+
+
+def _hsic(first: tuple, second: tuple, n: int) -> np.ndarray:
+    """Unbiased HSIC of every pair of two sets of zero-diagonal Gram matrices, from their ``_parts``."""
+    flat_k, total_k, rows_k = first
+    flat_l, total_l, rows_l = second
+    return (
+        flat_k @ flat_l.T + np.outer(total_k, total_l) / ((n - 1) * (n - 2)) - 2 / (n - 2) * rows_k @ rows_l.T
+    ) / (n * (n - 3))
+
+
+def _self_hsic(parts: tuple, n: int) -> np.ndarray:
+    flat, total, rows = parts
+    return ((flat * flat).sum(axis=1) + total**2 / ((n - 1) * (n - 2)) - 2 / (n - 2) * (rows * rows).sum(axis=1)) / (n * (n - 3))
+
+
+def _ratio(hsic: np.ndarray, self_k: np.ndarray, self_l: np.ndarray) -> np.ndarray:
+    """CKA from HSICs; NaN where a self-HSIC is not positive (a constant representation, or one the
+    unbiased estimator puts at or below zero: too few stimuli to tell it from nothing)."""
+    denominator = np.outer(self_k, self_l)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, hsic / np.sqrt(np.where(denominator > 0, denominator, 1.0)), np.nan)
+
+
+def debiased_cka(first: np.ndarray, second: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Debiased linear CKA of every pair of centred Gram matrices: (a, n, n) × (b, n, n) → (a, b).
+
+    ``keep`` (n × n, boolean) leaves out the pairs it marks False (the copies of one stimulus in a
+    bootstrap draw); the diagonal is always left out. Needs at least 4 stimuli.
+    """
+    n = first.shape[-1]
+    if n < 4:
+        raise ValueError(f"debiased CKA needs at least 4 stimuli, got {n}")
+    k, l_ = _parts(_off_diagonal(first, keep)), _parts(_off_diagonal(second, keep))
+    return _ratio(_hsic(k, l_, n), _self_hsic(k, n), _self_hsic(l_, n))
+
+
+def _permuted_null(layers: np.ndarray, brains: np.ndarray, orders: np.ndarray, advance) -> np.ndarray:
+    """orders × brains × layers: CKA with every layer's Gram matrix relabelled by each order."""
+    n = layers.shape[-1]
+    zeroed = _off_diagonal(layers, None)
+    brain_parts = _parts(_off_diagonal(brains, None))
+    self_k, self_l = _self_hsic(_parts(zeroed), n), _self_hsic(brain_parts, n)  # relabelling keeps both
+    null = np.empty((len(orders), len(brains), len(layers)))
+    batch = max(1, PERMUTED_ENTRIES // max(layers.size, 1))
+    for start in range(0, len(orders), batch):
+        chunk = orders[start : start + batch]
+        permuted = zeroed[:, chunk[:, :, None], chunk[:, None, :]]  # layers × chunk × n × n
+        hsic = _hsic(_parts(permuted.reshape(-1, n, n)), brain_parts, n)  # (layers·chunk) × brains
+        cka = _ratio(hsic, np.repeat(self_k, len(chunk)), self_l).reshape(len(layers), len(chunk), len(brains))
+        null[start : start + len(chunk)] = cka.transpose(1, 2, 0)
+        advance(len(chunk))
+    return null
+
+
+def _paired_null(relabelled: np.ndarray, fixed: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """orders × k: CKA of each of ``relabelled`` (k, n, n), relabelled by each order, with its
+    partner in ``fixed``."""
+    n = fixed.shape[-1]
+    moved, kept = _off_diagonal(relabelled, None), _off_diagonal(fixed, None)
+    total_m, total_k = moved.sum(axis=(1, 2)), kept.sum(axis=(1, 2))
+    rows_m, rows_k = moved.sum(axis=2), kept.sum(axis=2)
+    self_m, self_k = _self_hsic(_parts(moved), n), _self_hsic(_parts(kept), n)
+    null = np.empty((len(orders), len(fixed)))
+    for index, order in enumerate(orders):
+        trace = np.einsum("kij,kij->k", moved[:, order[:, None], order[None, :]], kept)
+        cross = np.einsum("ki,ki->k", rows_m[:, order], rows_k)
+        hsic = (trace + total_m * total_k / ((n - 1) * (n - 2)) - 2 / (n - 2) * cross) / (n * (n - 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            null[index] = np.where(self_m * self_k > 0, hsic / np.sqrt(np.abs(self_m * self_k)), np.nan)
+    return null
+
+
+def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, orders: np.ndarray, relabelling_method: str) -> dict:
+    """The ceiling of a score that compares a layer with half-trial responses: √ of the CKA of the
+    two halves of every split (splits × n × n centred Gram matrices each), the CKA that the
+    population's noise-free response would reach with one half when the halves' noise is
+    independent (as √ of a split-half reliability is the r of a perfect model); its median and SD
+    over splits, and the p of the median split-half CKA against the same median with every B half
+    relabelled."""
+    per_split = np.array([debiased_cka(a[None], b[None])[0, 0] for a, b in zip(half_a, half_b)])
+    ceilings = np.sqrt(np.clip(per_split, 0, None))  # a split whose halves share nothing: ceiling 0
+    null = np.median(_paired_null(half_b, half_a, orders), axis=1)
+    return {
+        "ceiling_median": float(np.median(ceilings)),
+        "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
+        "ceiling_splits": len(per_split),
+        "ceiling_p": permutation_p(float(np.median(per_split)), null) if len(orders) else float("nan"),
+        "ceiling_method": "√(split-half debiased linear CKA), median over splits",
+        "ceiling_p_method": f"one-sided; the median split-half CKA against the same median under {relabelling_method} of every B half",
+    }
+
+
+class Population:
+    """One population's responses (trials × stimuli × cells) as the Gram matrices CKA needs."""
+
+    def __init__(self, key: dict, responses: np.ndarray, container_ids: np.ndarray, splits: np.ndarray):
+        self.key, self.responses, self.container_ids, self.splits = key, responses, container_ids, splits
+        halves = [half_means(responses, order) for order in splits]
+        self.half_a = centred_gram(np.stack([a for a, _ in halves]))  # splits × n × n
+        self.half_b = centred_gram(np.stack([b for _, b in halves]))
+
+    def container_grams(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """Half-A Gram matrices of containers drawn with replacement, draw d on split d mod splits."""
+        draws = container_draws(rng, self.container_ids, count)
+        n = self.responses.shape[1]
+        grams = np.empty((len(draws), n, n))
+        for draw, cells in enumerate(draws):
+            half_a, _ = half_means(self.responses[:, :, cells], self.splits[draw % len(self.splits)])
+            grams[draw] = centred_gram(half_a)
+        return grams
+
+
+def _flags(layers: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """populations × layers: why a CKA is missing ("" when it is not)."""
+    constant = np.einsum("lii->l", layers) <= 0
+    flags = np.where(constant, "layer constant across stimuli: it does not tell the stimuli apart", "")
+    flags = np.broadcast_to(flags, observed.shape).astype(object)
+    undefined = np.isnan(observed) & (flags == "")
+    flags[undefined] = "CKA undefined: the unbiased self-similarity of the layer or the population is not positive"
+    return flags
+
+
+def cka_layers(
+    populations: list[Population], layers: np.ndarray, pathways: np.ndarray, settings: Inference, stimulus: str,
+    container_bootstraps: int,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:  # fmt: skip
+    """One row per population × layer (``layers``: the model's centred Gram matrices, layers × n × n),
+    with the resamples behind it, in the layout of ``scoring.score_layers``."""
+    n = layers.shape[-1]
+    plan = Plan.drawn(settings, stimulus, n)
+    splits = len(populations[0].splits)
+    brains = np.concatenate([population.half_a for population in populations])  # (populations·splits) × n × n
+    per_split = debiased_cka(brains, layers).reshape(len(populations), splits, len(layers))
+    observed = per_split.mean(axis=1)
+    what = f"{stimulus}, {len(populations)} population(s) × {len(layers)} layer(s): CKA resampling"
+    with Progress(len(plan.draws) + len(plan.orders) + len(plan.halvings), what, "resample", log) as progress:
+        bootstrap = np.empty((len(plan.draws), len(populations), len(layers)))
+        for index, draw in enumerate(plan.draws):
+            keep = draw[:, None] != draw[None, :]
+            drawn = brains.reshape(len(populations), splits, n, n)[:, index % splits][:, draw[:, None], draw[None, :]]
+            bootstrap[index] = debiased_cka(drawn, layers[:, draw[:, None], draw[None, :]], keep)
+            progress.advance(1)
+        null = _permuted_null(layers, brains, plan.orders, progress.advance)
+        null = null.reshape(len(plan.orders), len(populations), splits, len(layers)).mean(axis=2)
+        p = permutation_p(observed, null) if len(plan.orders) else np.full(observed.shape, np.nan)
+        halvings = np.empty((len(plan.halvings), 2, len(populations), len(layers)))
+        for fold, halves in enumerate(plan.halvings):
+            for side, stimuli in enumerate(halves):
+                index = np.ix_(stimuli, stimuli)
+                split = brains.reshape(len(populations), splits, n, n)[:, fold % splits]
+                halvings[fold, side] = debiased_cka(split[:, index[0], index[1]], layers[:, index[0], index[1]])
+            progress.advance(1)
+    container_cka, ceilings = [], []
+    for population in populations:
+        labels = (stimulus, population.key["area"], population.key["depth"])
+        grams = population.container_grams(labelled_rng(settings.seed, "container bootstrap", *labels), container_bootstraps)
+        container_cka.append(debiased_cka(grams, layers) if len(grams) else np.empty((0, len(layers))))
+        orders = ceiling_relabellings(settings.seed, settings.permutations, *labels, n, settings.continuous)
+        ceilings.append(split_half_ceiling(population.half_a, population.half_b, orders, plan.stimuli.relabelling_method(len(orders))))
+    resampled = Resampled(observed, per_split.std(axis=1, ddof=1), bootstrap, container_cka, p, halvings, _flags(layers, observed))
+    notes = [containers_note(len(np.unique(population.container_ids))) for population in populations]
+    table = resampled.table([population.key for population in populations], pathways, settings.ci_level, notes, splits)
+    ceiling = pd.DataFrame([{**population.key, **values} for population, values in zip(populations, ceilings)])
+    table = table.merge(ceiling, on=list(populations[0].key), how="left", validate="many_to_one")
+    table["comparison"] = LABEL
+    table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
+    methods = plan.methods(
+        settings,
+        max(len(draws) for draws in container_cka),
+        "the mean CKA over the half-trial responses (the score) against the same mean under {relabellings} of the layer",
+    )
+    return table.assign(**methods), resampled.resamples()

@@ -1,0 +1,273 @@
+"""Cross-validated linear encoding models: ridge regression from a layer's features to every cell,
+with the inference every metric shares (``scoring.Plan``, ``scoring.Resampled``).
+
+For each layer, the stimuli are split into folds (``resampling``: random folds of scenes,
+contiguous runs of a movie's segments); for each held-out fold a kernel ridge regression (himalaya's
+KernelRidgeCV on the layer's linear kernel, the stimulus × stimulus Gram matrix of its features
+centred on the training stimuli) is fitted to every reliable cell's trial-mean response, each cell
+with its own regularisation chosen by an inner cross-validation over the training stimuli
+(contiguous inner folds), and predicts the held-out stimuli. A cell's score is the Pearson r
+between its predictions and its responses over all stimuli.
+
+Working on the Gram matrix makes the cost of a layer independent of its width (it is read once,
+in column chunks: ``rdm.stimulus_gram``); the cells are fitted in chunks of ``cell_chunk``. The
+kernel is divided by its mean diagonal over the training stimuli, so one grid of alphas suits
+layers of any scale.
+
+A cell is reliable when its split-half reliability over trials (Spearman–Brown corrected:
+``populations.split_half_reliability``) reaches the threshold; its noise-corrected r is
+r / √reliability (the r of a perfect model of the trial mean). A population's score is the median
+r over its reliable cells, its noise-corrected score the median noise-corrected r, its ceiling
+the median √reliability. Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable
+cells drawn with replacement, containers drawn with replacement, halvings of the stimuli for the
+held-out best layer (each scored from the same cross-validated predictions), and the permutation
+p of the score: the held-out predictions relabelled against the responses. Refitting the whole
+cross-validation per relabelling would cost a fit per relabelling (a day per model at the
+reference scale); relabelling the predictions is conservative instead of exact (see p_method).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .inference import permutation_p
+from .logs import Progress
+from .populations import spearman_brown, split_half_correlations
+from .rdm import container_draws, containers_note
+from .scoring import Inference, Plan, Resampled
+from .seeds import labelled_rng
+from .splits import random_splits
+
+log = logging.getLogger(__name__)
+
+LABEL = "ridge"
+
+
+def cells_per_chunk(memory_mb: int, alphas: int, stimuli: int) -> int:
+    """Cells fitted at a time within a quarter of ``memory_mb``: the inner cross-validation holds
+    a prediction per alpha, stimulus and cell, in float64, and the solver about as much again."""
+    return max(1, int(memory_mb * 2**20 / 4 // (2 * 8 * alphas * stimuli)))
+
+
+@dataclass(frozen=True)
+class Encoding:
+    alphas: tuple[float, ...]
+    folds: int
+    inner_folds: int
+    reliability_threshold: float
+    reliability_splits: int
+    cell_chunk: int
+
+
+@dataclass
+class Population:
+    """One population's trial-mean responses of its reliable cells, and what the summary needs."""
+
+    key: dict
+    targets: np.ndarray  # stimuli × reliable cells (trial means)
+    reliability: np.ndarray  # reliable cells
+    reliable: np.ndarray  # indices of the reliable cells among all cells
+    container_ids: np.ndarray  # all cells
+    best_reliability: float
+    # p of the median split-half r over all cells against the same with the B halves relabelled
+    reliability_p: float
+
+    @classmethod
+    def from_responses(
+        cls, key: dict, responses: np.ndarray, container_ids: np.ndarray, encoding: Encoding, seed: int, stimulus: str,
+        orders: np.ndarray,
+    ) -> "Population":  # fmt: skip
+        """``orders``: relabellings of the stimuli for the p of the population's reliability."""
+        labels = (stimulus, key["area"], key["depth"])
+        splits = random_splits(labelled_rng(seed, "reliability", *labels), encoding.reliability_splits, *responses.shape[:2])
+        split_half = split_half_correlations(responses, splits)
+        reliability = spearman_brown(split_half)
+        reliable = np.flatnonzero(reliability >= encoding.reliability_threshold)
+        observed = float(np.median(split_half))
+        null = np.median(split_half_correlations(responses, splits, orders), axis=1) if len(orders) else np.empty(0)
+        return cls(
+            key,
+            responses[:, :, reliable].mean(axis=0),
+            reliability[reliable],
+            reliable,
+            container_ids,
+            float(np.nanmax(reliability)) if reliability.size else float("nan"),
+            permutation_p(observed, null) if len(orders) else float("nan"),
+        )
+
+
+def centred_kernels(gram: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The linear kernel of features centred on the ``train`` stimuli, divided by its mean training
+    diagonal: (train × train, all stimuli × train); None for a layer constant over the training stimuli."""
+    row_means = gram[:, train].mean(axis=1)
+    centred = gram - row_means[:, None] - row_means[None, :] + row_means[train].mean()
+    scale = np.mean(np.diag(centred)[train])
+    if not scale > 1e-12 * max(np.abs(gram).max(), 1e-300):
+        return None
+    kernel = centred[:, train] / scale
+    return kernel[train], kernel
+
+
+def cross_validated_predictions(gram: np.ndarray, targets: np.ndarray, folds: list[np.ndarray], encoding: Encoding) -> np.ndarray | None:
+    """stimuli × targets: each fold's stimuli predicted by a kernel ridge fitted on the others
+    (targets centred on the training stimuli, alpha per target by inner cross-validation); None
+    for a constant layer."""
+    from himalaya.backend import get_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from sklearn.model_selection import KFold
+
+    backend = get_backend()
+    n = len(gram)
+    predictions = np.empty(targets.shape)
+    for test in folds:
+        train = np.setdiff1d(np.arange(n), test)
+        kernels = centred_kernels(gram, train)
+        if kernels is None:
+            return None
+        train_kernel, kernel = kernels
+        mean = targets[train].mean(axis=0)
+        model = KernelRidgeCV(
+            alphas=np.asarray(encoding.alphas, dtype=float),
+            kernel="precomputed",
+            cv=KFold(encoding.inner_folds),
+            solver_params={"n_targets_batch": encoding.cell_chunk, "n_targets_batch_refit": encoding.cell_chunk},
+            warn=False,
+        )
+        model.fit(train_kernel, targets[train] - mean)
+        predictions[test] = backend.to_numpy(model.predict(kernel[test])) + mean
+    return predictions
+
+
+def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of two (rows × columns) arrays; NaN for a constant column."""
+    first = first - first.mean(axis=0)
+    second = second - second.mean(axis=0)
+    norm = np.sqrt((first * first).sum(axis=0) * (second * second).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (first * second).sum(axis=0) / np.where(norm > 0, norm, 1.0), np.nan)
+
+
+def _medians(values: np.ndarray, owners: list[np.ndarray]) -> np.ndarray:
+    """(..., cells) → (..., populations): the median over each population's columns (NaN for none)."""
+    return np.stack(
+        [np.median(values[..., columns], axis=-1) if len(columns) else np.full(values.shape[:-1], np.nan) for columns in owners],
+        axis=-1,
+    )
+
+
+def _flags(populations: list[Population], constant: np.ndarray, threshold: float) -> np.ndarray:
+    flags = np.full((len(populations), len(constant)), "", dtype=object)
+    flags[:, constant] = "layer constant across stimuli: it does not tell the stimuli apart"
+    for position, population in enumerate(populations):
+        if len(population.reliability) == 0:
+            flags[position] = (
+                f"no cell reaches encoding.reliability_threshold = {threshold} (the most reliable: "
+                f"{population.best_reliability:.3f})"
+            )
+    return flags
+
+
+def encode_layers(
+    populations: list[Population], grams: list[np.ndarray], pathways: np.ndarray, settings: Inference, encoding: Encoding,
+    stimulus: str, container_bootstraps: int,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:  # fmt: skip
+    """One row per population × layer (``grams``: each layer's uncentred stimulus Gram matrix), with
+    the resamples behind it, in the layout of ``scoring.score_layers``."""
+    n = len(grams[0])
+    plan = Plan.drawn(settings, stimulus, n)
+    folds = plan.stimuli.folds(labelled_rng(settings.seed, "encoding folds", stimulus), encoding.folds)
+    targets = np.concatenate([population.targets for population in populations], axis=1)
+    edges = np.cumsum([0] + [population.targets.shape[1] for population in populations])
+    owners = [np.arange(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+    scale = np.sqrt(np.concatenate([population.reliability for population in populations]))
+    cell_draws = [
+        labelled_rng(settings.seed, "cell bootstrap", stimulus, population.key["area"], population.key["depth"]).integers(
+            0, max(len(columns), 1), size=(len(plan.draws), len(columns))
+        )
+        for population, columns in zip(populations, owners)
+    ]
+    shape = (len(populations), len(grams))
+    observed, corrected, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    bootstrap = np.full((len(plan.draws),) + shape, np.nan)
+    halvings = np.full((len(plan.halvings), 2) + shape, np.nan)
+    cell_r = np.full((len(grams), targets.shape[1]), np.nan)
+    constant = np.zeros(len(grams), dtype=bool)
+    what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
+    with Progress(len(grams), what, "layer", log) as progress:
+        for layer, gram in enumerate(grams):
+            predictions = cross_validated_predictions(gram, targets, folds, encoding) if targets.shape[1] else None
+            progress.advance(1)
+            if predictions is None:
+                constant[layer] = targets.shape[1] > 0
+                continue
+            r = cell_r[layer] = columnwise_r(predictions, targets)
+            observed[:, layer] = _medians(r, owners)
+            corrected[:, layer] = _medians(r / scale, owners)
+            null = np.stack([_medians(columnwise_r(predictions[order], targets), owners) for order in plan.orders])
+            p[:, layer] = permutation_p(observed[:, layer], null) if len(plan.orders) else np.nan
+            for index, draw in enumerate(plan.draws):
+                drawn_r = columnwise_r(predictions[draw], targets[draw])
+                bootstrap[index, :, layer] = [
+                    np.median(drawn_r[columns][cells[index]]) if len(columns) else np.nan
+                    for columns, cells in zip(owners, cell_draws)
+                ]
+            for fold, halves in enumerate(plan.halvings):
+                for side, stimuli in enumerate(halves):
+                    halvings[fold, side, :, layer] = _medians(columnwise_r(predictions[stimuli], targets[stimuli]), owners)
+    container_scores = []
+    for population, columns in zip(populations, owners):
+        labels = (stimulus, population.key["area"], population.key["depth"])
+        place = np.full(len(population.container_ids), -1)
+        place[population.reliable] = columns
+        draws = container_draws(labelled_rng(settings.seed, "container bootstrap", *labels), population.container_ids, container_bootstraps)
+        scores = np.full((len(draws), len(grams)), np.nan)
+        for index, cells in enumerate(draws):
+            chosen = place[cells][place[cells] >= 0]
+            if len(chosen):
+                scores[index] = np.median(cell_r[:, chosen], axis=1)
+        container_scores.append(scores)
+    resampled = Resampled(observed, np.full(shape, np.nan), bootstrap, container_scores, p, halvings,
+                          _flags(populations, constant, encoding.reliability_threshold))  # fmt: skip
+    notes = [containers_note(len(np.unique(population.container_ids))) for population in populations]
+    table = resampled.table([population.key for population in populations], pathways, settings.ci_level, notes, 1)
+    per_population = pd.DataFrame(
+        [
+            {
+                **population.key,
+                "cells_reliable": len(population.reliability),
+                "ceiling_median": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
+                "ceiling_sd": np.nan,
+                "ceiling_p": population.reliability_p,
+                "ceiling_p_method": (
+                    "one-sided; the median over all cells of the split-half r (mean over splits) against the same "
+                    f"median under {plan.stimuli.relabelling_method(settings.permutations)} of every B half"
+                ),
+                "ceiling_method": (
+                    f"median √(split-half reliability, Spearman-Brown corrected) over the cells at or above "
+                    f"{encoding.reliability_threshold}: the r of a perfect model of the trial means"
+                ),
+            }
+            for population in populations
+        ]
+    )
+    table = table.merge(per_population, on=list(populations[0].key), how="left", validate="many_to_one")
+    table["score_noise_corrected"] = np.ravel(corrected)
+    table["comparison"] = LABEL
+    table["encoding_method"] = (
+        f"kernel ridge on the layer's linear kernel (himalaya KernelRidgeCV), {plan.stimuli.fold_method(encoding.folds)}, "
+        f"alpha per cell from {len(encoding.alphas)} values by {encoding.inner_folds}-fold inner cross-validation; "
+        "score: median over reliable cells of Pearson r between held-out predictions and trial means"
+    )
+    methods = plan.methods(
+        settings,
+        max(len(scores) for scores in container_scores),
+        "the median r (the score) against the same median with the held-out predictions relabelled by "
+        "{relabellings} (conservative: without a relation, each fold's training mean moves against its held-out "
+        "responses, so held-out predictions correlate slightly negatively with them; relabelling removes that)",
+    )
+    methods["ci_method"] += ", the reliable cells drawn with replacement in each stimulus draw"
+    return table.assign(**methods), resampled.resamples()

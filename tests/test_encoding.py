@@ -1,0 +1,142 @@
+"""Cross-validated ridge encoding: predictions against scikit-learn's RidgeCV fitted cell by cell,
+planted readouts of a known layer at falling noise, and the flags of what cannot be scored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
+
+from brainlike.encoding import Encoding, Population, columnwise_r, cross_validated_predictions, encode_layers
+from brainlike.resampling import design
+from brainlike.scoring import Inference
+
+ENCODING = Encoding(alphas=tuple(np.logspace(-2, 4, 13)), folds=5, inner_folds=4, reliability_threshold=0.3,
+                    reliability_splits=20, cell_chunk=7)  # fmt: skip
+SETTINGS = Inference(method="ridge", seed=3, stimulus_bootstraps=30, permutations=99, ci_level=0.9, best_layer_folds=8)
+
+
+def sklearn_predictions(features: np.ndarray, targets: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
+    """Each fold predicted by RidgeCV fitted per cell on the other stimuli: features and targets
+    centred on the training stimuli, features scaled to a mean squared norm of 1 there (the kernel's
+    mean diagonal), the penalty chosen by the same contiguous inner folds on the squared error."""
+    predictions = np.empty(targets.shape)
+    n = len(features)
+    for test in folds:
+        train = np.setdiff1d(np.arange(n), test)
+        centred = features - features[train].mean(axis=0)
+        scaled = centred / np.sqrt(np.mean((centred[train] ** 2).sum(axis=1)))
+        mean = targets[train].mean(axis=0)
+        for cell in range(targets.shape[1]):
+            model = RidgeCV(alphas=ENCODING.alphas, cv=KFold(ENCODING.inner_folds), fit_intercept=False,
+                            scoring="neg_mean_squared_error")  # fmt: skip
+            model.fit(scaled[train], targets[train, cell] - mean[cell])
+            predictions[test, cell] = model.predict(scaled[test]) + mean[cell]
+    return predictions
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_predictions_equal_sklearn_ridgecv_cell_by_cell(continuous):
+    rng = np.random.default_rng(1)
+    n, width, cells = 100, 60, 20
+    features = rng.normal(size=(n, width)) * rng.uniform(0.1, 10, size=width)
+    # Cells of every signal-to-noise ratio, so the chosen penalties spread over the grid.
+    targets = features @ rng.normal(size=(width, cells)) * np.logspace(-2, 0.5, cells) + rng.normal(size=(n, cells))
+    folds = design(n, continuous).folds(rng, ENCODING.folds)
+    ours = cross_validated_predictions(features @ features.T, targets, folds, ENCODING)
+    np.testing.assert_allclose(ours, sklearn_predictions(features, targets, folds), atol=1e-6, rtol=1e-6)
+
+
+def test_folds_partition_the_stimuli_contiguously_for_a_movie():
+    rng = np.random.default_rng(0)
+    for continuous in (False, True):
+        folds = design(23, continuous).folds(rng, 5)
+        assert sorted(np.concatenate(folds).tolist()) == list(range(23))
+        if continuous:
+            assert all(np.array_equal(fold, np.arange(fold[0], fold[-1] + 1)) for fold in folds)
+    assert not all(np.array_equal(fold, np.arange(fold[0], fold[-1] + 1)) for fold in design(23, False).folds(rng, 5))
+
+
+def planted_population(rng, layer: np.ndarray, noise: float, area: str, trials: int = 8, cells: int = 60) -> tuple:
+    """Cells that are linear readouts of ``layer`` with trial noise of SD ``noise`` (drive SD about 1)."""
+    weights = rng.normal(size=(layer.shape[1], cells)) / np.sqrt(layer.shape[1])
+    drive = (layer - layer.mean(axis=0)) / layer.std(axis=0) @ weights
+    responses = drive[None] + noise * rng.normal(size=(trials, *drive.shape))
+    orders = design(len(layer), False).relabellings(rng, 99)
+    population = Population.from_responses({"area": area, "depth": 175}, responses, np.repeat([1, 2, 3], cells // 3),
+                                           ENCODING, seed=5, stimulus="natural_scenes", orders=orders)  # fmt: skip
+    return population, drive
+
+
+def test_planted_layer_first_and_noise_corrected_r_approaches_one():
+    rng = np.random.default_rng(7)
+    n = 240
+    layers = [rng.normal(size=(n, 20)) for _ in range(3)]
+    noises = [4.0, 2.0, 1.0, 0.25]
+    populations = [planted_population(rng, layers[1], noise, f"A{index}")[0] for index, noise in enumerate(noises)]
+    grams = [x @ x.T for x in layers]
+    table, _ = encode_layers(populations, grams, np.array(["main"] * 3), SETTINGS, ENCODING, "natural_scenes", 20)
+    corrected = []
+    for index in range(len(noises)):
+        rows = table[table["area"] == f"A{index}"].set_index("layer_position")
+        assert rows["score"].idxmax() == 1, noises[index]
+        assert rows.loc[1, "p"] == pytest.approx(1 / 100)
+        assert rows.loc[0, "p"] > 0.01 and rows.loc[2, "p"] > 0.01
+        assert rows.loc[1, "best_layer_selected"] == 1.0
+        assert rows.loc[1, "ci_low_stimuli"] < rows.loc[1, "score"] < rows.loc[1, "ci_high_stimuli"]
+        assert rows.loc[1, "score"] <= rows.loc[1, "ceiling_median"] + 0.02
+        assert rows.loc[1, "ceiling_p"] == pytest.approx(1 / 100)
+        corrected.append(rows.loc[1, "score_noise_corrected"])
+    # 20 features fitted from 192 stimuli: a perfect readout up to the fit's own error.
+    assert corrected == sorted(corrected) and corrected[-1] > 0.95, corrected
+
+
+def test_unreliable_population_and_constant_layer_are_not_scored():
+    rng = np.random.default_rng(2)
+    n = 60
+    layer = rng.normal(size=(n, 10))
+    reliable, _ = planted_population(rng, layer, 0.5, "V1")
+    silent = Population.from_responses({"area": "LM", "depth": 175}, np.zeros((8, n, 10)), np.repeat([1, 2], 5), ENCODING,
+                                       seed=5, stimulus="natural_scenes", orders=np.empty((0, n), dtype=int))  # fmt: skip
+    assert len(silent.reliability) == 0
+    grams = [layer @ layer.T, np.full((n, n), 4.0)]  # the second: one constant feature
+    table, resamples = encode_layers([reliable, silent], grams, np.array(["main", "main"]), SETTINGS, ENCODING,
+                                     "natural_scenes", 10)  # fmt: skip
+    lm = table[table["area"] == "LM"]
+    assert lm["score"].isna().all() and lm["p"].isna().all() and lm["best_layer_selected"].eq(0).all()
+    assert lm["score_flag"].str.startswith("no cell reaches encoding.reliability_threshold = 0.3").all()
+    assert lm["ceiling_p"].isna().all()
+    constant = table[(table["area"] == "V1") & (table["layer_position"] == 1)].iloc[0]
+    assert np.isnan(constant["score"]) and np.isnan(constant["p"]) and constant["score_flag"].startswith("layer constant")
+    assert np.isnan(resamples["bootstrap"][:, :, 1]).all()
+
+
+def test_columnwise_r_against_numpy():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
+    b[:, 4] = 2.0
+    r = columnwise_r(a, b)
+    np.testing.assert_allclose(r[:4], [np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(4)])
+    assert np.isnan(r[4])
+
+
+def test_split_half_correlations_and_their_relabelled_null_against_numpy():
+    from brainlike.populations import split_half_correlations
+    from brainlike.splits import random_splits
+
+    rng = np.random.default_rng(8)
+    responses = rng.normal(size=(6, 25, 4)) + rng.normal(size=(1, 25, 4))
+    splits = random_splits(rng, 5, 6, 25)
+    orders = np.stack([rng.permutation(25) for _ in range(3)])
+
+    def by_hand(order):
+        values = []
+        for split in splits:
+            a = np.stack([responses[split[:3, s], s].mean(axis=0) for s in range(25)])
+            b = np.stack([responses[split[3:, s], s].mean(axis=0) for s in range(25)])[order]
+            values.append([np.corrcoef(a[:, c], b[:, c])[0, 1] for c in range(4)])
+        return np.mean(values, axis=0)
+
+    np.testing.assert_allclose(split_half_correlations(responses, splits), by_hand(np.arange(25)))
+    np.testing.assert_allclose(split_half_correlations(responses, splits, orders), [by_hand(o) for o in orders])

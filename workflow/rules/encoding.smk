@@ -1,0 +1,41 @@
+rule encode:
+    """Cross-validated ridge encoding of every population's reliable cells from every layer of one
+    model (metric ridge; see brainlike.encoding)."""
+    input:
+        store=rules.extract_activations.output.store,
+        responses=expand(
+            rules.responses.output.npz, area=AREAS, depth=DEPTHS, allow_missing=True
+        ),
+    output:
+        table=f"{RESULTS}/ridge/{{model}}/{{stimulus}}.parquet",
+        # The resampled scores behind the intervals and held-out choices, for group statistics.
+        resamples=f"{RESULTS}/ridge/{{model}}/{{stimulus}}.resamples.npz",
+    log:
+        f"{RESULTS}/logs/encode/{{model}}/{{stimulus}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/encode/{{model}}/{{stimulus}}.tsv"
+    conda:
+        "../../envs/main.yaml"
+    threads: 4  # BLAS threads of the kernel ridge solves
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        populations=POPULATIONS,
+        seed=config["rsa"]["seed"],
+        stimulus_bootstraps=config["rsa"]["stimulus_bootstraps"],
+        container_bootstraps=config["rsa"]["container_bootstraps"],
+        permutations=config["rsa"]["permutations"],
+        ci_level=config["rsa"]["ci_level"],
+        best_layer_folds=config["rsa"]["best_layer_folds"],
+        continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
+        alphas=config["encoding"]["alphas"],
+        folds=config["encoding"]["folds"],
+        inner_folds=config["encoding"]["inner_folds"],
+        reliability_threshold=config["encoding"]["reliability_threshold"],
+        reliability_splits=config["encoding"]["reliability_splits"],
+        weights=lambda wildcards: weights_label(
+            MODEL_ENTRIES[wildcards.model]["weights"]
+        ),
+    script:
+        "../../scripts/encode.py"
