@@ -8,7 +8,7 @@ scikit-learn's RidgeCV fitted cell by cell on the features (the loop a user woul
 both times, their ratio (target: at least 5), each one's peak memory (tracemalloc: numpy's
 allocations) and the largest difference between their predictions.
 
-    .venvs/main/bin/python scripts/benchmarks/encoding.py [--cells 200] [--features 4096] [--stimuli 118]
+    .venvs/main/bin/python scripts/benchmarks/encoding.py [--cells 50] [--features 4096] [--stimuli 118]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def measured(function, *arguments) -> tuple[np.ndarray, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=50)
     parser.add_argument("--features", type=int, default=4096)
     parser.add_argument("--stimuli", type=int, default=118)
     parser.add_argument("--folds", type=int, default=5)
