@@ -20,16 +20,7 @@ model = load_rdms(snakemake.input.model[0])
 descriptors = model.rdm_descriptors
 layers = [dict(zip(("pathway", "layer", "index"), values)) for values in zip(descriptors["pathway"], descriptors["layer"], descriptors["index"])]
 vectors = model.get_vectors()
-settings = Inference(
-    method=params.comparison,
-    seed=params.seed,
-    stimulus_bootstraps=params.stimulus_bootstraps,
-    permutations=params.permutations,
-    ci_level=params.ci_level,
-    best_layer_folds=params.best_layer_folds,
-    continuous=params.continuous,
-    device=resolve(params.device, "rsa.device"),
-)
+settings = Inference.from_params(params, params.comparison, resolve(params.device, "rsa.device"))
 tables, resamples, group = [], [], []
 
 

@@ -2,38 +2,24 @@
 
 import numpy as np
 
-from brainlike.activations import open_layers
+from brainlike.activations import layer_grams
 from brainlike.atomic import write_npz
 from brainlike.encoding import Encoding, Population, cells_per_chunk, encode_layers
 from brainlike.logs import to_file
-from brainlike.rdm import stimulus_gram
 from brainlike.resampling import ceiling_relabellings
 from brainlike.scoring import Inference, labelled_table, resample_arrays
 
 to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
-root, layers = open_layers(snakemake.input.store)
-# A tensor recorded under several pathways is one Gram matrix.
-grams = {}
-for layer in layers:
-    if layer["layer"] not in grams:
-        grams[layer["layer"]] = stimulus_gram(root[f"{layer['pathway']}/{layer['layer']}"])[0]
-settings = Inference(
-    method="ridge",
-    seed=params.seed,
-    stimulus_bootstraps=params.stimulus_bootstraps,
-    permutations=params.permutations,
-    ci_level=params.ci_level,
-    best_layer_folds=params.best_layer_folds,
-    continuous=params.continuous,
-)
+layers, grams = layer_grams(snakemake.input.store)
+settings = Inference.from_params(params, "ridge")
 encoding = Encoding(
     alphas=tuple(params.alphas),
     folds=params.folds,
     inner_folds=params.inner_folds,
     reliability_threshold=params.reliability_threshold,
     reliability_splits=params.reliability_splits,
-    cell_chunk=cells_per_chunk(snakemake.resources.mem_mb, len(params.alphas), len(next(iter(grams.values())))),
+    cell_chunk=cells_per_chunk(snakemake.resources.mem_mb, len(params.alphas), len(grams[0])),
 )
 populations = []
 for (area, depth), path in zip(params.populations, snakemake.input.responses):
@@ -45,7 +31,7 @@ for (area, depth), path in zip(params.populations, snakemake.input.responses):
                                                      population["container_id"], encoding, params.seed,
                                                      wildcards.stimulus, orders))  # fmt: skip
 table, resamples = encode_layers(
-    populations, [grams[layer["layer"]] for layer in layers], np.asarray([layer["pathway"] for layer in layers]),
+    populations, grams, np.asarray([layer["pathway"] for layer in layers]),
     settings, encoding, wildcards.stimulus, params.container_bootstraps,
 )  # fmt: skip
 table = labelled_table(table, layers, wildcards.stimulus, wildcards.model, params.weights)

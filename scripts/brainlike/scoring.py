@@ -60,6 +60,20 @@ class Inference:
     continuous: bool = False  # the stimuli are consecutive segments of one movie (see resampling)
     device: str | None = None  # a torch device for the Kendall counts (compare.compare)
 
+    @classmethod
+    def from_params(cls, params, method: str, device: str | None = None) -> "Inference":
+        """The settings a metric rule passes as params (the rsa keys every metric shares)."""
+        return cls(
+            method=method,
+            seed=params.seed,
+            stimulus_bootstraps=params.stimulus_bootstraps,
+            permutations=params.permutations,
+            ci_level=params.ci_level,
+            best_layer_folds=params.best_layer_folds,
+            continuous=params.continuous,
+            device=device,
+        )
+
 
 @dataclass
 class BrainRDMs:
