@@ -4,7 +4,8 @@ import numpy as np
 
 from brainlike.activations import layer_grams
 from brainlike.atomic import write_npz
-from brainlike.encoding import Encoding, Population, cells_per_chunk, encode_layers
+from brainlike.devices import resolve
+from brainlike.encoding import Encoding, Population, cells_per_chunk, encode_layers, use_device
 from brainlike.logs import to_file
 from brainlike.resampling import ceiling_relabellings
 from brainlike.scoring import Inference, labelled_table, resample_arrays
@@ -13,6 +14,7 @@ to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
 layers, grams = layer_grams(snakemake.input.store)
 settings = Inference.from_params(params, "ridge")
+use_device(resolve(params.device, "encoding.device"))
 encoding = Encoding(
     alphas=tuple(params.alphas),
     folds=params.folds,

@@ -8,7 +8,14 @@ import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-from brainlike.encoding import Encoding, Population, columnwise_r, cross_validated_predictions, encode_layers
+from brainlike.encoding import (
+    Encoding,
+    Population,
+    columnwise_r,
+    cross_validated_predictions,
+    encode_layers,
+    use_device,
+)
 from brainlike.resampling import design
 from brainlike.scoring import Inference
 
@@ -46,6 +53,19 @@ def test_predictions_equal_sklearn_ridgecv_cell_by_cell(continuous):
     folds = design(n, continuous).folds(rng, ENCODING.folds)
     ours = cross_validated_predictions(features @ features.T, targets, folds, ENCODING)
     np.testing.assert_allclose(ours, sklearn_predictions(features, targets, folds), atol=1e-6, rtol=1e-6)
+
+
+def test_the_torch_backend_gives_the_numpy_backend_s_predictions():
+    rng = np.random.default_rng(6)
+    features, targets = rng.normal(size=(50, 30)), rng.normal(size=(50, 9))
+    folds = design(50, False).folds(rng, ENCODING.folds)
+    expected = cross_validated_predictions(features @ features.T, targets, folds, ENCODING)
+    try:
+        use_device("cpu")
+        np.testing.assert_allclose(cross_validated_predictions(features @ features.T, targets, folds, ENCODING), expected,
+                                   atol=1e-10)  # fmt: skip
+    finally:
+        use_device(None)
 
 
 def test_folds_partition_the_stimuli_contiguously_for_a_movie():

@@ -54,6 +54,7 @@ CONFIG_FAULTS = [
     (lambda c: c.update(metrics=[]), "[] should be non-empty"),
     (lambda c: c["encoding"].update(alphas=[1, -1]), "-1 is less than or equal to the minimum of 0"),
     (lambda c: c["encoding"].update(folds=1), "1 is less than the minimum of 2"),
+    (lambda c: c["encoding"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
     (lambda c: c["rsa"].update(splits="100"), "'100' is not of type 'integer'"),
     (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
     (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
@@ -422,4 +423,6 @@ def test_a_requested_gpu_that_is_missing_is_named_with_its_key():
         resolve("cuda", "rsa.device")
     with pytest.raises(RuntimeError, match=r"activations.device: 'cuda:1'.*auto or cpu"):
         resolve("cuda:1", "activations.device")
+    with pytest.raises(RuntimeError, match=r"encoding.device: 'cuda'.*null \(himalaya's numpy backend on the CPU\)"):
+        resolve("cuda", "encoding.device")
     assert resolve("auto", "activations.device") == "cpu" and resolve(None, "rsa.device") is None

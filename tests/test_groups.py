@@ -24,7 +24,8 @@ AREAS = list(PLANTED)
 @pytest.fixture(scope="module")
 def tables(groups_run):
     folder = groups_run / "results" / "tables"
-    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("tau", "groups", "group_best_layers", "contrasts")}
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("groups", "group_best_layers", "contrasts")}
+    return {"tau": pd.read_parquet(folder / "scores.parquet"), **tables}
 
 
 def test_the_planted_contrast_has_its_sign_and_the_smallest_p_in_every_planted_population(tables):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import torch
 
+# What each device key can say instead of an absent GPU.
+FALLBACKS = {"activations.device": "auto or cpu", "encoding.device": "null (himalaya's numpy backend on the CPU)"}
+
 
 def resolve(device: str | None, key: str) -> str | None:
     """``auto`` → cuda when present, else cpu; a named CUDA device must exist on this machine.
@@ -18,6 +21,6 @@ def resolve(device: str | None, key: str) -> str | None:
             raise RuntimeError(
                 f"{key}: {device!r}, but this job's machine has {found} CUDA device(s); send the job to a GPU node "
                 f"(the rule asks for the gpu resource), or set {key} to "
-                + ("auto or cpu" if key == "activations.device" else "null (numba on the CPU)")
+                + FALLBACKS.get(key, "null (numba on the CPU)")
             )
     return device

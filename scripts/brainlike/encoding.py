@@ -47,6 +47,21 @@ log = logging.getLogger(__name__)
 LABEL = "ridge"
 
 
+def use_device(device: str | None) -> None:
+    """Fit with himalaya's numpy backend (None) or its torch backend on a torch device."""
+    import torch
+    from himalaya.backend import set_backend
+
+    if device is None:
+        set_backend("numpy")
+    elif device == "cpu":
+        set_backend("torch")
+    else:
+        if ":" in device:  # himalaya's CUDA backend computes on the current device
+            torch.cuda.set_device(torch.device(device))
+        set_backend("torch_cuda")
+
+
 def cells_per_chunk(memory_mb: int, alphas: int, stimuli: int) -> int:
     """Cells fitted at a time within a quarter of ``memory_mb``: the inner cross-validation holds
     a prediction per alpha, stimulus and cell, in float64, and the solver about as much again."""
@@ -241,6 +256,7 @@ def encode_layers(
                 "cells_reliable": len(population.reliability),
                 "ceiling_median": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
                 "ceiling_sd": np.nan,
+                "ceiling_splits": encoding.reliability_splits,
                 "ceiling_p": population.reliability_p,
                 "ceiling_p_method": (
                     "one-sided; the median over all cells of the split-half r (mean over splits) against the same "

@@ -20,6 +20,7 @@ rule encode:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=int(str(config["encoding"]["device"]).startswith("cuda")),
     params:
         populations=POPULATIONS,
         seed=config["rsa"]["seed"],
@@ -34,6 +35,7 @@ rule encode:
         inner_folds=config["encoding"]["inner_folds"],
         reliability_threshold=config["encoding"]["reliability_threshold"],
         reliability_splits=config["encoding"]["reliability_splits"],
+        device=config["encoding"]["device"],
         weights=lambda wildcards: weights_label(
             MODEL_ENTRIES[wildcards.model]["weights"]
         ),
