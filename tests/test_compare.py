@@ -9,7 +9,7 @@ from rsatoolbox.rdm import RDMs
 from rsatoolbox.rdm import compare as rsatoolbox_compare
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from brainlike.compare import METHODS, compare
+from brainlike.compare import METHODS, _sorted_groups, compare
 
 RSATOOLBOX_NAMES = {"tau-a": "tau-a", "tau-b": "kendall", "spearman": "spearman", "pearson": "corr"}
 
@@ -62,6 +62,35 @@ def test_tau_a_without_ties_equals_rsatoolbox(n):
         np.testing.assert_allclose(
             ours, [[brute_force_tau_a(x, y) for y in others] for x in references], rtol=0, atol=1e-12
         )
+
+
+def skewed_vectors(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """Spreads the bucket sort must still order: outliers that crowd most values into one bucket,
+    heavy tails, infinities, subnormal spans, constants and values in a few runs."""
+    return [
+        np.append(rng.random(n - 1), 1e12),
+        rng.standard_cauchy(n),
+        np.append(rng.random(n - 2), [np.inf, -np.inf]),
+        np.append(np.zeros(n - 1), 5e-324),
+        np.full(n, 0.7),
+        np.round(rng.random(n), 1),
+        np.append(np.zeros(n - 10), rng.random(10)),
+    ]
+
+
+@pytest.mark.parametrize("n", [12, 60, 3000])
+def test_any_spread_of_values_is_sorted_and_counted_exactly(n):
+    rng = np.random.default_rng(n)
+    vectors = np.stack(skewed_vectors(rng, n))
+    orders, groups, _ = _sorted_groups(vectors, np.ones(n, np.int64))
+    np.testing.assert_array_equal(np.take_along_axis(vectors, orders.astype(np.int64), axis=1), np.sort(vectors, axis=1))
+    np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(n), (len(vectors), 1)))
+    np.testing.assert_array_equal(groups[:, -1] + 1, [len(np.unique(vector)) for vector in vectors])
+    if n <= 60:
+        others = rng.normal(size=(2, n))
+        finite = np.all(np.isfinite(vectors), axis=1)
+        expected = [[brute_force_tau_a(x, y) for y in others] for x in vectors[finite]]
+        np.testing.assert_allclose(compare(vectors[finite], others, "tau-a"), expected, rtol=0, atol=1e-12)
 
 
 def test_long_tie_blocks_in_the_reference_are_taken_out_exactly():
