@@ -102,6 +102,29 @@ def test_long_tie_blocks_in_the_reference_are_taken_out_exactly():
     np.testing.assert_allclose(compare(reference, others, "tau-a")[0], expected, rtol=0, atol=1e-12)
 
 
+def tied_pairs(values: np.ndarray) -> int:
+    counts = np.unique(values, return_counts=True)[1]
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def test_long_vectors_counted_on_partitioned_trees_equal_scipy():
+    """More than 2**16 distinct values: the counts run on trees partitioned by the values' top bits."""
+    rng = np.random.default_rng(11)
+    n = 110_000
+    reference = rng.integers(0, 30_000, n).astype(float)  # ties in the reference
+    other = rng.normal(size=n)
+    other[rng.choice(n, 500)] = other[rng.choice(n, 500)]  # and in the other
+    weights = rng.integers(0, 3, n)
+    x, y = np.repeat(reference, weights), np.repeat(other, weights)
+    assert len(np.unique(other[weights > 0])) > 2**16
+    tau_b = kendalltau(x, y).statistic
+    total = len(x) * (len(x) - 1) // 2
+    tau_a = tau_b * np.sqrt(float(total - tied_pairs(x)) * float(total - tied_pairs(y))) / total
+    ours = {method: compare(reference, other, method, weights=weights)[0, 0] for method in ("tau-a", "tau-b")}
+    assert ours["tau-b"] == pytest.approx(tau_b, abs=1e-12)
+    assert ours["tau-a"] == pytest.approx(tau_a, abs=1e-12)
+
+
 def test_reference_batches_give_the_same_values(monkeypatch):
     import brainlike.compare
 

@@ -4,13 +4,15 @@ Methods (rsatoolbox's ``compare`` names in brackets): ``tau-a`` (tau-a), ``tau-b
 ``spearman`` (spearman) and ``pearson`` (corr).
 
 Kendall's τ is counted exactly in integers: each reference is sorted once and each other vector
-ranked once, however many pairs they enter (a bucket sort: linear time for the smooth spread of
-dissimilarities, where a comparison sort was most of the time of a 900-stimulus comparison). For a pair, the other vector's ranks laid out in the
-reference's order are scanned with a binary counting tree, whose count of strict inversions is the number
-of discordant pairs; pairs tied in the reference are then taken back out block by block (they are
-neither concordant nor discordant), which costs nothing for references without ties. Pairs run in
-parallel in compiled code (numba). Spearman and Pearson are one matrix product of standardised
-(ranked) vectors.
+ranked once, however many pairs they enter (a bucket sort, linear in time for the smooth spread
+of dissimilarities). For a pair, the other vector's ranks laid out in the reference's order are
+scanned with a binary counting tree, whose count of strict inversions is the number of discordant
+pairs; pairs tied in the reference are then taken back out block by block (they are neither
+concordant nor discordant), which costs nothing for references without ties. A tree too large for
+a core's cache (over 2**16 distinct values, about 360 stimuli) is split: the values are
+partitioned by their top bits and every count runs on a small tree. Pairs run in parallel in
+compiled code (numba). Spearman and Pearson are one matrix product of standardised (ranked)
+vectors.
 
 Weights count positions several times (a bootstrap draw that repeats stimuli repeats their pairs):
 the result equals that of the vectors with each position repeated ``weight`` times, exactly. The
@@ -74,6 +76,44 @@ def _strict_inversions(sequence, weights, levels, tree):
     return inversions
 
 
+# Up to this many levels the counting tree stays in a core's cache; above, the values are first
+# partitioned by their top bits so that each count runs on a tree of SMALL_TREE_LEVELS.
+CACHED_LEVELS = 16
+SMALL_TREE_LEVELS = 12
+
+
+@njit(cache=True, nogil=True)
+def _partitioned_inversions(sequence, weights, levels, tree, top, part, part_weights, starts):
+    """``_strict_inversions`` for long sequences, with every tree small enough to stay in cache:
+    pairs whose values differ in their top bits are counted on those bits alone, the others
+    within their partition (the elements sharing the top bits, in sequence order) on the low bits.
+    ``sequence`` is left as it was."""
+    low_bits = min(levels, SMALL_TREE_LEVELS)
+    top_bits = levels - low_bits
+    n = sequence.shape[0]
+    for k in range(n):
+        top[k] = sequence[k] >> low_bits
+    inversions = _strict_inversions(top, weights, top_bits, tree)
+    partitions = 1 << top_bits
+    starts[: partitions + 1] = 0
+    for k in range(n):
+        starts[top[k] + 1] += 1
+    for partition in range(partitions):
+        starts[partition + 1] += starts[partition]
+    low_mask = (1 << low_bits) - 1
+    for k in range(n):  # a stable scatter: each partition keeps the sequence's order
+        position = starts[top[k]]
+        part[position], part_weights[position] = sequence[k] & low_mask, weights[k]
+        starts[top[k]] = position + 1
+    start = 0
+    for partition in range(partitions):
+        end = starts[partition]
+        if end - start > 1:
+            inversions += _strict_inversions(part[start:end], part_weights[start:end], low_bits, tree)
+        start = end
+    return inversions
+
+
 @njit(cache=True, nogil=True)
 def _merge_sort_inversions(values, weights, value_buffer, weight_buffer):
     """Sorts ``values`` (and their ``weights`` alongside) in place and returns their weighted strict
@@ -115,6 +155,8 @@ def _merge_sort_inversions(values, weights, value_buffer, weight_buffer):
     return inversions
 
 
+# Values per bucket on average: few enough for insertion sort, enough to keep the bucket counts in cache.
+VALUES_PER_BUCKET = 4
 # A bucket holding more values than this is finished by a comparison sort, not insertion sort.
 INSERTION_SORT_LIMIT = 48
 
@@ -123,34 +165,35 @@ INSERTION_SORT_LIMIT = 48
 def _ascending_order(values, order, ordered, bucket_ends):
     """Fills ``order`` with an ascending order of ``values`` and ``ordered`` with the values in it.
 
-    Equal values come in any order: no count depends on it. A bucket sort: n buckets split the
-    range evenly, and a value's bucket never decreases as the value grows (subtraction,
-    multiplication by a positive number and truncation are all monotone in floating point), so
-    the buckets in turn, each sorted, are the sorted values. Each bucket is finished by insertion
-    sort, or by a comparison sort where one holds many values (a range stretched by outliers).
+    Equal values come in any order: no count depends on it. A bucket sort: the buckets
+    (``len(bucket_ends)``) split the range evenly, and a value's bucket never decreases as the
+    value grows (subtraction, multiplication by a positive number and truncation are all monotone
+    in floating point), so the buckets in turn, each sorted, are the sorted values. Each bucket is
+    finished by insertion sort, or by a comparison sort where one holds many values (a range
+    stretched by outliers).
     """
-    n = values.shape[0]
+    n, buckets = values.shape[0], bucket_ends.shape[0]
     if n == 0:
         return
     low, high = values.min(), values.max()
-    scale = n / (high - low) if high > low else 0.0
+    scale = buckets / (high - low) if high > low else 0.0
     if not 0.0 < scale < np.inf:  # constant, infinite or subnormal range: one comparison sort
         order[:] = np.argsort(values)
         ordered[:] = values[order]
         return
     bucket_ends[:] = 0
     for k in range(n):
-        bucket_ends[min(np.int64((values[k] - low) * scale), n - 1)] += 1
-    for bucket in range(1, n):
+        bucket_ends[min(np.int64((values[k] - low) * scale), buckets - 1)] += 1
+    for bucket in range(1, buckets):
         bucket_ends[bucket] += bucket_ends[bucket - 1]
     for k in range(n - 1, -1, -1):  # filled from the back, each end becomes its bucket's start
-        bucket = min(np.int64((values[k] - low) * scale), n - 1)
+        bucket = min(np.int64((values[k] - low) * scale), buckets - 1)
         bucket_ends[bucket] -= 1
         ordered[bucket_ends[bucket]] = values[k]
         order[bucket_ends[bucket]] = k
-    for bucket in range(n):
+    for bucket in range(buckets):
         start = bucket_ends[bucket]
-        end = bucket_ends[bucket + 1] if bucket + 1 < n else n
+        end = bucket_ends[bucket + 1] if bucket + 1 < buckets else n
         if end - start > INSERTION_SORT_LIMIT:
             within = np.argsort(ordered[start:end])
             order[start:end] = order[start:end][within]
@@ -174,7 +217,7 @@ def _sorted_groups(vectors, weights):
     groups = np.empty((count, n), np.int32)
     ties = np.zeros(count, np.int64)
     for row in prange(count):
-        ordered, bucket_ends = np.empty(n), np.empty(n, np.int64)
+        ordered, bucket_ends = np.empty(n), np.empty(max(1, n // VALUES_PER_BUCKET), np.int32)
         order = orders[row]
         _ascending_order(vectors[row], order, ordered, bucket_ends)
         ties[row] = _tied_pairs_sorted(ordered, weights[order])
@@ -222,23 +265,37 @@ def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
     per_chunk = (pairs + chunks - 1) // chunks
     for chunk in prange(chunks):
         sequence = np.empty(n, np.int32)
-        sequence_weights = np.empty(n, weights.dtype)
-        tree = np.empty(2 << levels, np.int32)
+        reference_weights = np.empty(n, weights.dtype)  # in the reference's order
+        block_weights_buffer = np.empty(n, weights.dtype)
+        partitioned = levels > CACHED_LEVELS
+        tree = np.empty(2 << (max(SMALL_TREE_LEVELS, levels - SMALL_TREE_LEVELS) if partitioned else levels), np.int32)
+        top, part = np.empty(n if partitioned else 0, np.int32), np.empty(n if partitioned else 0, np.int32)
+        part_weights = np.empty(n if partitioned else 0, weights.dtype)
+        starts = np.empty((1 << max(levels - SMALL_TREE_LEVELS, 0)) + 1, np.int64)
         buffer = np.empty(n, np.int32)
         weight_buffer = np.empty(n, weights.dtype)
+        gathered = -1
+        # Consecutive pairs share their reference: its weights are laid out once for all of them.
         for pair in range(chunk * per_chunk, min((chunk + 1) * per_chunk, pairs)):
             reference, other = pair // n_others, pair % n_others
             order, rank, group = orders[reference], ranks[other], groups[reference]
+            if reference != gathered:
+                for k in range(n):
+                    reference_weights[k] = weights[order[k]]
+                gathered = reference
             for k in range(n):
                 sequence[k] = rank[order[k]]
-                sequence_weights[k] = weights[order[k]]
-            inversions = _strict_inversions(sequence, sequence_weights, levels, tree)
+            if partitioned:
+                inversions = _partitioned_inversions(sequence, reference_weights, levels, tree, top, part, part_weights, starts)
+            else:
+                inversions = _strict_inversions(sequence, reference_weights, levels, tree)
             if group[n - 1] < n - 1:  # the reference has tied values: take their pairs back out
                 start = 0
                 for end in range(1, n + 1):
                     if end == n or group[end] != group[start]:
                         if end - start > 1:
-                            block, block_weights = sequence[start:end], sequence_weights[start:end]
+                            block, block_weights = sequence[start:end], block_weights_buffer[: end - start]
+                            block_weights[:] = reference_weights[start:end]  # sorted with the block
                             inversions -= _merge_sort_inversions(
                                 block, block_weights, buffer[: end - start], weight_buffer[: end - start]
                             )
