@@ -4,6 +4,7 @@ planted readouts of a known layer at falling noise, and the flags of what cannot
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
@@ -11,11 +12,11 @@ from sklearn.model_selection import KFold
 from brainlike.encoding import (
     Encoding,
     Population,
-    columnwise_r,
     cross_validated_predictions,
     encode_layers,
     use_device,
 )
+from brainlike.populations import columnwise_r, split_half_correlations
 from brainlike.resampling import design
 from brainlike.scoring import Inference
 
@@ -142,7 +143,6 @@ def test_columnwise_r_against_numpy():
 
 
 def test_split_half_correlations_and_their_relabelled_null_against_numpy():
-    from brainlike.populations import split_half_correlations
     from brainlike.splits import random_splits
 
     rng = np.random.default_rng(8)
@@ -160,3 +160,24 @@ def test_split_half_correlations_and_their_relabelled_null_against_numpy():
 
     np.testing.assert_allclose(split_half_correlations(responses, splits), by_hand(np.arange(25)))
     np.testing.assert_allclose(split_half_correlations(responses, splits, orders), [by_hand(o) for o in orders])
+
+
+def test_a_tensor_under_two_pathways_is_fitted_once_and_scored_alike(monkeypatch):
+    import brainlike.encoding
+
+    rng = np.random.default_rng(9)
+    layers = [rng.normal(size=(60, 12)) for _ in range(2)]
+    population, _ = planted_population(rng, layers[0], 0.5, "V1", cells=30)
+    shared, own = layers[0] @ layers[0].T, layers[1] @ layers[1].T
+    fitted = []
+    fit = brainlike.encoding.cross_validated_predictions
+    monkeypatch.setattr(brainlike.encoding, "cross_validated_predictions", lambda gram, *rest: fitted.append(gram) or fit(gram, *rest))
+    table, resamples = encode_layers([population], [shared, own, shared], np.array(["stem", "a", "b"]), SETTINGS, ENCODING,
+                                     "natural_scenes", 10)  # fmt: skip
+    assert len(fitted) == 2
+    rows = table.set_index("layer_position")
+    columns = ["score", "score_noise_corrected", "p", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers", "ci_high_containers"]
+    pd.testing.assert_series_equal(rows.loc[0, columns], rows.loc[2, columns], check_names=False)
+    np.testing.assert_array_equal(resamples["bootstrap"][..., 0], resamples["bootstrap"][..., 2])
+    np.testing.assert_array_equal(resamples["halvings"][..., 0], resamples["halvings"][..., 2])
+    assert rows.loc[0, "score"] > rows.loc[1, "score"]

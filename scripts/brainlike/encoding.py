@@ -36,7 +36,7 @@ import pandas as pd
 
 from .inference import permutation_p
 from .logs import Progress
-from .populations import spearman_brown, split_half_correlations
+from .populations import columnwise_r, spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
 from .scoring import Inference, Plan, Resampled
 from .seeds import labelled_rng
@@ -157,15 +157,6 @@ def cross_validated_predictions(gram: np.ndarray, targets: np.ndarray, folds: li
     return predictions
 
 
-def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of two (rows × columns) arrays; NaN for a constant column."""
-    first = first - first.mean(axis=0)
-    second = second - second.mean(axis=0)
-    norm = np.sqrt((first * first).sum(axis=0) * (second * second).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norm > 0, (first * second).sum(axis=0) / np.where(norm > 0, norm, 1.0), np.nan)
-
-
 def _medians(values: np.ndarray, owners: list[np.ndarray]) -> np.ndarray:
     """(..., cells) → (..., populations): the median over each population's columns (NaN for none)."""
     return np.stack(
@@ -212,8 +203,16 @@ def encode_layers(
     cell_r = np.full((len(grams), targets.shape[1]), np.nan)
     constant = np.zeros(len(grams), dtype=bool)
     what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
+    first_position = {}  # a tensor under several pathways is one Gram object, fitted once
     with Progress(len(grams), what, "layer", log) as progress:
         for layer, gram in enumerate(grams):
+            earlier = first_position.setdefault(id(gram), layer)
+            if earlier != layer:
+                for by_layer in (observed, corrected, p, bootstrap, halvings):
+                    by_layer[..., layer] = by_layer[..., earlier]
+                cell_r[layer], constant[layer] = cell_r[earlier], constant[earlier]
+                progress.advance(1)
+                continue
             predictions = cross_validated_predictions(gram, targets, folds, encoding) if targets.shape[1] else None
             progress.advance(1)
             if predictions is None:

@@ -83,13 +83,19 @@ def split_half_correlations(responses: np.ndarray, splits: np.ndarray, orders: n
     total = np.zeros((len(relabellings), responses.shape[2]))
     for order in splits:
         a, b = half_means(responses, order)
-        a = a - a.mean(axis=0)
-        b = b - b.mean(axis=0)
-        norm = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
         for relabelling, stimuli in enumerate(relabellings):
-            total[relabelling] += np.divide((a * b[stimuli]).sum(axis=0), norm, out=np.zeros_like(norm), where=norm > 0)
+            total[relabelling] += np.nan_to_num(columnwise_r(a, b[stimuli]), nan=0.0)
     mean = total / len(splits)
     return mean[0] if orders is None else mean
+
+
+def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of two (rows × columns) arrays; NaN for a constant column."""
+    first = first - first.mean(axis=0)
+    second = second - second.mean(axis=0)
+    norm = np.sqrt((first * first).sum(axis=0) * (second * second).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (first * second).sum(axis=0) / np.where(norm > 0, norm, 1.0), np.nan)
 
 
 def spearman_brown(r: np.ndarray) -> np.ndarray:
