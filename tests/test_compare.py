@@ -115,14 +115,37 @@ def test_long_vectors_counted_on_partitioned_trees_equal_scipy():
     other = rng.normal(size=n)
     other[rng.choice(n, 500)] = other[rng.choice(n, 500)]  # and in the other
     weights = rng.integers(0, 3, n)
-    x, y = np.repeat(reference, weights), np.repeat(other, weights)
     assert len(np.unique(other[weights > 0])) > 2**16
+    assert_weighted_counts_equal_scipy(reference, other, weights)
+
+
+def assert_weighted_counts_equal_scipy(reference: np.ndarray, other: np.ndarray, weights: np.ndarray) -> None:
+    """τ-b and τ-a of weighted positions against scipy's τ-b of the repeated vectors (O(n log n),
+    so long vectors stay cheap) and the τ-a derived from it through the tied pairs."""
+    x, y = np.repeat(reference, weights), np.repeat(other, weights)
     tau_b = kendalltau(x, y).statistic
     total = len(x) * (len(x) - 1) // 2
     tau_a = tau_b * np.sqrt(float(total - tied_pairs(x)) * float(total - tied_pairs(y))) / total
     ours = {method: compare(reference, other, method, weights=weights)[0, 0] for method in ("tau-a", "tau-b")}
     assert ours["tau-b"] == pytest.approx(tau_b, abs=1e-12)
     assert ours["tau-a"] == pytest.approx(tau_a, abs=1e-12)
+
+
+@pytest.mark.parametrize("total_weight", [2**16 - 1, 2**17])
+def test_counts_at_the_packed_trees_weight_limit_equal_scipy(total_weight):
+    """Below 2**16 in total weight the counts run on 16-bit counters (the packed tree), above it on
+    the binary tree: on both sides of the limit, with one position of half the weight at the
+    largest value (a counter past 2**16 would carry into its neighbour), ties on both sides and an
+    odd number of levels."""
+    rng = np.random.default_rng(total_weight)
+    n = 20_000
+    reference = rng.integers(0, 3_000, n).astype(float)
+    other = rng.integers(0, 5_000, n).astype(float)  # 13 levels
+    weights = rng.integers(0, 3, n)
+    weights[np.argmax(other)] = total_weight // 2 + 1
+    weights[0] += total_weight - weights.sum()
+    assert weights.min() >= 0 and weights.sum() == total_weight
+    assert_weighted_counts_equal_scipy(reference, other, weights)
 
 
 def test_reference_batches_give_the_same_values(monkeypatch):

@@ -6,12 +6,13 @@ Methods (rsatoolbox's ``compare`` names in brackets): ``tau-a`` (tau-a), ``tau-b
 Kendall's τ is counted exactly in integers: each reference is sorted once and each other vector
 ranked once, however many pairs they enter (a bucket sort, linear in time for the smooth spread
 of dissimilarities). For a pair, the other vector's ranks laid out in the reference's order are
-scanned with a binary counting tree, whose count of strict inversions is the number of discordant
-pairs; pairs tied in the reference are then taken back out block by block (they are neither
-concordant nor discordant), which costs nothing for references without ties. A tree too large for
-a core's cache (over 2**16 distinct values, about 360 stimuli) is split: the values are
-partitioned by their top bits and every count runs on a small tree. Pairs run in parallel in
-compiled code (numba). Spearman and Pearson are one matrix product of standardised (ranked)
+scanned with a counting tree, whose count of strict inversions is the number of discordant pairs;
+pairs tied in the reference are then taken back out block by block (they are neither concordant
+nor discordant), which costs nothing for references without ties. The tree packs four 16-bit
+counters in a word and takes two levels per step where the total weight fits 16 bits (up to 362
+stimuli, and every partition below), else it is binary. A tree too large for a core's cache (over
+2**16 distinct values, about 360 stimuli) is split: the values are partitioned by their top bits
+and every count runs on a small tree. Pairs run in parallel in compiled code (numba). Spearman and Pearson are one matrix product of standardised (ranked)
 vectors.
 
 Weights count positions several times (a bootstrap draw that repeats stimuli repeats their pairs):
@@ -52,7 +53,7 @@ def _tied_pairs_sorted(values, weights):
 
 
 @njit(cache=True, nogil=True)
-def _strict_inversions(sequence, weights, levels, tree):
+def _binary_tree_inversions(sequence, weights, levels, tree):
     """Σ weights[k]·weights[l] over k < l with sequence[k] > sequence[l], for values in [0, 2**levels).
 
     ``tree`` (2**(levels+1) counters) is a complete binary tree over the values holding the weight
@@ -76,6 +77,56 @@ def _strict_inversions(sequence, weights, levels, tree):
     return inversions
 
 
+# The packed tree: a quaternary tree whose node is one 64-bit word of four 16-bit counters, so it
+# serves sequences of total weight below 2**16 and values below 4**PACKED_TREE_STEPS.
+PACKED_TREE_STEPS = 8
+PACKED_WEIGHT_LIMIT = 1 << 16
+# Step t reads the value's bits 2t and 2t + 1; its nodes are the values' prefixes above them.
+PACKED_STEP_OFFSETS = np.cumsum([0] + [4 ** (PACKED_TREE_STEPS - 1 - t) for t in range(PACKED_TREE_STEPS - 1)])
+PACKED_TREE_WORDS = int(PACKED_STEP_OFFSETS[-1]) + 1
+# Added to a node's word for a child d (times the weight): one in each counter below d.
+PACKED_COUNTERS_BELOW = np.array([0, 1, 0x1_0001, 0x1_0001_0001], np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _packed_tree_inversions(sequence, weights, levels, tree):
+    """``_binary_tree_inversions`` two levels per step, for total weight below PACKED_WEIGHT_LIMIT.
+
+    Counter j of a node holds the weight seen under its children after j: the weight greater
+    than an element under child d is counter d, read with one shift, and an element's own weight
+    is added to counters 0..d-1 with one multiply-add of the whole word (no counter reaches 2**16,
+    so none carries into the next). The steps are independent of each other and, the step count
+    being a constant, unrolled by the compiler: about half the instructions of the binary walk.
+    """
+    steps = (levels + 1) >> 1
+    for step in range(steps):
+        start = PACKED_STEP_OFFSETS[step]
+        tree[start : start + (1 << max(2 * (steps - step - 1), 0))] = 0
+    inversions = 0
+    for k in range(sequence.shape[0]):
+        value, weight = np.uint64(sequence[k]), np.uint64(weights[k])
+        greater = np.uint64(0)
+        for step in range(PACKED_TREE_STEPS):
+            if step >= steps:
+                break
+            child = (value >> np.uint64(2 * step)) & np.uint64(3)
+            node = np.uint64(PACKED_STEP_OFFSETS[step]) + (value >> np.uint64(2 * step + 2))
+            word = tree[node]
+            greater += (word >> (child << np.uint64(4))) & np.uint64(0xFFFF)
+            tree[node] = word + weight * PACKED_COUNTERS_BELOW[child]
+        inversions += np.int64(greater * weight)
+    return inversions
+
+
+@njit(cache=True, nogil=True)
+def _strict_inversions(sequence, weights, total_weight, levels, binary_tree, packed_tree):
+    """Σ weights[k]·weights[l] over k < l with sequence[k] > sequence[l], for values in
+    [0, 2**levels): on the packed tree where it holds the counts, else on the binary tree."""
+    if total_weight < PACKED_WEIGHT_LIMIT and levels <= 2 * PACKED_TREE_STEPS:
+        return _packed_tree_inversions(sequence, weights, levels, packed_tree)
+    return _binary_tree_inversions(sequence, weights, levels, binary_tree)
+
+
 # Up to this many levels the counting tree stays in a core's cache; above, the values are first
 # partitioned by their top bits so that each count runs on a tree of SMALL_TREE_LEVELS.
 CACHED_LEVELS = 16
@@ -83,7 +134,9 @@ SMALL_TREE_LEVELS = 12
 
 
 @njit(cache=True, nogil=True)
-def _partitioned_inversions(sequence, weights, levels, tree, top, part, part_weights, starts):
+def _partitioned_inversions(
+    sequence, weights, total_weight, levels, binary_tree, packed_tree, top, part, part_weights, starts
+):
     """``_strict_inversions`` for long sequences, with every tree small enough to stay in cache:
     pairs whose values differ in their top bits are counted on those bits alone, the others
     within their partition (the elements sharing the top bits, in sequence order) on the low bits.
@@ -93,7 +146,7 @@ def _partitioned_inversions(sequence, weights, levels, tree, top, part, part_wei
     n = sequence.shape[0]
     for k in range(n):
         top[k] = sequence[k] >> low_bits
-    inversions = _strict_inversions(top, weights, top_bits, tree)
+    inversions = _strict_inversions(top, weights, total_weight, top_bits, binary_tree, packed_tree)
     partitions = 1 << top_bits
     starts[: partitions + 1] = 0
     for k in range(n):
@@ -109,7 +162,10 @@ def _partitioned_inversions(sequence, weights, levels, tree, top, part, part_wei
     for partition in range(partitions):
         end = starts[partition]
         if end - start > 1:
-            inversions += _strict_inversions(part[start:end], part_weights[start:end], low_bits, tree)
+            part_total = part_weights[start:end].sum()
+            inversions += _strict_inversions(
+                part[start:end], part_weights[start:end], part_total, low_bits, binary_tree, packed_tree
+            )
         start = end
     return inversions
 
@@ -263,12 +319,16 @@ def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
     discordant = np.empty(pairs, np.int64)
     joint_ties = np.full(pairs, _copies(weights), np.int64)
     per_chunk = (pairs + chunks - 1) // chunks
+    total_weight = weights.sum()
     for chunk in prange(chunks):
         sequence = np.empty(n, np.int32)
         reference_weights = np.empty(n, weights.dtype)  # in the reference's order
         block_weights_buffer = np.empty(n, weights.dtype)
         partitioned = levels > CACHED_LEVELS
-        tree = np.empty(2 << (max(SMALL_TREE_LEVELS, levels - SMALL_TREE_LEVELS) if partitioned else levels), np.int32)
+        binary_tree = np.empty(
+            2 << (max(SMALL_TREE_LEVELS, levels - SMALL_TREE_LEVELS) if partitioned else levels), np.int32
+        )
+        packed_tree = np.empty(PACKED_TREE_WORDS, np.uint64)
         top, part = np.empty(n if partitioned else 0, np.int32), np.empty(n if partitioned else 0, np.int32)
         part_weights = np.empty(n if partitioned else 0, weights.dtype)
         starts = np.empty((1 << max(levels - SMALL_TREE_LEVELS, 0)) + 1, np.int64)
@@ -286,9 +346,11 @@ def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
             for k in range(n):
                 sequence[k] = rank[order[k]]
             if partitioned:
-                inversions = _partitioned_inversions(sequence, reference_weights, levels, tree, top, part, part_weights, starts)
+                inversions = _partitioned_inversions(
+                    sequence, reference_weights, total_weight, levels, binary_tree, packed_tree, top, part, part_weights, starts
+                )
             else:
-                inversions = _strict_inversions(sequence, reference_weights, levels, tree)
+                inversions = _strict_inversions(sequence, reference_weights, total_weight, levels, binary_tree, packed_tree)
             if group[n - 1] < n - 1:  # the reference has tied values: take their pairs back out
                 start = 0
                 for end in range(1, n + 1):
