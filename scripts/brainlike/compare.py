@@ -84,8 +84,9 @@ PACKED_WEIGHT_LIMIT = 1 << 16
 # Step t reads the value's bits 2t and 2t + 1; its nodes are the values' prefixes above them.
 PACKED_STEP_OFFSETS = np.cumsum([0] + [4 ** (PACKED_TREE_STEPS - 1 - t) for t in range(PACKED_TREE_STEPS - 1)])
 PACKED_TREE_WORDS = int(PACKED_STEP_OFFSETS[-1]) + 1
-# Added to a node's word for a child d (times the weight): one in each counter below d.
-PACKED_COUNTERS_BELOW = np.array([0, 1, 0x1_0001, 0x1_0001_0001], np.uint64)
+# The counters below child d: an element's weight, copied into every counter, is added under them.
+PACKED_COUNTERS_BELOW = np.array([0, 0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF], np.uint64)
+PACKED_ONES = np.uint64(0x0001_0001_0001_0001)
 
 
 @njit(cache=True, nogil=True)
@@ -105,15 +106,17 @@ def _packed_tree_inversions(sequence, weights, levels, tree):
     inversions = 0
     for k in range(sequence.shape[0]):
         value, weight = np.uint64(sequence[k]), np.uint64(weights[k])
-        greater = np.uint64(0)
+        weight_in_every_counter = weight * PACKED_ONES
+        counters_from_child = np.uint64(0)
         for step in range(PACKED_TREE_STEPS):
             if step >= steps:
                 break
             child = (value >> np.uint64(2 * step)) & np.uint64(3)
             node = np.uint64(PACKED_STEP_OFFSETS[step]) + (value >> np.uint64(2 * step + 2))
             word = tree[node]
-            greater += (word >> (child << np.uint64(4))) & np.uint64(0xFFFF)
-            tree[node] = word + weight * PACKED_COUNTERS_BELOW[child]
+            counters_from_child += word >> (child << np.uint64(4))
+            tree[node] = word + (weight_in_every_counter & PACKED_COUNTERS_BELOW[child])
+        greater = counters_from_child & np.uint64(0xFFFF)
         inversions += np.int64(greater * weight)
     return inversions
 
