@@ -95,14 +95,17 @@ def _packed_tree_inversions(sequence, weights, levels, tree):
 
     Counter j of a node holds the weight seen under its children after j: the weight greater
     than an element under child d is counter d, read with one shift, and an element's own weight
-    is added to counters 0..d-1 with one multiply-add of the whole word (no counter reaches 2**16,
-    so none carries into the next). The steps are independent of each other and, the step count
-    being a constant, unrolled by the compiler: about half the instructions of the binary walk.
+    is added to counters 0..d-1 with one masked add to the whole word (no counter reaches 2**16,
+    so none carries into the next). The counters read for an element sum to less than 2**16 too,
+    so the shifted words are summed and masked once. The steps are independent of each other and,
+    the step count being a constant, unrolled by the compiler: about half the instructions of the
+    binary walk.
     """
     steps = (levels + 1) >> 1
+    largest = (1 << levels) - 1
     for step in range(steps):
         start = PACKED_STEP_OFFSETS[step]
-        tree[start : start + (1 << max(2 * (steps - step - 1), 0))] = 0
+        tree[start : start + (largest >> (2 * step + 2)) + 1] = 0
     inversions = 0
     for k in range(sequence.shape[0]):
         value, weight = np.uint64(sequence[k]), np.uint64(weights[k])
