@@ -3,12 +3,15 @@ planted readouts of a known layer at falling noise, and the flags of what cannot
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
+from brainlike.correlation import columnwise_r, relabelled_columnwise_r
 from brainlike.encoding import (
     Encoding,
     Population,
@@ -16,7 +19,7 @@ from brainlike.encoding import (
     encode_layers,
     use_device,
 )
-from brainlike.populations import columnwise_r, split_half_correlations
+from brainlike.populations import split_half_correlations
 from brainlike.resampling import design
 from brainlike.scoring import Inference
 
@@ -135,11 +138,31 @@ def test_unreliable_population_and_constant_layer_are_not_scored():
 
 def test_columnwise_r_against_numpy():
     rng = np.random.default_rng(4)
-    a, b = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
+    a, b = rng.normal(size=(118, 7)), rng.normal(size=(118, 7))
+    # Constant columns whose mean rounds (0.7 × 118 averages to 0.7 − 1e-16): on one side, on both.
     b[:, 4] = 2.0
+    a[:, 5] = b[:, 5] = a[:, 6] = 0.7
     r = columnwise_r(a, b)
     np.testing.assert_allclose(r[:4], [np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(4)])
-    assert np.isnan(r[4])
+    assert np.isnan(r[4:]).all()
+    orders = np.stack([rng.permutation(118) for _ in range(3)])
+    relabelled = relabelled_columnwise_r(a, b, orders)
+    expected = [[np.corrcoef(a[order, k], b[:, k])[0, 1] for k in range(4)] for order in orders]
+    np.testing.assert_allclose(relabelled[:, :4], expected)
+    assert np.isnan(relabelled[:, 4:]).all()
+
+
+def test_without_permutations_scores_stand_and_p_is_empty():
+    rng = np.random.default_rng(10)
+    layers = [rng.normal(size=(60, 12)) for _ in range(2)]
+    population, _ = planted_population(rng, layers[0], 0.5, "V1", cells=30)
+    runs = {
+        permutations: encode_layers([population], [x @ x.T for x in layers], np.array(["a", "b"]),
+                                    dataclasses.replace(SETTINGS, permutations=permutations), ENCODING, "natural_scenes", 10)[0]
+        for permutations in (0, SETTINGS.permutations)
+    }  # fmt: skip
+    assert runs[0]["p"].isna().all() and (runs[SETTINGS.permutations]["p"] > 0).all()
+    pd.testing.assert_series_equal(runs[0]["score"], runs[SETTINGS.permutations]["score"])
 
 
 def test_split_half_correlations_and_their_relabelled_null_against_numpy():

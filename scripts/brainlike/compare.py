@@ -33,6 +33,8 @@ import numba
 from numba import njit, prange
 from scipy.stats import rankdata
 
+from .correlation import unit_vectors
+
 METHODS = ("tau-a", "tau-b", "spearman", "pearson")
 RANK_METHODS = ("tau-a", "tau-b", "spearman")
 
@@ -475,11 +477,10 @@ def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, devi
 
 
 def _standardised(vectors: np.ndarray) -> np.ndarray:
-    centred = vectors - vectors.mean(axis=1, keepdims=True)
-    # A constant vector has no correlation; its mean's rounding must not give it one.
-    centred[np.ptp(vectors, axis=1) == 0] = np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return centred / np.sqrt((centred**2).sum(axis=1, keepdims=True))
+    """Rows as unit vectors (their products are Pearson r); NaN for a constant row: no correlation."""
+    unit, varies = unit_vectors(vectors, 1)
+    unit[~varies] = np.nan
+    return unit
 
 
 def _complete(

@@ -36,7 +36,8 @@ import pandas as pd
 
 from .inference import permutation_p
 from .logs import Progress
-from .populations import columnwise_r, spearman_brown, split_half_correlations
+from .correlation import columnwise_r, relabelled_columnwise_r
+from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
 from .scoring import Inference, Plan, Resampled
 from .seeds import labelled_rng
@@ -221,8 +222,9 @@ def encode_layers(
             r = cell_r[layer] = columnwise_r(predictions, targets)
             observed[:, layer] = _medians(r, owners)
             corrected[:, layer] = _medians(r / scale, owners)
-            null = np.stack([_medians(columnwise_r(predictions[order], targets), owners) for order in plan.orders])
-            p[:, layer] = permutation_p(observed[:, layer], null) if len(plan.orders) else np.nan
+            if len(plan.orders):
+                null = np.stack([_medians(r, owners) for r in relabelled_columnwise_r(predictions, targets, plan.orders)])
+                p[:, layer] = permutation_p(observed[:, layer], null)
             for index, draw in enumerate(plan.draws):
                 drawn_r = columnwise_r(predictions[draw], targets[draw])
                 bootstrap[index, :, layer] = [

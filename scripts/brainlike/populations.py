@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_npz
+from .correlation import unit_vectors
 from .recordings import sidecar
 from .seeds import labelled_rng
 from .splits import half_means, random_splits
@@ -82,25 +83,11 @@ def split_half_correlations(responses: np.ndarray, splits: np.ndarray, orders: n
     relabellings = np.arange(responses.shape[1])[None] if orders is None else orders
     total = np.zeros((len(relabellings), responses.shape[2]))
     for order in splits:
-        a, b = (unit_columns(half)[0] for half in half_means(responses, order))
+        a, b = (unit_vectors(half, 0)[0] for half in half_means(responses, order))
         for relabelling, stimuli in enumerate(relabellings):
             total[relabelling] += (a * b[stimuli]).sum(axis=0)  # a constant column is 0: r = 0
     mean = total / len(splits)
     return mean[0] if orders is None else mean
-
-
-def unit_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each column centred and scaled to unit length (zeros for a constant column), and which
-    columns vary: the Pearson r of two columns is then their dot product."""
-    centred = values - values.mean(axis=0)
-    norm = np.sqrt((centred * centred).sum(axis=0))
-    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0), norm > 0
-
-
-def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of two (rows × columns) arrays; NaN for a constant column."""
-    (first, first_varies), (second, second_varies) = unit_columns(first), unit_columns(second)
-    return np.where(first_varies & second_varies, (first * second).sum(axis=0), np.nan)
 
 
 def spearman_brown(r: np.ndarray) -> np.ndarray:
