@@ -20,7 +20,7 @@ model = load_rdms(snakemake.input.model[0])
 descriptors = model.rdm_descriptors
 layers = [dict(zip(("pathway", "layer", "index"), values)) for values in zip(descriptors["pathway"], descriptors["layer"], descriptors["index"])]
 vectors = model.get_vectors()
-settings = Inference.from_params(params, params.comparison, resolve(params.device, "rsa.device"))
+settings = Inference.from_params(params, params.comparison, resolve(params.device.value, "rsa.device"))
 tables, resamples, group = [], [], []
 
 

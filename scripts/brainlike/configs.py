@@ -1,4 +1,4 @@
-"""Config files layered as Snakemake layers them."""
+"""Config files layered as Snakemake layers them, and config values Snakemake is not to track."""
 
 from __future__ import annotations
 
@@ -15,3 +15,17 @@ def merged(base: dict, overlay: dict) -> dict:
         else:
             result[key] = copy.deepcopy(value)
     return result
+
+
+class Untracked:
+    """A param that says where or how to run, not what to compute: Snakemake records only plain
+    values (str, numbers, containers) for its params rerun trigger, so wrapping one here keeps a
+    change of it (the AllenSDK interpreter's path, the device that counts Kendall pairs) from
+    rerunning jobs whose results it cannot change. Shell commands see the value as text; scripts
+    read ``.value``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self):
+        return str(self.value)

@@ -4,6 +4,7 @@ import os
 from snakemake.utils import validate
 
 from brainlike import allen_index
+from brainlike.configs import Untracked
 from brainlike.model_groups import expand_models
 from brainlike.models import check_entry
 
@@ -152,19 +153,6 @@ wildcard_constraints:
     stimulus="|".join(STIMULI),
     model="|".join(MODELS),
     metric="|".join(METRICS),
-
-
-class Untracked:
-    """A param that says where or how to run, not what to compute: Snakemake records only plain
-    values (str, numbers, containers) for its params rerun trigger, so wrapping one here keeps a
-    change of it (the AllenSDK interpreter's path, which experiment a template is read from) from
-    rerunning jobs whose results it cannot change."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __str__(self):
-        return str(self.value)
 
 
 ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
