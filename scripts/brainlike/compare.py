@@ -8,12 +8,12 @@ ranked once, however many pairs they enter (a bucket sort, linear in time for th
 of dissimilarities). For a pair, the other vector's ranks laid out in the reference's order are
 scanned with a counting tree, whose count of strict inversions is the number of discordant pairs;
 pairs tied in the reference are then taken back out block by block (they are neither concordant
-nor discordant), which costs nothing for references without ties. The tree packs four 16-bit
-counters in a word and takes two levels per step where the total weight fits 16 bits (up to 362
-stimuli, and every partition below), else it is binary. A tree too large for a core's cache (over
-2**16 distinct values, about 360 stimuli) is split: the values are partitioned by their top bits
-and every count runs on a small tree. Pairs run in parallel in compiled code (numba). Spearman and Pearson are one matrix product of standardised (ranked)
-vectors.
+nor discordant), which costs nothing for references without ties. Where the counted weight fits
+16 bits (up to 362 stimuli), the tree packs four counters in a word and takes two levels per
+step; else it is binary. A tree too large for a core's cache (over 2**16 distinct values, about
+360 stimuli) is split: the values are partitioned by their top bits and every count runs on a
+small tree (packed where a partition's weight fits). Pairs run in parallel in compiled code
+(numba). Spearman and Pearson are one matrix product of standardised (ranked) vectors.
 
 Weights count positions several times (a bootstrap draw that repeats stimuli repeats their pairs):
 the result equals that of the vectors with each position repeated ``weight`` times, exactly. The
