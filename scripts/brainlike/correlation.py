@@ -24,12 +24,15 @@ def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return relabelled_columnwise_r(first, second, np.arange(len(first))[None])[0]
 
 
-def relabelled_columnwise_r(first: np.ndarray, second: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """``columnwise_r(first[order], second)`` for each row order in ``orders`` (k × rows): (k × columns).
+def relabelled_columnwise_r(
+    first: np.ndarray, second: np.ndarray, orders: np.ndarray, constant: float = np.nan
+) -> np.ndarray:
+    """``columnwise_r(first[order], second)`` for each row order in ``orders`` (k × rows): (k × columns),
+    ``constant`` where either column is constant.
 
     The columns are standardised once: reordering rows changes no column's mean or length."""
     (first, first_varies), (second, second_varies) = unit_vectors(first, 0), unit_vectors(second, 0)
     products = np.empty((len(orders), first.shape[1]))
     for index, order in enumerate(orders):
         products[index] = (first[order] * second).sum(axis=0)
-    return np.where(first_varies & second_varies, products, np.nan)
+    return np.where(first_varies & second_varies, products, constant)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_npz
-from .correlation import unit_vectors
+from .correlation import relabelled_columnwise_r
 from .recordings import sidecar
 from .seeds import labelled_rng
 from .splits import half_means, random_splits
@@ -83,9 +83,8 @@ def split_half_correlations(responses: np.ndarray, splits: np.ndarray, orders: n
     relabellings = np.arange(responses.shape[1])[None] if orders is None else orders
     total = np.zeros((len(relabellings), responses.shape[2]))
     for order in splits:
-        a, b = (unit_vectors(half, 0)[0] for half in half_means(responses, order))
-        for relabelling, stimuli in enumerate(relabellings):
-            total[relabelling] += (a * b[stimuli]).sum(axis=0)  # a constant column is 0: r = 0
+        a, b = half_means(responses, order)
+        total += relabelled_columnwise_r(b, a, relabellings, constant=0.0)
     mean = total / len(splits)
     return mean[0] if orders is None else mean
 
