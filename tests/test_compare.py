@@ -148,6 +148,17 @@ def test_counts_at_the_packed_trees_weight_limit_equal_scipy(total_weight):
     assert_weighted_counts_equal_scipy(reference, other, weights)
 
 
+@pytest.mark.parametrize("n", [2**16 - 1, 2**16, 70_000])
+def test_distinct_values_counted_on_the_bitset_equal_scipy(n):
+    """An other vector of distinct values, each of weight one, is counted on a bitset below the
+    packed tree: up to 2**16 − 1 values, at the limit (the binary tree) and in the partitions of a
+    longer vector; the reference has ties, so tie blocks are taken out of the bitset's count."""
+    rng = np.random.default_rng(n)
+    reference = rng.integers(0, n // 3, n).astype(float)
+    other = rng.permutation(n).astype(float)
+    assert_weighted_counts_equal_scipy(reference, other, np.ones(n, np.int64))
+
+
 def test_reference_batches_give_the_same_values(monkeypatch):
     import brainlike.compare
 

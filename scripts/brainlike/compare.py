@@ -10,7 +10,8 @@ scanned with a counting tree, whose count of strict inversions is the number of 
 pairs tied in the reference are then taken back out block by block (they are neither concordant
 nor discordant), which costs nothing for references without ties. Where the counted weight fits
 16 bits (up to 362 stimuli), the tree packs four counters in a word and takes two levels per
-step; else it is binary. A tree too large for a core's cache (over 2**16 distinct values, about
+step, and where the other vector has no ties its lowest six levels are a bitset (one popcount);
+else it is binary. A tree too large for a core's cache (over 2**16 distinct values, about
 360 stimuli) is split: the values are partitioned by their top bits and every count runs on a
 small tree (packed where a partition's weight fits). Pairs run in parallel in compiled code
 (numba). Spearman and Pearson are one matrix product of standardised (ranked) vectors.
@@ -30,7 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 import numba
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic
 from scipy.stats import rankdata
 
 from .correlation import unit_vectors
@@ -91,8 +93,22 @@ PACKED_COUNTERS_BELOW = np.array([0, 0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF], np.
 PACKED_ONES = np.uint64(0x0001_0001_0001_0001)
 
 
+@intrinsic
+def _popcount(typingctx, word):
+    """Set bits of a 64-bit word: one instruction (LLVM's ctpop), which numba does not expose."""
+
+    def codegen(context, builder, signature, arguments):
+        return builder.ctpop(arguments[0])
+
+    return types.uint64(types.uint64), codegen
+
+
+# Values per bitset word, below the packed tree where the values are distinct: its lowest six levels.
+BITSET_LEVELS = 6
+
+
 @njit(cache=True, nogil=True)
-def _packed_tree_inversions(sequence, weights, levels, tree):
+def _packed_tree_inversions(sequence, weights, distinct, levels, tree, bitset):
     """``_binary_tree_inversions`` two levels per step, for total weight below PACKED_WEIGHT_LIMIT.
 
     Counter j of a node holds the weight seen under its children after j: the weight greater
@@ -102,15 +118,32 @@ def _packed_tree_inversions(sequence, weights, levels, tree):
     so the shifted words are summed and masked once. The steps are independent of each other and,
     the step count being a constant, unrolled by the compiler: about half the instructions of the
     binary walk.
+
+    Where the values are ``distinct`` (each once, of weight one), a bitset word per 64 values
+    marks those seen: the greater ones in an element's word are one popcount, and the tree counts
+    the words' blocks, one step replacing the three of the lowest six levels (6,903 values: 28 µs
+    against 42 µs per count). One function for both, so that the walk is written once; the
+    compiler takes the loop-invariant branch out of the loop.
     """
-    steps = (levels + 1) >> 1
-    largest = (1 << levels) - 1
+    tree_levels = max(levels - BITSET_LEVELS, 0) if distinct else levels
+    if distinct:
+        bitset[: ((1 << levels) - 1 >> BITSET_LEVELS) + 1] = 0
+    steps = (tree_levels + 1) >> 1
+    largest = (1 << tree_levels) - 1
     for step in range(steps):
         start = PACKED_STEP_OFFSETS[step]
         tree[start : start + (largest >> (2 * step + 2)) + 1] = 0
     inversions = 0
     for k in range(sequence.shape[0]):
-        value, weight = np.uint64(sequence[k]), np.uint64(weights[k])
+        value = np.uint64(sequence[k])
+        weight = np.uint64(1) if distinct else np.uint64(weights[k])
+        greater = np.uint64(0)
+        if distinct:
+            bit = value & np.uint64(63)
+            value >>= np.uint64(BITSET_LEVELS)
+            seen = bitset[value]
+            greater = _popcount(seen >> bit)  # its own bit is not set yet: the values are distinct
+            bitset[value] = seen | (np.uint64(1) << bit)
         weight_in_every_counter = weight * PACKED_ONES
         counters_from_child = np.uint64(0)
         for step in range(PACKED_TREE_STEPS):
@@ -121,17 +154,20 @@ def _packed_tree_inversions(sequence, weights, levels, tree):
             word = tree[node]
             counters_from_child += word >> (child << np.uint64(4))
             tree[node] = word + (weight_in_every_counter & PACKED_COUNTERS_BELOW[child])
-        greater = counters_from_child & np.uint64(0xFFFF)
+        greater += counters_from_child & np.uint64(0xFFFF)
         inversions += np.int64(greater * weight)
     return inversions
 
 
 @njit(cache=True, nogil=True)
-def _strict_inversions(sequence, weights, total_weight, levels, binary_tree, packed_tree):
+def _strict_inversions(sequence, weights, total_weight, distinct, levels, trees):
     """Σ weights[k]·weights[l] over k < l with sequence[k] > sequence[l], for values in
-    [0, 2**levels): on the packed tree where it holds the counts, else on the binary tree."""
+    [0, 2**levels): where the counts fit 16 bits on the packed tree, with a bitset below it where
+    the values are ``distinct`` (each once, of weight one), else on the binary tree. ``trees``:
+    the three's buffers (binary tree, packed tree, bitset)."""
+    binary_tree, packed_tree, bitset = trees
     if total_weight < PACKED_WEIGHT_LIMIT and levels <= 2 * PACKED_TREE_STEPS:
-        return _packed_tree_inversions(sequence, weights, levels, packed_tree)
+        return _packed_tree_inversions(sequence, weights, distinct, levels, packed_tree, bitset)
     return _binary_tree_inversions(sequence, weights, levels, binary_tree)
 
 
@@ -142,9 +178,7 @@ SMALL_TREE_LEVELS = 12
 
 
 @njit(cache=True, nogil=True)
-def _partitioned_inversions(
-    sequence, weights, total_weight, levels, binary_tree, packed_tree, top, part, part_weights, starts
-):
+def _partitioned_inversions(sequence, weights, total_weight, distinct, levels, trees, top, part, part_weights, starts):
     """``_strict_inversions`` for long sequences, with every tree small enough to stay in cache:
     pairs whose values differ in their top bits are counted on those bits alone, the others
     within their partition (the elements sharing the top bits, in sequence order) on the low bits.
@@ -154,7 +188,7 @@ def _partitioned_inversions(
     n = sequence.shape[0]
     for k in range(n):
         top[k] = sequence[k] >> low_bits
-    inversions = _strict_inversions(top, weights, total_weight, top_bits, binary_tree, packed_tree)
+    inversions = _strict_inversions(top, weights, total_weight, False, top_bits, trees)
     partitions = 1 << top_bits
     starts[: partitions + 1] = 0
     for k in range(n):
@@ -172,7 +206,7 @@ def _partitioned_inversions(
         if end - start > 1:
             part_total = part_weights[start:end].sum()
             inversions += _strict_inversions(
-                part[start:end], part_weights[start:end], part_total, low_bits, binary_tree, packed_tree
+                part[start:end], part_weights[start:end], part_total, distinct, low_bits, trees
             )
         start = end
     return inversions
@@ -319,8 +353,9 @@ def _copies(weights):
 
 
 @njit(cache=True, parallel=True)
-def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
-    """For every (reference, other) pair: discordant pairs and pairs tied in both (weighted)."""
+def _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, levels, chunks):
+    """For every (reference, other) pair: discordant pairs and pairs tied in both (weighted).
+    An other without tied pairs (``other_ties``, copies included) has distinct ranks of weight one."""
     n_references, n = orders.shape
     n_others = ranks.shape[0]
     pairs = n_references * n_others
@@ -333,10 +368,12 @@ def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
         reference_weights = np.empty(n, weights.dtype)  # in the reference's order
         block_weights_buffer = np.empty(n, weights.dtype)
         partitioned = levels > CACHED_LEVELS
-        binary_tree = np.empty(
-            2 << (max(SMALL_TREE_LEVELS, levels - SMALL_TREE_LEVELS) if partitioned else levels), np.int32
+        tree_levels = max(SMALL_TREE_LEVELS, levels - SMALL_TREE_LEVELS) if partitioned else levels
+        trees = (
+            np.empty(2 << tree_levels, np.int32),
+            np.empty(PACKED_TREE_WORDS, np.uint64),
+            np.empty(1 << max(tree_levels - BITSET_LEVELS, 0), np.uint64),
         )
-        packed_tree = np.empty(PACKED_TREE_WORDS, np.uint64)
         top, part = np.empty(n if partitioned else 0, np.int32), np.empty(n if partitioned else 0, np.int32)
         part_weights = np.empty(n if partitioned else 0, weights.dtype)
         starts = np.empty((1 << max(levels - SMALL_TREE_LEVELS, 0)) + 1, np.int64)
@@ -353,12 +390,13 @@ def _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks):
                 gathered = reference
             for k in range(n):
                 sequence[k] = rank[order[k]]
+            distinct = other_ties[other] == 0
             if partitioned:
                 inversions = _partitioned_inversions(
-                    sequence, reference_weights, total_weight, levels, binary_tree, packed_tree, top, part, part_weights, starts
+                    sequence, reference_weights, total_weight, distinct, levels, trees, top, part, part_weights, starts
                 )
             else:
-                inversions = _strict_inversions(sequence, reference_weights, total_weight, levels, binary_tree, packed_tree)
+                inversions = _strict_inversions(sequence, reference_weights, total_weight, distinct, levels, trees)
             if group[n - 1] < n - 1:  # the reference has tied values: take their pairs back out
                 start = 0
                 for end in range(1, n + 1):
@@ -390,7 +428,7 @@ def _kendall(references: np.ndarray, others: np.ndarray, method: str, weights: n
     for start in range(0, len(references), batch):
         orders, groups, reference_ties = _sorted_groups(references[start : start + batch], weights)
         chunks = min(len(orders) * len(others), 256)
-        discordant, joint_ties = _discordant_and_joint_ties(orders, groups, ranks, weights, levels, chunks)
+        discordant, joint_ties = _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, levels, chunks)
         concordant_minus_discordant = (
             total - reference_ties[:, None] - other_ties[None, :] + joint_ties - 2 * discordant
         )
