@@ -105,6 +105,7 @@ def _popcount(typingctx, word):
 
 # Values per bitset word, below the packed tree where the values are distinct: its lowest six levels.
 BITSET_LEVELS = 6
+BITSET_BIT = np.uint64((1 << BITSET_LEVELS) - 1)  # a value's bit in its word
 
 
 @njit(cache=True, nogil=True)
@@ -125,9 +126,10 @@ def _packed_tree_inversions(sequence, weights, distinct, levels, tree, bitset):
     against 42 µs per count). One function for both, so that the walk is written once; the
     compiler takes the loop-invariant branch out of the loop.
     """
-    tree_levels = max(levels - BITSET_LEVELS, 0) if distinct else levels
+    tree_levels = levels
     if distinct:
         bitset[: ((1 << levels) - 1 >> BITSET_LEVELS) + 1] = 0
+        tree_levels = max(levels - BITSET_LEVELS, 0)
     steps = (tree_levels + 1) >> 1
     largest = (1 << tree_levels) - 1
     for step in range(steps):
@@ -139,7 +141,7 @@ def _packed_tree_inversions(sequence, weights, distinct, levels, tree, bitset):
         weight = np.uint64(1) if distinct else np.uint64(weights[k])
         greater = np.uint64(0)
         if distinct:
-            bit = value & np.uint64(63)
+            bit = value & BITSET_BIT
             value >>= np.uint64(BITSET_LEVELS)
             seen = bitset[value]
             greater = _popcount(seen >> bit)  # its own bit is not set yet: the values are distinct
