@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from brainlike.activations import layer_grams
+from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
 from brainlike.cka import Population, centre_gram, cka_layers
 from brainlike.logs import to_file

@@ -32,7 +32,7 @@ def score_group():
 
 
 for path in snakemake.input.brain:
-    group.append(BrainRDMs.from_rsatoolbox(load_rdms(path)))
+    group.append(BrainRDMs.from_stored(load_rdms(path)))
     if sum(brain.half_a.size + brain.container_bootstrap.size for brain in group) >= GROUP_ENTRIES:
         score_group()
 if group:

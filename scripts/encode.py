@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from brainlike.activations import layer_grams
+from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
 from brainlike.devices import resolve
 from brainlike.encoding import Encoding, Population, cells_per_chunk, encode_layers, use_device

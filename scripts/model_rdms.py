@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from brainlike.activations import open_layers
+from brainlike.stores import open_layers
 from brainlike.logs import Progress, to_file
 from brainlike.rdm import rdm_from_patterns, save_rdms
 

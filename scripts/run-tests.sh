@@ -4,14 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-envs.sh
-# The SLURM tests stand up a real single-node cluster from Debian's packages (root only; without
-# them those tests are skipped, saying why).
-if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null && ! command -v slurmctld >/dev/null; then
-  echo "run-tests: installing Debian's SLURM and munge packages for the SLURM tests"
-  # Installed, not started: the tests start and stop the daemons themselves.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+# The SLURM tests stand up a real single-node cluster from Debian's packages, and the browser tests
+# drive Debian's chromium (root only; without them those tests are skipped, saying why).
+if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  command -v slurmctld >/dev/null || missing+=(slurmctld slurmd slurm-client munge)
+  command -v chromium >/dev/null || missing+=(chromium)
+  if (( ${#missing[@]} )); then
+    echo "run-tests: installing Debian's ${missing[*]} for the SLURM and browser tests"
+    # Installed, not started: the tests start and stop the daemons themselves.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  fi
 fi
 exec .venvs/main/bin/python -m pytest "$@"

@@ -88,6 +88,14 @@ def workflow_run(tmp_path_factory) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="session")
+def workflow_report(workflow_run, tmp_path_factory) -> Path:
+    """Snakemake's HTML report of the embedded run."""
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    snakemake(workflow_run, "--report", str(path))
+    return path
+
+
 def own_base_config() -> dict:
     """The default config under the own-data example, with its one trained model only."""
     config = default_config()

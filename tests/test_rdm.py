@@ -1,10 +1,13 @@
 """RDMs: equal to rsatoolbox's calc_rdm, from memory and from chunked zarr reads; every brain RDM kind."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import zarr
 from rsatoolbox.data import Dataset
-from rsatoolbox.rdm import calc_rdm
+from rsatoolbox.rdm import calc_rdm, load_rdm
 
 from brainlike import rdm
 from brainlike.rdm import (
@@ -104,9 +107,32 @@ def test_split_halves_partition_the_trials_per_stimulus():
 
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_saved_rdms_load_in_rsatoolbox(tmp_path, distance):
+    """Our files are rsatoolbox's: rsatoolbox reads what the workflow writes, and the workflow reads
+    what rsatoolbox writes, descriptors included."""
     rng = np.random.default_rng(5)
     matrices = rdms_from_pattern_stack(rng.normal(size=(2, 6, 20)), distance)
-    save_rdms(tmp_path / "r.hdf5", matrices, {"layer": ["a", "b"]}, {"model": "m"}, distance)
-    loaded = load_rdms(tmp_path / "r.hdf5")
-    np.testing.assert_array_equal(loaded.get_matrices(), matrices)
-    assert list(loaded.rdm_descriptors["layer"]) == ["a", "b"] and loaded.dissimilarity_measure == DISTANCES[distance]
+    save_rdms(tmp_path / "r.hdf5", matrices, {"layer": ["a", "b"], "index": [3, 7]}, {"model": "m", "depth": 175}, distance)
+    theirs = load_rdm(str(tmp_path / "r.hdf5"), file_type="hdf5")
+    np.testing.assert_array_equal(theirs.get_matrices(), matrices)
+    assert list(theirs.rdm_descriptors["layer"]) == ["a", "b"] and list(theirs.rdm_descriptors["index"]) == [3, 7]
+    assert theirs.dissimilarity_measure == DISTANCES[distance] and theirs.descriptors == {"model": "m", "depth": 175}
+    assert list(theirs.pattern_descriptors["stimulus"]) == list(range(6))
+
+    theirs.save(str(tmp_path / "theirs.hdf5"), file_type="hdf5")
+    for path in ("r.hdf5", "theirs.hdf5"):
+        ours = load_rdms(tmp_path / path)
+        np.testing.assert_array_equal(ours.get_matrices(), matrices)
+        np.testing.assert_array_equal(ours.get_vectors(), theirs.get_vectors())
+        assert list(ours.rdm_descriptors["layer"]) == ["a", "b"] and list(ours.rdm_descriptors["index"]) == [3, 7]
+        assert ours.descriptors == {"model": "m", "depth": 175} and ours.n_cond == 6
+        assert ours.dissimilarity_measure == DISTANCES[distance]
+    converted = load_rdms(tmp_path / "r.hdf5").to_rsatoolbox()
+    np.testing.assert_array_equal(converted.get_matrices(), matrices)
+    assert list(converted.rdm_descriptors["layer"]) == ["a", "b"]
+
+
+def test_rdm_jobs_do_not_import_rsatoolbox():
+    """rsatoolbox's import pulls in its plotting stack (about 2 s a job): the jobs' modules avoid it."""
+    code = "import sys, brainlike.rdm, brainlike.scoring, brainlike.noise_ceiling; print('rsatoolbox' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

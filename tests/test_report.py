@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import snakemake
 
 from brainlike.provenance import provenance_table
 
@@ -21,17 +20,22 @@ def _embedded(html: str, variable: str):
 
 
 @pytest.fixture(scope="module")
-def report(workflow_run, tmp_path_factory):
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    snakemake(workflow_run, "--report", str(path))
-    html = path.read_text()
+def report(workflow_report):
+    html = workflow_report.read_text()
     return _embedded(html, "results"), _embedded(html, "categories")
+
+
+def test_the_report_is_light(workflow_report):
+    """plotly.js is in it once (the page of interactive figures) and PNGs carry a palette."""
+    assert workflow_report.stat().st_size <= 12_000_000
 
 
 def test_the_report_holds_every_figure_and_table_with_their_bytes(workflow_run, report):
     results, categories = report
-    figures = sorted(str(p.relative_to(workflow_run)) for suffix in ("png", "html")
-                     for p in (workflow_run / "results" / "figures").rglob(f"*.{suffix}"))  # fmt: skip
+    # Every PNG, and the interactive figures on their one page (each standalone HTML file stays out:
+    # it would embed plotly.js once more).
+    figures = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "figures").rglob("*.png"))
+    figures.append("results/figures/interactive.html")
     tables = sorted(str(p.relative_to(workflow_run)) for p in (workflow_run / "results" / "tables").glob("*.csv"))
     provenance = ["results/provenance/config.yaml", "results/provenance/provenance.csv"]
     assert figures and len(tables) == 5
@@ -40,7 +44,7 @@ def test_the_report_holds_every_figure_and_table_with_their_bytes(workflow_run, 
         assert base64.b64decode(entry["data_uri"].split("base64,", 1)[1]) == (workflow_run / name).read_bytes(), name
         assert entry["caption"].strip(), f"{name} has no caption"
     assert set(categories) == {"Figures", "Tables", "Provenance"}
-    assert set(categories["Figures"]) == {"rsa: natural_scenes", "rsa: natural_movie_one"}
+    assert set(categories["Figures"]) == {"rsa: natural_scenes", "rsa: natural_movie_one", "interactive"}
 
 
 def test_captions_say_how_the_numbers_were_computed(workflow_run, report):

@@ -8,14 +8,18 @@ import pytest
 import zarr
 from conftest import NOISE_LADDER, PLANTED, RECORDED, small_config
 from rsatoolbox.data import Dataset
-from rsatoolbox.rdm import RDMs, calc_rdm, compare
+from rsatoolbox.rdm import RDMs, calc_rdm, compare, load_rdm
 
-from brainlike.rdm import load_rdms
 from brainlike.seeds import labelled_rng
 from brainlike.splits import random_splits
 
 STIMULI = ["natural_scenes", "natural_movie_one"]
 DEPTHS = [175, 275]
+
+
+def load_rdms(path):
+    """The workflow's RDM files read by rsatoolbox itself."""
+    return load_rdm(str(path), file_type="hdf5")
 
 
 @pytest.fixture(scope="module")

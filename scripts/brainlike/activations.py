@@ -338,22 +338,3 @@ def _fill_store(
 def _write_batch(arrays: dict, first_row: int, batch: dict) -> None:
     for key, rows in batch.items():
         arrays[key][first_row : first_row + len(rows)] = rows
-
-
-def open_layers(path: Path) -> tuple[zarr.Group, list[dict]]:
-    """The store at ``path`` and its layer list, in recording order."""
-    root = zarr.open_group(Path(path), mode="r")
-    return root, list(root.attrs["layers"])
-
-
-def layer_grams(path: Path) -> tuple[list[dict], list[np.ndarray]]:
-    """The store's layer list and each layer's stimulus × stimulus Gram matrix (``rdm.stimulus_gram``:
-    uncentred, float64), a tensor recorded under several pathways read once."""
-    from .rdm import stimulus_gram
-
-    root, layers = open_layers(path)
-    grams = {}
-    for layer in layers:
-        if layer["layer"] not in grams:
-            grams[layer["layer"]] = stimulus_gram(root[f"{layer['pathway']}/{layer['layer']}"])[0]
-    return layers, [grams[layer["layer"]] for layer in layers]

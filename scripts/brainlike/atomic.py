@@ -13,3 +13,10 @@ def write_npz(path: Path, arrays: dict) -> None:
     partial = path.with_name(path.name + ".partial.npz")
     np.savez_compressed(partial, **arrays)
     partial.replace(path)
+
+
+def write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

@@ -3,15 +3,18 @@ login node) need not have the GPU its jobs ask for."""
 
 from __future__ import annotations
 
-import torch
-
 # What each device key can say instead of an absent GPU.
 FALLBACKS = {"activations.device": "auto or cpu", "encoding.device": "null (himalaya's numpy backend on the CPU)"}
 
 
 def resolve(device: str | None, key: str) -> str | None:
     """``auto`` → cuda when present, else cpu; a named CUDA device must exist on this machine.
-    ``key`` names the config key in the error; None (numba on the CPU) passes through."""
+    ``key`` names the config key in the error; None (numba on the CPU) and ``cpu`` pass through
+    without importing torch (2 s of a job's start-up)."""
+    if device is None or device == "cpu":
+        return device
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device is not None and device.startswith("cuda"):

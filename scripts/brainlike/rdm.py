@@ -5,15 +5,19 @@ between two stimuli's patterns, each centred over its features) and ``euclidean`
 Euclidean distance divided by the number of features). Both follow from the stimulus × stimulus
 Gram matrix and the pattern sums, which are accumulated in float64 over feature chunks, so a layer
 of any width costs memory for one chunk and the n × n accumulators only. RDMs are saved as
-rsatoolbox ``RDMs`` (hdf5), so users can load them with ``rsatoolbox.rdm.load_rdm``.
+rsatoolbox ``RDMs`` (hdf5), so users can load them with ``rsatoolbox.rdm.load_rdm``; the workflow's
+own jobs read and write that layout with h5py alone (``StoredRDMs``), since importing rsatoolbox
+loads its plotting stack, about 2 s of every job's start-up.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
+import h5py
 import numpy as np
-import rsatoolbox
 
 from .splits import half_means
 
@@ -149,20 +153,91 @@ def population_rdms(
     return np.concatenate(stacks), {"kind": kinds, "index": indices, "container": container_labels}
 
 
+def _write_group(group: h5py.Group, values: dict) -> None:
+    """rsatoolbox's hdf5 layout of a descriptor dict: text as attributes, anything else (text arrays as
+    bytes) as datasets."""
+    for key, value in values.items():
+        if isinstance(value, str):
+            group.attrs[key] = value
+            continue
+        value = np.asarray(value)
+        group[key] = value.astype("S") if value.dtype.kind == "U" else value
+
+
+def _read_group(group: h5py.Group) -> dict:
+    values = {key: str(value) for key, value in group.attrs.items()}
+    for key, dataset in group.items():
+        value = dataset[()]
+        if isinstance(value, np.ndarray):
+            values[key] = value.astype(str) if value.dtype.kind == "S" else value
+        else:
+            values[key] = value.item() if isinstance(value, np.generic) else value
+    return values
+
+
+@dataclass(frozen=True)
+class StoredRDMs:
+    """A stack of RDMs as an rsatoolbox ``RDMs`` hdf5 file holds them. The accessors carry
+    rsatoolbox's names; ``to_rsatoolbox`` builds the full object for its analyses."""
+
+    dissimilarities: np.ndarray  # (RDMs, n(n-1)/2): upper triangles, row by row
+    descriptors: dict
+    rdm_descriptors: dict[str, np.ndarray]
+    pattern_descriptors: dict[str, np.ndarray]
+    dissimilarity_measure: str
+
+    @property
+    def n_cond(self) -> int:
+        return int(round((1 + np.sqrt(1 + 8 * self.dissimilarities.shape[1])) / 2))
+
+    def get_vectors(self) -> np.ndarray:
+        return self.dissimilarities
+
+    def get_matrices(self) -> np.ndarray:
+        n = self.n_cond
+        matrices = np.zeros((len(self.dissimilarities), n, n))
+        rows, columns = np.triu_indices(n, k=1)
+        matrices[:, rows, columns] = self.dissimilarities
+        matrices[:, columns, rows] = self.dissimilarities
+        return matrices
+
+    def to_rsatoolbox(self):
+        import rsatoolbox
+
+        return rsatoolbox.rdm.RDMs(
+            dissimilarities=self.dissimilarities,
+            dissimilarity_measure=self.dissimilarity_measure,
+            descriptors=self.descriptors,
+            rdm_descriptors=self.rdm_descriptors,
+            pattern_descriptors=self.pattern_descriptors,
+        )
+
+
 def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict, distance: str) -> None:
     """Write a stack of n × n RDMs as an rsatoolbox ``RDMs`` hdf5 file (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    rsatoolbox.rdm.RDMs(
-        dissimilarities=upper(rdms),
-        dissimilarity_measure=DISTANCES[distance],
-        descriptors=descriptors,
-        rdm_descriptors=rdm_descriptors,
-        pattern_descriptors={"stimulus": np.arange(rdms.shape[-1])},
-    ).save(str(partial), file_type="hdf5", overwrite=True)
+    partial.unlink(missing_ok=True)
+    # rsatoolbox numbers RDMs and patterns in an ``index`` descriptor unless one is given.
+    rdm_descriptors = {"index": np.arange(len(rdms)), **rdm_descriptors}
+    with h5py.File(partial, "w") as handle:
+        handle.attrs["rsatoolbox_version"] = metadata.version("rsatoolbox")
+        handle.attrs["dissimilarity_measure"] = DISTANCES[distance]
+        handle["dissimilarities"] = upper(rdms)
+        for name, values in (("descriptors", descriptors), ("rdm_descriptors", rdm_descriptors),
+                             ("pattern_descriptors", {"index": np.arange(rdms.shape[-1]), "stimulus": np.arange(rdms.shape[-1])})):  # fmt: skip
+            _write_group(handle.create_group(name), values)
     partial.replace(path)
 
 
-def load_rdms(path: Path) -> rsatoolbox.rdm.RDMs:
-    return rsatoolbox.rdm.load_rdm(str(path), file_type="hdf5")
+def load_rdms(path: Path) -> StoredRDMs:
+    """An rsatoolbox ``RDMs`` hdf5 file, whoever wrote it."""
+    with h5py.File(path, "r") as handle:
+        return StoredRDMs(
+            dissimilarities=handle["dissimilarities"][()],
+            descriptors=_read_group(handle["descriptors"]),
+            rdm_descriptors=_read_group(handle["rdm_descriptors"]),
+            pattern_descriptors=_read_group(handle["pattern_descriptors"]),
+            dissimilarity_measure=str(handle.attrs["dissimilarity_measure"]),
+        )

@@ -38,7 +38,7 @@ from .inference import (
     sub_rdm_positions,
 )
 from .logs import Progress
-from .rdm import containers_note
+from .rdm import StoredRDMs, containers_note
 from .resampling import Continuous, Exchangeable, design
 from .seeds import labelled_rng
 
@@ -85,7 +85,7 @@ class BrainRDMs:
     containers: int
 
     @classmethod
-    def from_rsatoolbox(cls, rdms) -> "BrainRDMs":
+    def from_stored(cls, rdms: StoredRDMs) -> "BrainRDMs":
         kinds = np.asarray(rdms.rdm_descriptors["kind"])
         vectors = rdms.get_vectors()
         key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}

@@ -121,13 +121,8 @@ rule figure:
             labels={"depth": "{depth} µm", "view": "noise-corrected"},
         ),
         corrected_svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_noise_corrected.svg",
-        html=report(
-            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.html",
-            caption="../report/figure_interactive.rst",
-            category="Figures",
-            subcategory="{metric}: {stimulus}",
-            labels={"depth": "{depth} µm", "view": "interactive"},
-        ),
+        # Self-contained (plotly.js inside); the report shows it on the interactive_figures page.
+        html=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.html",
         plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.plotly.json",
         rdms=report(
             f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_rdms.png",
@@ -170,13 +165,7 @@ rule best_layer_figure:
             labels={"depth": "all", "view": "held-out best layers"},
         ),
         svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.svg",
-        html=report(
-            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.html",
-            caption="../report/best_layers_interactive.rst",
-            category="Figures",
-            subcategory="{metric}: {stimulus}",
-            labels={"depth": "all", "view": "held-out best layers, interactive"},
-        ),
+        html=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.html",
         plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/best_layers.plotly.json",
     log:
         f"{RESULTS}/logs/best_layer_figure/{{metric}}/{{stimulus}}.log",
@@ -192,9 +181,55 @@ rule best_layer_figure:
         "../../scripts/best_layer_figure.py"
 
 
+INTERACTIVE = {
+    **{
+        f"{metric} · {stimulus} · {depth} µm": expand(
+            rules.figure.output.plotly, metric=metric, stimulus=stimulus, depth=depth
+        )[0]
+        for metric in METRICS
+        for stimulus in STIMULI
+        for depth in DEPTHS
+    },
+    **{
+        f"{metric} · {stimulus} · held-out best layers": expand(
+            rules.best_layer_figure.output.plotly, metric=metric, stimulus=stimulus
+        )[0]
+        for metric in METRICS
+        for stimulus in (STIMULI if GROUPS else [])
+    },
+}
+
+
+rule interactive_figures:
+    """Every interactive figure of the run on one offline page, plotly.js in it once: the report's
+    view of them (each standalone HTML file carries its own copy of the library)."""
+    input:
+        list(INTERACTIVE.values()),
+    output:
+        report(
+            f"{RESULTS}/figures/interactive.html",
+            caption="../report/interactive.rst",
+            category="Figures",
+            subcategory="interactive",
+            labels={"figures": "every interactive figure of the run"},
+        ),
+    log:
+        f"{RESULTS}/logs/interactive_figures.log",
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        titles=list(INTERACTIVE),
+    script:
+        "../../scripts/interactive_figures.py"
+
+
 rule figures:
-    """Stage target: the reference figure per metric × stimulus × depth, and the best-layer summary
-    per metric × stimulus when the config declares groups."""
+    """Stage target: the reference figure per metric × stimulus × depth, the best-layer summary
+    per metric × stimulus when the config declares groups, and the page of interactive figures.
+    """
     input:
         expand(rules.figure.output, metric=METRICS, stimulus=STIMULI, depth=DEPTHS),
         expand(
@@ -202,6 +237,7 @@ rule figures:
             metric=METRICS,
             stimulus=STIMULI if GROUPS else [],
         ),
+        rules.interactive_figures.output,
 
 
 rule provenance:
