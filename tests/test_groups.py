@@ -3,7 +3,7 @@
 One run on a copy of the embedded run (its data jobs are reused): group "readout" holds four
 sparse random projections of the generator's own network (noisy readouts of the planted layers),
 group "random init" four random initialisations of the same architecture, and the reference
-study's ten checkpoints as groups "rat" and "tree shrew", declared once each.
+study's checkpoints (three of each five) as groups "rat" and "tree shrew", declared once each.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PLANTED, group_config, small_config
+from conftest import PLANTED, REFERENCE_MEMBERS, group_config, small_config
 
 from brainlike.figures.best_layers import best_layer_summary
 from brainlike.figures.layers import scores_over_layers
@@ -53,7 +53,7 @@ def test_group_statistics_equal_pandas_over_the_tau_table(tables):
     for statistic in ("median", "mean", "min", "max"):
         np.testing.assert_allclose(rat[f"score_{statistic}"], expected[statistic], rtol=1e-12)
     np.testing.assert_allclose(rat["score_sd"], expected["std"], rtol=1e-10)
-    assert set(rat["members"]) == {5}
+    assert set(rat["members"]) == {REFERENCE_MEMBERS}
 
 
 def test_no_duplicate_rows_for_shared_layers_or_the_pixels(tables):

@@ -23,7 +23,7 @@ def scores(metrics_run) -> pd.DataFrame:
 def test_adding_metrics_runs_their_jobs_and_the_gathering_ones_only(metrics_run):
     _, log = metrics_run
     assert set(re.findall(r"^(?:local)?rule (\w+):", log, re.MULTILINE)) == {
-        "encode", "cka", "tables", "groups", "figure", "best_layer_figure", "provenance", "all",
+        "encode", "cka", "tables", "groups", "figure", "best_layer_figure", "interactive_figures", "provenance", "all",
     }  # fmt: skip
 
 

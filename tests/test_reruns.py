@@ -183,15 +183,15 @@ def test_two_results_folders_do_not_touch_each_other(allen_run, workflow_results
     [
         ("array", "config/examples/own_data/mouse1_V1.npy", {"recordings": 1, "responses": 1, "brain_rdms": 1,
                                                               "noise_ceiling": 1, "compare": 1, "tables": 1, "groups": 1,
-                                                              "figure": 1, "best_layer_figure": 1}),
+                                                              "figure": 1, "best_layer_figure": 1, "interactive_figures": 1}),
         ("manifest", "config/examples/own_data/manifest.csv", {"recordings": 2, "responses": 2, "brain_rdms": 2,
                                                                "noise_ceiling": 2, "compare": 1, "tables": 1, "groups": 1,
-                                                               "figure": 1, "best_layer_figure": 1}),
+                                                               "figure": 1, "best_layer_figure": 1, "interactive_figures": 1}),
         ("image", "config/examples/own_data/stimuli/image_03.png", {"stimuli": 1, "recordings": 2, "responses": 2,
                                                                     "brain_rdms": 2, "noise_ceiling": 2,
                                                                     "extract_activations": 1, "model_rdms": 1,
                                                                     "compare": 1, "tables": 1, "groups": 1, "figure": 1,
-                                                                    "best_layer_figure": 1}),
+                                                                    "best_layer_figure": 1, "interactive_figures": 1}),
     ],
 )  # fmt: skip
 def test_a_replaced_own_data_file_reruns_its_dependants_only(own_run, tmp_path, kind, target, expected):
@@ -245,5 +245,5 @@ def test_a_replaced_checkpoint_reruns_its_model_only(workflow_run, tmp_path):
     torch.save(load_model("saved", random | {"weights": {"random_seed": 4}}).network.state_dict(), state)
     assert dry_run_counts(workdir, config, "checkpoint") == {
         "extract_activations": 2, "model_rdms": 2, "compare": 2, "tables": 1, "groups": 1, "figure": 4,
-        "best_layer_figure": 2,
+        "best_layer_figure": 2, "interactive_figures": 1,
     }  # fmt: skip

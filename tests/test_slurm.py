@@ -39,7 +39,7 @@ def cluster(tmp_path_factory):
 # kind of job but the shared cache and stimuli reruns, and the tables, groups and figures after them.
 FORCED = ["results/recordings/natural_scenes/VISp/175.npz", "results/activations/efficientnet_lite0/natural_scenes.zarr"]
 RERUN = {"recordings", "responses", "brain_rdms", "noise_ceiling", "extract_activations", "model_rdms", "compare",
-         "tables", "groups", "figure", "best_layer_figure"}  # fmt: skip
+         "tables", "groups", "figure", "best_layer_figure", "interactive_figures"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
