@@ -74,6 +74,14 @@ def check_drawn(graph: dict, name: str) -> None:
     assert graph["width"] <= graph["window"] and graph["legend"] <= graph["window"] and not graph["scrolls"], name
 
 
+def open_graph(browser, path):
+    """A standalone figure page once its one graph is drawn, checked: the page, its error list and the graph."""
+    page, errors = open_page(browser, path.as_uri())
+    (graph,) = rendered(page)
+    check_drawn(graph, path.name)
+    return page, errors, graph
+
+
 def drawn_scores(graph: dict, view: str, series: str, area: str) -> list:
     (trace,) = [t for t in graph["traces"] if t["meta"] == {"view": view, "series": series, "area": area}]
     assert trace["visible"] is True, (view, series, area)
@@ -82,7 +90,7 @@ def drawn_scores(graph: dict, view: str, series: str, area: str) -> list:
 
 def test_the_report_opens_without_errors(browser, workflow_report, screenshots):
     page, errors = open_page(browser, workflow_report.as_uri())
-    page.wait_for_selector("text=interactive")
+    page.wait_for_selector("text=Figures")  # the report's own app has drawn its menu of results
     page.screenshot(path=screenshots / "report.png")
     assert not errors, errors
 
@@ -94,9 +102,7 @@ def test_each_reference_figure_draws_the_table_and_switches_to_noise_corrected(b
     assert len(pages) == 4
     for path in pages:
         stimulus, depth = path.parent.name, int(path.stem.removesuffix("um"))
-        page, errors = open_page(browser, path.as_uri())
-        (graph,) = rendered(page)
-        check_drawn(graph, path.name)
+        page, errors, graph = open_graph(browser, path)
         rows = table[(table["stimulus"] == stimulus) & (table["depth"] == depth) & (table["model"] == "efficientnet_lite0")]
         for area, at_area in rows.groupby("area"):
             at_area = at_area.sort_values("layer_index")
@@ -125,9 +131,7 @@ def test_each_best_layer_summary_draws_the_table_within_the_window(browser, work
     pages = sorted((results / "figures" / "rsa").glob("*/best_layers.html"))
     assert len(pages) == 2
     for path in pages:
-        page, errors = open_page(browser, path.as_uri())
-        (graph,) = rendered(page)
-        check_drawn(graph, path.name)
+        page, errors, graph = open_graph(browser, path)
         rows = best[best["stimulus"] == path.parent.name]
         for trace in graph["traces"]:
             meta = trace["meta"]
