@@ -171,7 +171,7 @@ def group_config() -> dict:
     """The small config with groups: "readout" holds four sparse random projections of the
     generator's own network (noisy readouts of the planted layers), "random init" four random
     initialisations of that architecture, "rat" and "tree shrew" three of the reference study's
-    checkpoints each, declared once each; the planted areas only."""
+    checkpoints each, declared once each; the planted areas and the natural scenes only."""
     config = small_config()
     base = config["models"]["efficientnet_lite0"]
     base.pop("group")  # a model outside every group: drawn as its own line
@@ -190,6 +190,10 @@ def group_config() -> dict:
     }  # fmt: skip
     config["contrasts"] = CONTRASTS
     config["data"]["areas"] = list(PLANTED)
+    # The scenes only: the group statistics read each model's resamples whatever the stimulus (the
+    # movie's contiguous halvings and block draws are each model's own, tested on the embedded run),
+    # and the movie's extractions were half of this run's time.
+    config["data"]["stimuli"] = ["natural_scenes"]
     # Group statistics pair the members' bootstrap draws and halvings, not their permutation p, which
     # is most of a compare job's time: fewer relabellings keep this run of 15 models short.
     config["rsa"]["permutations"] = 20

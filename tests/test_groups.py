@@ -39,7 +39,7 @@ def test_the_planted_contrast_has_its_sign_and_the_smallest_p_in_every_planted_p
     best = readout[readout["at"] == "held-out best layer"]
     assert (best["difference"] > 0).all() and np.allclose(best["p"], minimum)
     summary = readout[readout["at"] == "across populations"]
-    assert len(summary) == 2  # per stimulus
+    assert len(summary) == 1  # per stimulus: the scenes
     assert (summary["favour_a"] == 6).all() and (summary["favour_b"] == 0).all()  # 3 areas × 2 depths
     assert contrasts["q"].notna().sum() == contrasts["p"].notna().sum()
 
@@ -52,7 +52,8 @@ def test_group_statistics_equal_pandas_over_the_tau_table(tables):
     rat = groups[groups["group"] == "rat"].set_index(["stimulus", "area", "depth", "layer"]).loc[expected.index]
     for statistic in ("median", "mean", "min", "max"):
         np.testing.assert_allclose(rat[f"score_{statistic}"], expected[statistic], rtol=1e-12)
-    np.testing.assert_allclose(rat["score_sd"], expected["std"], rtol=1e-10)
+    # The SD of members that score alike (the pixels: one input) is a rounding residue, not exactly 0.
+    np.testing.assert_allclose(rat["score_sd"], expected["std"], rtol=1e-10, atol=1e-15)
     assert set(rat["members"]) == {REFERENCE_MEMBERS}
 
 
@@ -112,7 +113,7 @@ def test_the_reference_figure_shows_the_tables(groups_run, tables):
 
 def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
     best, contrasts = tables["group_best_layers"], tables["contrasts"]
-    stimulus = "natural_movie_one"
+    stimulus = "natural_scenes"
     best = best[best["stimulus"] == stimulus]
     marks = contrasts[(contrasts["stimulus"] == stimulus) & (contrasts["at"] == "held-out best layer")]
     figure = best_layer_summary(best, marks, AREAS, {}, "tau-a", "test")
@@ -130,8 +131,8 @@ def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
 
 def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
     best, contrasts = tables["group_best_layers"], tables["contrasts"]
-    figure = json.loads((groups_run / "results" / "figures" / "rsa" / "natural_movie_one" / "best_layers.plotly.json").read_text())
-    best = best[best["stimulus"] == "natural_movie_one"]
+    figure = json.loads((groups_run / "results" / "figures" / "rsa" / "natural_scenes" / "best_layers.plotly.json").read_text())
+    best = best[best["stimulus"] == "natural_scenes"]
     traces = {(t["meta"]["group"], t["meta"]["pathway"], t["meta"]["depth"]): t for t in figure["data"]}
     assert len(traces) == len(best.groupby(["group", "pathway", "depth"]))
     for (group, pathway, depth), trace in traces.items():
@@ -143,7 +144,7 @@ def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
         for area, hover in zip(trace["x"], trace["hovertext"]):
             assert f"best layer {rows.loc[area, 'best_layer']}:" in hover
     # Each point's hover carries its group's contrast at that population, with the table's q.
-    contrast = contrasts[(contrasts["stimulus"] == "natural_movie_one") & (contrasts["at"] == "held-out best layer")
+    contrast = contrasts[(contrasts["stimulus"] == "natural_scenes") & (contrasts["at"] == "held-out best layer")
                          & (contrasts["area"] == "VISl") & (contrasts["depth"] == 275)].iloc[0]  # fmt: skip
     assert contrast["contrast"] == "readout − random init"
     for group in ("readout", "random init"):

@@ -85,8 +85,9 @@ def test_results_equal_a_local_run_bit_for_bit(slurm_run, workflow_run):
 def test_a_forced_single_target_rerun_submits_exactly_one_job(cluster, slurm_run):
     workdir, _ = slurm_run
     before = len(cluster.completed_jobs())
-    snakemake(workdir, *SITE, "--forcerun", "results/figures/rsa/natural_scenes/175um.png",
-              "results/figures/rsa/natural_scenes/175um.png")  # fmt: skip
+    # The target before --forcerun, which takes every argument after it.
+    target = "results/figures/rsa/natural_scenes/175um.png"
+    snakemake(workdir, *SITE, target, "--forcerun", target)
     records = cluster.completed_jobs()
     assert len(records) == before + 1 and records[-1]["JobState"] == "COMPLETED"
 

@@ -8,13 +8,13 @@ inside the network (``torch.nn.Module.named_modules``), so any listed layer is u
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from .model_checks import architecture, check_declaration
 from .model_groups import ConfigKeys, expand_models
 from .weights import fit, read_state_dict
 
@@ -288,40 +288,21 @@ def load_model(name: str, entry: dict, keys: ConfigKeys | None = None) -> Loaded
     return LoadedModel(name, network, input_spec, pathways, cap)
 
 
-VIDEO_FAMILIES = ("two_pathway_video",)
-
-
 def check_entry(name: str, entry: dict, keys: ConfigKeys | None = None) -> None:
     """What can be known of model ``name`` before any job runs, each error naming its key: the
     family, the weight file exists, a video model's clip length, the module's import path, the
     pathways and layers (on the architecture built without weights on torch's meta device: no
-    memory, no weights read)."""
+    memory, no weights read). ``model_checks.check_models`` does the same for a plan, remembering
+    the architectures that passed."""
     keys = keys or ConfigKeys.of(name)
-    weights = entry.get("weights")
-    if isinstance(weights, dict) and "checkpoint" in weights and not Path(weights["checkpoint"]).is_file():
-        raise ValueError(f"{keys.checkpoint}: no file {weights['checkpoint']}")
-    if entry["family"] in VIDEO_FAMILIES and not entry["input"].get("frames"):
-        raise ValueError(f"{keys.entry}.input.frames: {entry['family']} is a video network; give the clip length in frames")
-    if entry["family"] not in VIDEO_FAMILIES and entry["input"].get("frames"):
-        raise ValueError(f"{keys.entry}.input.frames: {entry['family']} is an image network; remove frames")
-    architecture = {
-        **entry,
-        "weights": {"random_seed": 0},
-        "input": {**entry["input"], "mean": [0.0] * 3, "std": [1.0] * 3},
-    }
-    key = json.dumps(architecture, sort_keys=True)
-    if key not in _CHECKED_ARCHITECTURES:
-        _check_architecture(name, architecture, keys)
-        _CHECKED_ARCHITECTURES.add(key)
+    check_declaration(entry, keys)
+    check_architecture(name, architecture(entry), keys)
 
 
-# Architectures already built and run: a group's members share one.
-_CHECKED_ARCHITECTURES: set[str] = set()
-
-
-def _check_architecture(name: str, architecture: dict, keys: ConfigKeys) -> None:
+def check_architecture(name: str, built: dict, keys: ConfigKeys) -> None:
+    """``built`` (``model_checks.architecture`` of an entry) on torch's meta device, run once."""
     with torch.device("meta"):
-        model = load_model(name, architecture, keys)
+        model = load_model(name, built, keys)
         spec = model.input_spec
         clip = () if spec.frames is None else (spec.frames,)
         try:

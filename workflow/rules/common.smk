@@ -6,7 +6,7 @@ from snakemake.utils import validate
 from brainlike import allen_index
 from brainlike.configs import Untracked
 from brainlike.model_groups import expand_models
-from brainlike.models import check_entry
+from brainlike.model_checks import check_models
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -96,10 +96,10 @@ def _check_config(config):
 MODEL_ENTRIES, GROUPS, DECLARED = expand_models(config["models"])
 _check_config(config)
 # Every model is built once without weights, so a misspelt layer fails now, not after hours of
-# other jobs (once per run: cluster jobs re-reading this file skip it).
+# other jobs (once per run: cluster jobs re-reading this file skip it; an architecture that passed
+# is remembered, see brainlike.model_checks).
 if workflow.is_main_process:
-    for name, entry in MODEL_ENTRIES.items():
-        check_entry(name, entry, DECLARED[name])
+    check_models(MODEL_ENTRIES, DECLARED)
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
