@@ -4,7 +4,7 @@ import numpy as np
 
 from brainlike.logs import to_file
 from brainlike.rdm import population_rdms, save_rdms
-from brainlike.seeds import labelled_rng
+from brainlike.seeds import Stream, labelled_rng
 from brainlike.splits import population_splits
 
 to_file(snakemake.log[0])
@@ -17,7 +17,7 @@ rdms, rdm_descriptors = population_rdms(
     population["container_id"],
     splits,
     params.distance,
-    labelled_rng(params.seed, "container bootstrap", wildcards.stimulus, wildcards.area, wildcards.depth),
+    labelled_rng(params.seed, Stream.CONTAINER_BOOTSTRAP, wildcards.stimulus, wildcards.area, wildcards.depth),
     params.container_bootstraps,
 )
 save_rdms(

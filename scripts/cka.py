@@ -4,26 +4,25 @@ import numpy as np
 
 from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
-from brainlike.cka import Population, centre_gram, cka_layers
+from brainlike.cka import HalfTrialGrams, centre_gram, cka_layers
 from brainlike.logs import to_file
-from brainlike.scoring import Inference, labelled_table, resample_arrays
+from brainlike.frame import Statistics, labelled_table, resample_arrays
 from brainlike.splits import population_splits
 
 to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
 layers, grams = layer_grams(snakemake.input.store)
-settings = Inference.from_params(params, "cka")
+statistics = Statistics.from_params(params)
 populations = []
 for (area, depth), path in zip(params.populations, snakemake.input.responses):
     with np.load(path) as population:
         responses = population["responses"]
         splits = population_splits(params.seed, params.splits, wildcards.stimulus, area, depth, *responses.shape[:2])
-        populations.append(Population({"area": area, "depth": int(depth)}, responses, population["container_id"], splits))
+        populations.append(HalfTrialGrams({"area": area, "depth": int(depth)}, responses, population["container_id"], splits))
 table, resamples = cka_layers(
     populations, centre_gram(np.stack(grams)), np.asarray([layer["pathway"] for layer in layers]),
-    settings, wildcards.stimulus, params.container_bootstraps,
+    statistics, wildcards.stimulus, params.container_bootstraps,
 )  # fmt: skip
-table = labelled_table(table, layers, wildcards.stimulus, wildcards.model, params.weights)
-table["metric"] = "cka"
+table = labelled_table(table, layers, wildcards.stimulus, wildcards.model, params.weights, "cka")
 table.to_parquet(snakemake.output.table, index=False)
 write_npz(snakemake.output.resamples, resample_arrays(resamples, table, layers))

@@ -1,17 +1,22 @@
 """Rule compare: RSA scores of every layer of one model against every population, with their inference."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from brainlike.atomic import write_npz
 from brainlike.compare import use_threads
 from brainlike.devices import resolve
+from brainlike.frame import Statistics, labelled_table, resample_arrays
 from brainlike.logs import to_file
 from brainlike.rdm import load_rdms
-from brainlike.scoring import BrainRDMs, Inference, labelled_table, resample_arrays, score_layers
+from brainlike.rsa import BrainRDMs, score_layers
 
 # Brain RDM entries held at a time (float64): populations are scored in groups of about 1 GB.
 GROUP_ENTRIES = 1 << 27
+KEY = ("stimulus", "area", "depth")
 
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
@@ -20,12 +25,19 @@ model = load_rdms(snakemake.input.model[0])
 descriptors = model.rdm_descriptors
 layers = [dict(zip(("pathway", "layer", "index"), values)) for values in zip(descriptors["pathway"], descriptors["layer"], descriptors["index"])]
 vectors = model.get_vectors()
-settings = Inference.from_params(params, params.comparison, resolve(params.device.value, "rsa.device"))
+statistics = Statistics.from_params(params)
+device = resolve(params.device.value, "statistics.device")
+ceilings = {}
+for path in snakemake.input.ceilings:
+    ceiling = json.loads(Path(path).read_text())
+    ceilings[(ceiling["area"], ceiling["depth"])] = {name: value for name, value in ceiling.items() if name not in KEY}
 tables, resamples, group = [], [], []
 
 
 def score_group():
-    table, resampled = score_layers(group, vectors, np.asarray(descriptors["pathway"]), settings, wildcards.stimulus)
+    group_ceilings = [ceilings[(brain.key["area"], brain.key["depth"])] for brain in group]
+    table, resampled = score_layers(group, vectors, np.asarray(descriptors["pathway"]), statistics, params.comparison,
+                                    wildcards.stimulus, group_ceilings, device)  # fmt: skip
     tables.append(table)
     resamples.append(resampled)
     group.clear()
@@ -37,9 +49,8 @@ for path in snakemake.input.brain:
         score_group()
 if group:
     score_group()
-table = labelled_table(pd.concat(tables, ignore_index=True), layers, wildcards.stimulus, wildcards.model, params.weights)
+table = labelled_table(pd.concat(tables, ignore_index=True), layers, wildcards.stimulus, wildcards.model, params.weights, "rsa")
 table["distance"] = model.dissimilarity_measure
-table["metric"] = "rsa"
 table.to_parquet(snakemake.output.table, index=False)
 joined = {
     "bootstrap": np.concatenate([part["bootstrap"] for part in resamples], axis=1),

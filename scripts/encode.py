@@ -5,15 +5,15 @@ import numpy as np
 from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
 from brainlike.devices import resolve
-from brainlike.encoding import Encoding, Population, cells_per_chunk, encode_layers, use_device
+from brainlike.encoding import Encoding, ReliableCells, cells_per_chunk, encode_layers, use_device
 from brainlike.logs import to_file
 from brainlike.resampling import ceiling_relabellings
-from brainlike.scoring import Inference, labelled_table, resample_arrays
+from brainlike.frame import Statistics, labelled_table, resample_arrays
 
 to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
 layers, grams = layer_grams(snakemake.input.store)
-settings = Inference.from_params(params, "ridge")
+statistics = Statistics.from_params(params)
 use_device(resolve(params.device, "encoding.device"))
 encoding = Encoding(
     alphas=tuple(params.alphas),
@@ -29,14 +29,13 @@ for (area, depth), path in zip(params.populations, snakemake.input.responses):
         responses = population["responses"]
         orders = ceiling_relabellings(params.seed, params.permutations, wildcards.stimulus, area, depth,
                                       responses.shape[1], params.continuous)  # fmt: skip
-        populations.append(Population.from_responses({"area": area, "depth": int(depth)}, responses,
+        populations.append(ReliableCells.from_responses({"area": area, "depth": int(depth)}, responses,
                                                      population["container_id"], encoding, params.seed,
                                                      wildcards.stimulus, orders))  # fmt: skip
 table, resamples = encode_layers(
     populations, grams, np.asarray([layer["pathway"] for layer in layers]),
-    settings, encoding, wildcards.stimulus, params.container_bootstraps,
+    statistics, encoding, wildcards.stimulus, params.container_bootstraps,
 )  # fmt: skip
-table = labelled_table(table, layers, wildcards.stimulus, wildcards.model, params.weights)
-table["metric"] = "ridge"
+table = labelled_table(table, layers, wildcards.stimulus, wildcards.model, params.weights, "ridge")
 table.to_parquet(snakemake.output.table, index=False)
 write_npz(snakemake.output.resamples, resample_arrays(resamples, table, layers))

@@ -8,7 +8,7 @@ from brainlike.figures import correction_label, save
 from brainlike.figures.interactive import interactive_scores, save_interactive
 from brainlike.figures.layers import scores_over_layers
 from brainlike.figures.rdm_views import rdm_views
-from brainlike.group_statistics import PIXELS
+from brainlike.layer_names import PIXEL_PATHWAY
 from brainlike.logs import to_file
 from brainlike.rdm import load_rdms
 
@@ -32,7 +32,7 @@ save_interactive(interactive, output.html, output.plotly, f"{metric}-{stimulus}-
 panels = []
 for area, path in zip(params.areas, snakemake.input.brain):
     brain = load_rdms(path)
-    rows = scores[(scores["area"] == area) & (scores["pathway"] != PIXELS)].dropna(subset=["score"])
+    rows = scores[(scores["area"] == area) & (scores["pathway"] != PIXEL_PATHWAY)].dropna(subset=["score"])
     if rows.empty:
         continue
     best = rows.loc[rows["score"].idxmax()]

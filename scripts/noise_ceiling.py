@@ -14,7 +14,7 @@ from brainlike.resampling import ceiling_relabellings, design
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
 params, wildcards = snakemake.params, snakemake.wildcards
-device = resolve(params.device.value, "rsa.device")
+device = resolve(params.device.value, "statistics.device")
 rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
 vectors = rdms.get_vectors()

@@ -2,10 +2,10 @@
 containers of every population."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
+from brainlike.frame import leading_first
 from brainlike.inference import table_q
 from brainlike.logs import to_file
 from brainlike.populations import read_metadata
@@ -39,22 +39,13 @@ for path in snakemake.input.responses:
         for container, count in metadata["cells_per_container"].items()
     )
 described = pd.DataFrame(populations)
-scores = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
-# RSA's ceiling comes from the brain RDMs (rule noise_ceiling); the other metrics' jobs wrote theirs.
-is_rsa = scores["metric"] == "rsa"
-rsa = scores[is_rsa].drop(columns=[column for column in scores if column.startswith("ceiling_") or column == "score_noise_corrected"])
-if is_rsa.any():
-    ceilings = pd.DataFrame([json.loads(Path(path).read_text()) for path in snakemake.input.ceilings])
-    rsa = rsa.merge(ceilings, on=KEY, how="left", validate="many_to_one")
-    rsa["score_noise_corrected"] = rsa["score"] / rsa["ceiling_median"]
-table = pd.concat([frame for frame in (rsa, scores[~is_rsa]) if not frame.empty], ignore_index=True)
+table = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
 # A ratio to a ceiling that chance could have produced is not interpretable: flag it.
 table["ceiling_above_chance"] = table["ceiling_p"] < snakemake.params.alpha
 table = table.merge(described, on=KEY, how="left", validate="many_to_one")
 table["q"], table["q_method"] = table_q(table, snakemake.params.fdr_family)
 table["area_note"] = table["area"].map(snakemake.params.area_notes).fillna("")
-LEADING = ["metric", "stimulus", "area", "depth", "cre_line", "model", "weights", "pathway", "layer", "layer_index", "score"]
-table = table[LEADING + [column for column in table if column not in LEADING]]
+table = leading_first(table)
 table = table.sort_values(["metric", "stimulus", "area", "depth", "model", "layer_index"], ignore_index=True, kind="stable")
 table.to_parquet(snakemake.output.parquet, index=False)
 table.to_csv(snakemake.output.csv, index=False)

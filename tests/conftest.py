@@ -56,9 +56,9 @@ def small_config() -> dict:
     # One model (a group of one): the group statistics run, the contrasts are tests/test_groups.py's.
     config["models"] = {"efficientnet_lite0": model}
     config["contrasts"] = []
-    config["rsa"]["splits"] = 20
+    config["statistics"]["splits"] = 20
     # The p of the mean over splits costs splits × permutations comparisons per layer: half the default.
-    config["rsa"]["permutations"] = 100
+    config["statistics"]["permutations"] = 100
     config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
     return config
 
@@ -196,7 +196,7 @@ def group_config() -> dict:
     config["data"]["stimuli"] = ["natural_scenes"]
     # Group statistics pair the members' bootstrap draws and halvings, not their permutation p, which
     # is most of a compare job's time: fewer relabellings keep this run of 15 models short.
-    config["rsa"]["permutations"] = 20
+    config["statistics"]["permutations"] = 20
     return config
 
 

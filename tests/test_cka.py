@@ -4,12 +4,13 @@ distinct stimuli, on planted representations, and its inference (relabellings, f
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from brainlike.cka import Population, _paired_null, _permuted_null, centre_gram, centred_gram, cka_layers, debiased_cka
-from brainlike.scoring import Inference
+from brainlike.cka import GramBlock, HalfTrialGrams, _paired_null, centre_gram, centred_gram, cka_layers, debiased_cka
+from brainlike.frame import Statistics
 
 
 def brute_hsic(k: np.ndarray, l_: np.ndarray, keep: np.ndarray | None = None) -> float:
@@ -74,7 +75,8 @@ def test_relabelled_nulls_equal_cka_of_relabelled_matrices():
     layers = np.stack([centred_gram(rng.normal(size=(n, 4))) for _ in range(3)])
     brains = np.stack([centred_gram(rng.normal(size=(n, 6))) for _ in range(2)])
     orders = np.stack([rng.permutation(n) for _ in range(4)])
-    null = _permuted_null(layers, brains, orders, lambda steps: None)
+    one_split = [SimpleNamespace(half_a=brain[None], splits=[None]) for brain in brains]
+    null = GramBlock(one_split, layers, []).on_relabellings(orders)  # orders × brains × layers
     for index, order in enumerate(orders):
         relabelled = layers[:, order[:, None], order[None, :]]
         np.testing.assert_allclose(null[index], debiased_cka(brains, relabelled), rtol=1e-10)
@@ -84,11 +86,11 @@ def test_relabelled_nulls_equal_cka_of_relabelled_matrices():
             np.testing.assert_allclose(paired[index, k], debiased_cka(layers[k, order][:, order][None], brains[k][None])[0, 0])
 
 
-def _population(rng, source: np.ndarray, noise: float, area: str, trials: int = 6, cells: int = 40) -> Population:
+def _population(rng, source: np.ndarray, noise: float, area: str, trials: int = 6, cells: int = 40) -> HalfTrialGrams:
     drive = source @ rng.normal(size=(source.shape[1], cells))
     responses = drive[None] + noise * rng.normal(size=(trials, *drive.shape))
     splits = np.argsort(rng.random((10, trials, len(source))), axis=1)
-    return Population({"area": area, "depth": 175}, responses, np.repeat([1, 2], cells // 2), splits)
+    return HalfTrialGrams({"area": area, "depth": 175}, responses, np.repeat([1, 2], cells // 2), splits)
 
 
 def test_cka_layers_finds_the_planted_layer_and_flags_a_constant_one():
@@ -97,7 +99,7 @@ def test_cka_layers_finds_the_planted_layer_and_flags_a_constant_one():
     features = [rng.normal(size=(n, 30)) for _ in range(3)]
     populations = [_population(rng, features[1], 1.0, "V1"), _population(rng, features[2], 1.0, "LM")]
     layers = np.stack([centred_gram(x) for x in features] + [np.zeros((n, n))])
-    settings = Inference(method="cka", seed=1, stimulus_bootstraps=20, permutations=50, ci_level=0.9, best_layer_folds=6)
+    settings = Statistics(seed=1, stimulus_bootstraps=20, permutations=50, ci_level=0.9, best_layer_folds=6)
     table, resamples = cka_layers(populations, layers, np.array(["main"] * 4), settings, "natural_scenes", 10)
     for area, planted in (("V1", 1), ("LM", 2)):
         rows = table[table["area"] == area].set_index("layer_position")

@@ -14,18 +14,18 @@ from sklearn.model_selection import KFold
 from brainlike.correlation import columnwise_r, relabelled_columnwise_r
 from brainlike.encoding import (
     Encoding,
-    Population,
+    ReliableCells,
     cross_validated_predictions,
     encode_layers,
     use_device,
 )
 from brainlike.populations import split_half_correlations
 from brainlike.resampling import design
-from brainlike.scoring import Inference
+from brainlike.frame import Statistics
 
 ENCODING = Encoding(alphas=tuple(np.logspace(-2, 4, 13)), folds=5, inner_folds=4, reliability_threshold=0.3,
                     reliability_splits=20, cell_chunk=7)  # fmt: skip
-SETTINGS = Inference(method="ridge", seed=3, stimulus_bootstraps=30, permutations=99, ci_level=0.9, best_layer_folds=8)
+SETTINGS = Statistics(seed=3, stimulus_bootstraps=30, permutations=99, ci_level=0.9, best_layer_folds=8)
 
 
 def sklearn_predictions(features: np.ndarray, targets: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
@@ -88,7 +88,7 @@ def planted_population(rng, layer: np.ndarray, noise: float, area: str, trials: 
     drive = (layer - layer.mean(axis=0)) / layer.std(axis=0) @ weights
     responses = drive[None] + noise * rng.normal(size=(trials, *drive.shape))
     orders = design(len(layer), False).relabellings(rng, 99)
-    population = Population.from_responses({"area": area, "depth": 175}, responses, np.repeat([1, 2, 3], cells // 3),
+    population = ReliableCells.from_responses({"area": area, "depth": 175}, responses, np.repeat([1, 2, 3], cells // 3),
                                            ENCODING, seed=5, stimulus="natural_scenes", orders=orders)  # fmt: skip
     return population, drive
 
@@ -121,7 +121,7 @@ def test_unreliable_population_and_constant_layer_are_not_scored():
     n = 60
     layer = rng.normal(size=(n, 10))
     reliable, _ = planted_population(rng, layer, 0.5, "V1")
-    silent = Population.from_responses({"area": "LM", "depth": 175}, np.zeros((8, n, 10)), np.repeat([1, 2], 5), ENCODING,
+    silent = ReliableCells.from_responses({"area": "LM", "depth": 175}, np.zeros((8, n, 10)), np.repeat([1, 2], 5), ENCODING,
                                        seed=5, stimulus="natural_scenes", orders=np.empty((0, n), dtype=int))  # fmt: skip
     assert len(silent.reliability) == 0
     grams = [layer @ layer.T, np.full((n, n), 4.0)]  # the second: one constant feature

@@ -30,7 +30,8 @@ from brainlike.downloads import CorruptFileError, verify_events, verify_nwb
 from brainlike.models import check_entry, load_model
 from brainlike.own_data import population_recordings
 from brainlike.populations import population
-from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.frame import Statistics
+from brainlike.rsa import BrainRDMs, score_layers
 from brainlike.weights import fit, read_state_dict
 
 CRE_LINE = default_config()["data"]["cre_line"]
@@ -49,13 +50,13 @@ def second_model(config, **changes):
 
 CONFIG_FAULTS = [
     (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
-    (lambda c: c["rsa"].update(splits=1), "1 is less than the minimum of 2"),
+    (lambda c: c["statistics"].update(splits=1), "1 is less than the minimum of 2"),
     (lambda c: c.update(metrics=["rsa", "svm"]), "'svm' is not one of ['rsa', 'ridge', 'cka']"),
     (lambda c: c.update(metrics=[]), "[] should be non-empty"),
     (lambda c: c["encoding"].update(alphas=[1, -1]), "-1 is less than or equal to the minimum of 0"),
     (lambda c: c["encoding"].update(folds=1), "1 is less than the minimum of 2"),
     (lambda c: c["encoding"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
-    (lambda c: c["rsa"].update(splits="100"), "'100' is not of type 'integer'"),
+    (lambda c: c["statistics"].update(splits="100"), "'100' is not of type 'integer'"),
     (lambda c: c["data"].update(areas=["VISp", "V-1"]), "'V-1' does not match"),
     (lambda c: c["data"].update(areas=["VISp", "VISrl"]), "ask for areas ['VISrl']"),
     (lambda c: c["data"].update(depths=[175, 500]), "and depths [500] that embedded does not generate"),
@@ -69,9 +70,11 @@ CONFIG_FAULTS = [
     (lambda c: c["rsa"].update(distance="cosine"), "'cosine' is not one of ['correlation', 'euclidean']"),
     (lambda c: c["rsa"].update(comparison="cosine"), "'cosine' is not one of ['tau-a', 'tau-b', 'spearman', 'pearson']"),
     (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
-    (lambda c: c["rsa"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
-    (lambda c: c["rsa"].update(fdr_family="animal"), "'animal' is not one of ['model_stimulus', 'stimulus', 'table']"),
-    (lambda c: c["rsa"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
+    (lambda c: c["rsa"].update(permutations=50, seed=3),
+     "config keys moved: rsa.seed is now statistics.seed; rsa.permutations is now statistics.permutations"),
+    (lambda c: c["statistics"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
+    (lambda c: c["statistics"].update(fdr_family="animal"), "'animal' is not one of ['model_stimulus', 'stimulus', 'table']"),
+    (lambda c: c["statistics"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
     (lambda c: c["contrasts"].append(["rat", "random init"]), "contrasts[1]: ['rat', 'random init'] must name two"),
     (lambda c: c["models"]["random_lite0"].update(members={}), "should be non-empty"),
     (lambda c: c["models"].update(random_lite0_seed1=c["models"]["efficientnet_lite0"]),
@@ -321,8 +324,8 @@ def test_zero_variance_units_give_a_flagged_layer_never_a_score():
         np.einsum("kif,kif->ki", centred, centred)[:, :, None] * np.einsum("kjf,kjf->kj", centred, centred)[:, None, :])
     brain = BrainRDMs({"area": "A", "depth": 0}, (1 - corr)[:, rows, columns], np.empty((0, len(rows))), containers=2)
     dead_layer = np.full((1, len(rows)), np.nan)  # every unit constant: correlation distance undefined
-    settings = Inference("tau-a", seed=0, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
-    table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "s")
+    settings = Statistics(seed=0, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
+    table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "tau-a", "s")
     assert np.isnan(table[["score", "p", "ci_low_stimuli"]].to_numpy(dtype=float)).all()
     assert table["score_flag"].iloc[0].startswith("model RDM undefined")
 
@@ -397,15 +400,15 @@ RESAMPLED_COLUMNS = ["score", "ci_low_stimuli", "ci_high_stimuli", "ci_low_conta
                      "ceiling_median"]  # fmt: skip
 
 
-def test_changing_only_rsa_seed_moves_only_the_resampled_columns(
+def test_changing_only_the_statistics_seed_moves_only_the_resampled_columns(
     workflow_run, workflow_results_digest, tmp_path
 ):
     workdir = tmp_path / "seed"
     shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
-    config["rsa"]["seed"] += 1
+    config["statistics"]["seed"] += 1
     overlay = tmp_path / "seed.yaml"
-    overlay.write_text(yaml.safe_dump({"rsa": config["rsa"]}))
+    overlay.write_text(yaml.safe_dump({"statistics": config["statistics"]}))
     snakemake(workdir, "--cores", "2", "--configfile", str(overlay))
     before = pd.read_parquet(workflow_run / "results" / "tables" / "scores.parquet")
     after = pd.read_parquet(workdir / "results" / "tables" / "scores.parquet")
@@ -419,10 +422,10 @@ def test_changing_only_rsa_seed_moves_only_the_resampled_columns(
 def test_a_requested_gpu_that_is_missing_is_named_with_its_key():
     from brainlike.devices import resolve
 
-    with pytest.raises(RuntimeError, match=r"rsa.device: 'cuda', but this job's machine has 0 CUDA device\(s\).*null"):
-        resolve("cuda", "rsa.device")
+    with pytest.raises(RuntimeError, match=r"statistics.device: 'cuda', but this job's machine has 0 CUDA device\(s\).*null"):
+        resolve("cuda", "statistics.device")
     with pytest.raises(RuntimeError, match=r"activations.device: 'cuda:1'.*auto or cpu"):
         resolve("cuda:1", "activations.device")
     with pytest.raises(RuntimeError, match=r"encoding.device: 'cuda'.*null \(himalaya's numpy backend on the CPU\)"):
         resolve("cuda", "encoding.device")
-    assert resolve("auto", "activations.device") == "cpu" and resolve(None, "rsa.device") is None
+    assert resolve("auto", "activations.device") == "cpu" and resolve(None, "statistics.device") is None

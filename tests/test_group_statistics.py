@@ -66,7 +66,7 @@ def test_held_out_choice_equals_the_per_model_choice():
     rng = np.random.default_rng(1)
     scores = rng.random((8, 2, 5))
     held_out, fraction = held_out_choice(scores)
-    selected, per_layer = held_out_best_layer(scores, np.zeros(5, dtype=int))
+    per_layer, selected = held_out_best_layer(scores, np.zeros(5, dtype=int))
     np.testing.assert_allclose(fraction, selected)
     assert held_out == pytest.approx(per_layer[0])
     scores[..., 2] = np.nan  # a NaN layer is never chosen

@@ -160,7 +160,7 @@ def test_the_paired_draws_are_each_models_own_interval_draws(groups_run, tables)
         with np.load(groups_run / "results" / "tau" / model / "natural_scenes.resamples.npz") as resamples:
             draws = resamples["bootstrap"]  # draws × populations × layers
             areas, depths = resamples["area"], resamples["depth"]
-        level = (1 - small_config()["rsa"]["ci_level"]) / 2 * 100
+        level = (1 - small_config()["statistics"]["ci_level"]) / 2 * 100
         for position, (area, depth) in enumerate(zip(areas, depths)):
             at = rows[(rows["area"] == area) & (rows["depth"] == depth)].sort_values("layer_index")
             np.testing.assert_allclose(at["ci_low_stimuli"], np.percentile(draws[:, position], level, axis=0))

@@ -20,10 +20,12 @@ from brainlike.inference import (
     permuted_vectors,
     sub_rdm_positions,
 )
-from brainlike.noise_ceiling import between_animal, spearman_brown, split_half
+from brainlike.noise_ceiling import between_animal, split_half
+from brainlike.populations import spearman_brown
 from brainlike.rdm import rdm_from_patterns, rdms_from_pattern_stack, upper
 from brainlike.resampling import Exchangeable
-from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.frame import Statistics
+from brainlike.rsa import BrainRDMs, score_layers
 from brainlike.seeds import labelled_rng
 
 RSATOOLBOX_NAMES = {"tau-a": "tau-a", "tau-b": "kendall", "spearman": "spearman", "pearson": "corr"}
@@ -101,7 +103,7 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
             [[0.6, 0.5, 0.2, 0.7], [0.1, 0.4, 0.3, 0.6]],  # layer 0 on half 0, layer 1 on half 1
         ]
     )
-    selected, held_out = held_out_best_layer(fold_scores, np.array(["a", "a", "a", "b"]))
+    held_out, selected = held_out_best_layer(fold_scores, np.array(["a", "a", "a", "b"]))
     np.testing.assert_allclose(selected, [0.25, 0.75, 0.0, 1.0])
     # Held out: fold 0: 0.4 and 0.5; fold 1: layer 0 on half 1 (0.1), layer 1 on half 0 (0.5).
     np.testing.assert_allclose(held_out[:3], np.mean([0.4, 0.5, 0.1, 0.5]))
@@ -128,8 +130,8 @@ def test_permutation_p_is_uniform_under_a_planted_null():
         rng = np.random.default_rng(seed)
         brain = brains_from_patterns(rng, rng.normal(size=(12, 30)), splits=2, noise=0.5)
         layer = random_rdm_vectors(rng, 1, 12, features=30)
-        settings = Inference("tau-a", seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.95, best_layer_folds=0)
-        p.append(score_layers([brain], layer, np.array(["main"]), settings, "s")[0]["p"].iloc[0])
+        settings = Statistics(seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.95, best_layer_folds=0)
+        p.append(score_layers([brain], layer, np.array(["main"]), settings, "tau-a", "s")[0]["p"].iloc[0])
     p = np.array(p)
     for alpha in (0.05, 0.1, 0.25, 0.5, 0.75):
         expected = np.floor(alpha * 100) / 100  # p takes the values k / 100
@@ -141,8 +143,8 @@ def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
     rng = np.random.default_rng(7)
     n = 30
     _, layers, brain = planted_model(rng, n, 4, 40, planted=2, splits=10)
-    settings = Inference("tau-a", seed=3, stimulus_bootstraps=50, permutations=99, ci_level=0.9, best_layer_folds=10)
-    table, _resamples = score_layers([brain], layers, np.array(["main"] * 4), settings, "s")
+    settings = Statistics(seed=3, stimulus_bootstraps=50, permutations=99, ci_level=0.9, best_layer_folds=10)
+    table, _resamples = score_layers([brain], layers, np.array(["main"] * 4), settings, "tau-a", "s")
     assert table["score"].idxmax() == 2 and table["best_layer_selected"].iloc[2] == 1.0
     assert table["p"].iloc[2] == 0.01 and table["p"].drop(2).min() > 0.01
     assert (table["ci_low_stimuli"] <= table["score"]).all() and (table["score"] <= table["ci_high_stimuli"]).all()
@@ -206,10 +208,9 @@ def test_scores_on_the_torch_path_equal_the_numba_ones():
     n = 16
     features, layers, brain = planted_model(rng, n, 3, 20, planted=1, splits=4)
     brain.container_bootstrap = brain.half_a[:2]
-    numba_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3)
-    torch_settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3, device="cpu")
-    ours, _ = score_layers([brain], layers, np.array(["main"] * 3), numba_settings, "s")
-    on_torch, _ = score_layers([brain], layers, np.array(["main"] * 3), torch_settings, "s")
+    settings = Statistics(seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=3)
+    ours, _ = score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s")
+    on_torch, _ = score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s", device="cpu")
     numeric = ours.select_dtypes("number").columns
     np.testing.assert_allclose(on_torch[numeric], ours[numeric], rtol=0, atol=1e-14)
     halves = upper(rdms_from_pattern_stack(features[1][None] + rng.normal(size=(2, 5, n, 20))))
@@ -219,19 +220,19 @@ def test_scores_on_the_torch_path_equal_the_numba_ones():
 
 def test_permutation_batches_give_the_same_p(monkeypatch):
     import brainlike.noise_ceiling
-    import brainlike.scoring
+    import brainlike.rsa
 
     rng = np.random.default_rng(12)
     n = 14
     features, layers, brain = planted_model(rng, n, 3, 20, planted=0, splits=3)
-    settings = Inference("tau-a", seed=2, stimulus_bootstraps=0, permutations=29, ci_level=0.9, best_layer_folds=0)
+    settings = Statistics(seed=2, stimulus_bootstraps=0, permutations=29, ci_level=0.9, best_layer_folds=0)
     halves = upper(rdms_from_pattern_stack(features[0][None] + rng.normal(size=(2, 3, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(29)])
-    whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "s")[0]["p"]
+    whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s")[0]["p"]
     ceiling = split_half(halves[0], halves[1], "tau-a", False, orders)
-    for module in (brainlike.scoring, brainlike.noise_ceiling):
+    for module in (brainlike.rsa, brainlike.noise_ceiling):
         monkeypatch.setattr(module, "PERMUTED_ENTRIES", 200)  # a couple of relabellings per batch
-    np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "s")[0]["p"], whole)
+    np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s")[0]["p"], whole)
     assert split_half(halves[0], halves[1], "tau-a", False, orders) == ceiling
 
 
@@ -246,8 +247,8 @@ def test_an_undefined_or_constant_layer_has_no_score_p_interval_or_best_layer_ch
     one_feature = upper(rdm_from_patterns(rng.normal(size=(n, 1))))
     constant = np.ones(layers.shape[1])
     layers = np.vstack([one_feature, layers, constant])
-    settings = Inference("tau-b", seed=4, stimulus_bootstraps=20, permutations=19, ci_level=0.9, best_layer_folds=6)
-    table, resamples = score_layers([brain], layers, np.array(["main"] * 5), settings, "s")
+    settings = Statistics(seed=4, stimulus_bootstraps=20, permutations=19, ci_level=0.9, best_layer_folds=6)
+    table, resamples = score_layers([brain], layers, np.array(["main"] * 5), settings, "tau-b", "s")
     for position in (0, 4):
         row = table.iloc[position]
         assert np.isnan(row[["score", "p", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers"]].astype(float)).all()
@@ -265,8 +266,8 @@ def test_a_population_of_one_container_has_no_container_interval_and_says_why():
     rng = np.random.default_rng(14)
     _, layers, brain = planted_model(rng, 12, 2, 20, planted=0, splits=3)
     brain.containers = 1
-    settings = Inference("tau-a", seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
-    table, _ = score_layers([brain], layers, np.array(["main"] * 2), settings, "s")
+    settings = Statistics(seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
+    table, _ = score_layers([brain], layers, np.array(["main"] * 2), settings, "tau-a", "s")
     assert table["ci_low_containers"].isna().all()
     assert (table["ci_containers_note"] == "1 container: a statistic across animals needs at least 2").all()
     assert between_animal(upper(rdms_from_pattern_stack(rng.normal(size=(1, 12, 5)))), "tau-a")["ceiling_bound_note"] == (
@@ -305,5 +306,5 @@ def test_fdr_families_count_each_test_once_and_keep_models_apart():
     metrics = pd.concat([both, both.assign(metric="cka", p=np.linspace(0.001, 0.002, len(both)))], ignore_index=True)
     for family in ("model_stimulus", "stimulus", "table"):
         np.testing.assert_array_equal(table_q(metrics, family)[0][: len(both)], table_q(both, family)[0])
-    with pytest.raises(ValueError, match="rsa.fdr_family: 'animal' is not one of model_stimulus, stimulus, table"):
+    with pytest.raises(ValueError, match="statistics.fdr_family: 'animal' is not one of model_stimulus, stimulus, table"):
         table_q(both, "animal")

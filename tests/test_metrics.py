@@ -57,7 +57,7 @@ def test_a_cka_score_recomputed_from_the_job_s_inputs(metrics_run, scores):
     store = zarr.open_group(workdir / "results/activations/efficientnet_lite0/natural_scenes.zarr", mode="r")
     features = np.asarray(store["main/_blocks.7"][:], dtype=np.float64)
     responses = np.load(workdir / "results/responses/natural_scenes/VISl/175.npz")["responses"]
-    splits = population_splits(config["rsa"]["seed"], config["rsa"]["splits"], "natural_scenes", "VISl", 175,
+    splits = population_splits(config["statistics"]["seed"], config["statistics"]["splits"], "natural_scenes", "VISl", 175,
                                *responses.shape[:2])  # fmt: skip
     per_split = [debiased_cka(centred_gram(features)[None], centred_gram(half_means(responses, order)[0])[None])[0, 0]
                  for order in splits]  # fmt: skip

@@ -8,7 +8,8 @@ from scipy.stats import binom
 
 from brainlike.rdm import rdms_from_pattern_stack, upper
 from brainlike.resampling import HALVING_GAP, Continuous, Exchangeable, design
-from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.frame import Statistics
+from brainlike.rsa import BrainRDMs, score_layers
 
 
 def circular_steps(order: np.ndarray) -> np.ndarray:
@@ -87,9 +88,9 @@ def test_movie_p_is_uniform_under_an_autocorrelated_null_and_was_not_with_random
         values = []
         for seed in range(seeds):
             brain, layer = autocorrelated_null(seed)
-            settings = Inference("tau-a", seed=seed, stimulus_bootstraps=0, permutations=200, ci_level=0.95,
+            settings = Statistics(seed=seed, stimulus_bootstraps=0, permutations=200, ci_level=0.95,
                                  best_layer_folds=0, continuous=continuous)  # fmt: skip
-            values.append(score_layers([brain], layer, np.array(["main"]), settings, "movie")[0]["p"].iloc[0])
+            values.append(score_layers([brain], layer, np.array(["main"]), settings, "tau-a", "movie")[0]["p"].iloc[0])
         p[continuous] = np.array(values)
     # Continuous: all 119 shifts and reversals, p takes the values k / 120.
     for alpha in (0.05, 0.1, 0.25, 0.5):

@@ -51,7 +51,7 @@ def test_best_layer_is_the_planted_one(table, stimulus, area):
 @pytest.mark.parametrize("stimulus", STIMULI)
 @pytest.mark.parametrize("area", sorted(PLANTED))
 def test_inference_on_the_planted_layer(table, stimulus, area):
-    permutations = small_config()["rsa"]["permutations"]
+    permutations = small_config()["statistics"]["permutations"]
     # The movie's 60 segments are relabelled only by circular shifts and reversals: 119 of them.
     relabellings = permutations if stimulus == "natural_scenes" else min(permutations, 2 * 60 - 1)
     for depth in DEPTHS:
@@ -138,8 +138,8 @@ def test_brain_rdms_and_taus_equal_rsatoolbox(workflow_run, table, stimulus):
     population = np.load(results / "responses" / stimulus / area / f"{depth}.npz")["responses"]
     brain = load_rdms(results / "rdms" / "brain" / stimulus / area / f"{depth}.hdf5")
     # The same seed gives the same splits: recompute every half-trial RDM with rsatoolbox.
-    rng = labelled_rng(config["rsa"]["seed"], stimulus, area, str(depth))
-    splits = random_splits(rng, config["rsa"]["splits"], *population.shape[:2])
+    rng = labelled_rng(config["statistics"]["seed"], stimulus, area, str(depth))
+    splits = random_splits(rng, config["statistics"]["splits"], *population.shape[:2])
     half = population.shape[0] // 2
     columns = np.arange(population.shape[1])[None, :]
     halves_a = []

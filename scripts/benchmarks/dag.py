@@ -113,8 +113,8 @@ def edits(config: dict) -> dict[str, dict]:
     first = next(iter(config["models"]))
     new_model = copy.deepcopy(config["models"][first]) | {"weights": {"random_seed": 1}}
     return {
-        "rsa.seed": merged(config, {"rsa": {"seed": config["rsa"]["seed"] + 1}}),
-        "rsa.alpha": merged(config, {"rsa": {"alpha": 0.01}}),
+        "statistics.seed": merged(config, {"statistics": {"seed": config["statistics"]["seed"] + 1}}),
+        "statistics.alpha": merged(config, {"statistics": {"alpha": 0.01}}),
         "add a model": merged(config, {"models": {"added_model": new_model}}),
         f"models.{first}.input.size": merged(config, {"models": {first: {"input": {"size": 96}}}}),
         "cells.reliability_threshold": merged(config, {"cells": {"reliability_threshold": 0.5}}),

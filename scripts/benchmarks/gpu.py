@@ -35,7 +35,7 @@ from brainlike.inference import bootstrap_pairs
 from brainlike.models import load_model
 from brainlike.rdm import rdms_from_pattern_stack, upper
 from brainlike.resampling import Exchangeable
-from brainlike.scoring import _permutation_p
+from brainlike.rsa import BrainRDMs, RDMBlock
 from rsa import rdm_vectors  # the RSA benchmark's RDM generator (this script's folder is on the path)
 
 
@@ -80,8 +80,14 @@ def permutation_stage(rng: np.random.Generator, device: str, sizes: dict, relabe
     layers = rdm_vectors(rng, sizes["layers"], 118)
     orders = Exchangeable(118).relabellings(rng, relabellings)
     score = partial(compare, method="tau-a", device=device)
-    observed = score(brain.reshape(-1, brain.shape[-1]), layers).reshape(len(brain), 100, -1).mean(axis=1)
-    _, seconds = timed(lambda: _permutation_p(score, brain, layers, observed, orders), device)
+    populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], 1) for index, half_a in enumerate(brain)]
+    block = RDMBlock(score, populations, layers, np.arange(len(layers)))
+
+    def null():
+        for start in range(0, len(orders), block.relabelling_batch):
+            block.on_relabellings(orders[start : start + block.relabelling_batch])
+
+    _, seconds = timed(null, device)
     print(
         f"permutation p of a compare job ({len(brain)} populations x 100 half-trial RDMs x {len(layers)} layers, "
         f"118 stimuli) on {device}: {seconds:.1f} s for {relabellings} relabellings, "

@@ -39,12 +39,12 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from brainlike import scoring
 from brainlike.compare import _dense_ranks, _sorted_groups, compare
 from brainlike.inference import bootstrap_pairs
 from brainlike.rdm import rdms_from_pattern_stack, upper
 from brainlike.resampling import Exchangeable
-from brainlike.scoring import BrainRDMs, Inference, score_layers
+from brainlike.frame import Statistics
+from brainlike.rsa import BrainRDMs, RDMBlock, score_layers
 
 
 def rdm_vectors(rng: np.random.Generator, count: int, n_stimuli: int, features: int = 40) -> np.ndarray:
@@ -198,29 +198,29 @@ def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray,
         BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, rdm_vectors(rng, 200, 118), containers=10)
         for index, half_a in enumerate(brain.reshape(24, 100, -1))
     ]
-    seconds = {}
+    stages = {"stimulus bootstrap": "on_draw", "permutation p": "on_relabellings", "halvings": "on_half"}
+    seconds = dict.fromkeys(stages, 0.0)
 
     def timed(stage, function):
         def run(*args, **kwargs):
             start = time.perf_counter()
             result = function(*args, **kwargs)
-            seconds[stage] = time.perf_counter() - start
+            seconds[stage] += time.perf_counter() - start
             return result
 
         return run
 
-    stages = {"stimulus bootstrap": "_stimulus_bootstrap", "permutation p": "_permutation_p", "halvings": "_halving_scores"}
-    originals = {name: getattr(scoring, name) for name in stages.values()}
+    originals = {name: getattr(RDMBlock, name) for name in stages.values()}
     for stage, name in stages.items():
-        setattr(scoring, name, timed(stage, originals[name]))
-    settings = Inference("tau-a", seed=0, stimulus_bootstraps=200, permutations=timed_permutations, ci_level=0.95, best_layer_folds=20)
+        setattr(RDMBlock, name, timed(stage, originals[name]))
+    statistics = Statistics(seed=0, stimulus_bootstraps=200, permutations=timed_permutations, ci_level=0.95, best_layer_folds=20)
     try:
         start = time.perf_counter()
-        score_layers(populations, layers, np.repeat(["p1", "p2"], 75), settings, "natural_scenes")
+        score_layers(populations, layers, np.repeat(["p1", "p2"], 75), statistics, "tau-a", "natural_scenes")
         total = time.perf_counter() - start
     finally:
         for name, function in originals.items():
-            setattr(scoring, name, function)
+            setattr(RDMBlock, name, function)
     projected = seconds["permutation p"] * 200 / timed_permutations
     rest = total - seconds["permutation p"]
     print(

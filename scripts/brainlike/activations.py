@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 import zarr
 
+from .layer_names import PIXEL_LAYER, PIXEL_PATHWAY
 from .logs import Progress
 from .models import FeatureCap, InputSpec, LoadedModel
 from .stimuli import MEAN_GREY
@@ -37,7 +38,7 @@ COMPRESSOR = zarr.codecs.ZstdCodec(level=1)
 # and cost as much CPU as compressing it (scripts/benchmarks/extraction.py).
 ARRAY_CONFIG = {"write_empty_chunks": True}
 
-PIXELS = ("pixels", "input")  # the pixel baseline: each model's own input, recorded as a layer
+PIXELS = (PIXEL_PATHWAY, PIXEL_LAYER)  # the pixel baseline's (pathway, layer) key
 
 
 def _square(images: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Debiased linear CKA between a model's layers and brain populations, with the inference every
-metric shares (``scoring.Plan``, ``scoring.Resampled``).
+"""Debiased linear CKA between a model's layers and brain populations: the metric's scorers for the
+frame every metric shares (``frame``).
 
 Linear CKA compares two representations of the same stimuli through their stimulus × stimulus
 Gram matrices (features centred over stimuli): HSIC(K, L) / √(HSIC(K, K) · HSIC(L, L)). The
@@ -17,20 +17,15 @@ their similarity is a stimulus's with itself, which the debiased estimator is bu
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 
+from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES, permutation_p
-from .logs import Progress
 from .rdm import container_draws, containers_note
-from .scoring import Inference, Plan, Resampled
 from .resampling import ceiling_relabellings
-from .seeds import labelled_rng
+from .seeds import Stream, labelled_rng
 from .splits import half_means
-
-log = logging.getLogger(__name__)
 
 LABEL = "cka"
 
@@ -93,24 +88,6 @@ def debiased_cka(first: np.ndarray, second: np.ndarray, keep: np.ndarray | None 
     return _ratio(_hsic(k, l_, n), _self_hsic(k, n), _self_hsic(l_, n))
 
 
-def _permuted_null(layers: np.ndarray, brains: np.ndarray, orders: np.ndarray, advance) -> np.ndarray:
-    """orders × brains × layers: CKA with every layer's Gram matrix relabelled by each order."""
-    n = layers.shape[-1]
-    zeroed = _off_diagonal(layers, None)
-    brain_parts = _parts(_off_diagonal(brains, None))
-    self_k, self_l = _self_hsic(_parts(zeroed), n), _self_hsic(brain_parts, n)  # relabelling keeps both
-    null = np.empty((len(orders), len(brains), len(layers)))
-    batch = max(1, PERMUTED_ENTRIES // max(layers.size, 1))
-    for start in range(0, len(orders), batch):
-        chunk = orders[start : start + batch]
-        permuted = zeroed[:, chunk[:, :, None], chunk[:, None, :]]  # layers × chunk × n × n
-        hsic = _hsic(_parts(permuted.reshape(-1, n, n)), brain_parts, n)  # (layers·chunk) × brains
-        cka = _ratio(hsic, np.repeat(self_k, len(chunk)), self_l).reshape(len(layers), len(chunk), len(brains))
-        null[start : start + len(chunk)] = cka.transpose(1, 2, 0)
-        advance(len(chunk))
-    return null
-
-
 def _paired_null(relabelled: np.ndarray, fixed: np.ndarray, orders: np.ndarray) -> np.ndarray:
     """orders × k: CKA of each of ``relabelled`` (k, n, n), relabelled by each order, with its
     partner in ``fixed``."""
@@ -149,7 +126,7 @@ def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, orders: np.ndarra
     }
 
 
-class Population:
+class HalfTrialGrams:
     """One population's responses (trials × stimuli × cells) as the Gram matrices CKA needs."""
 
     def __init__(self, key: dict, responses: np.ndarray, container_ids: np.ndarray, splits: np.ndarray):
@@ -179,53 +156,77 @@ def _flags(layers: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return flags
 
 
+class GramBlock:
+    """CKA's scorers: every layer's centred Gram matrix against every population's half-trial ones."""
+
+    def __init__(self, populations: list[HalfTrialGrams], layers: np.ndarray, container_grams: list[np.ndarray]):
+        self.layers, self.container_grams = layers, container_grams
+        self.positions = np.arange(len(layers))
+        self.populations, self.splits = len(populations), len(populations[0].splits)
+        self.brains = np.concatenate([population.half_a for population in populations])  # (populations·splits) × n × n
+        self.relabelling_batch = max(1, PERMUTED_ENTRIES // max(layers.size, 1))
+        n = layers.shape[-1]
+        # A relabelling moves neither self-similarity: they and the brains' parts are computed once.
+        self._zeroed = _off_diagonal(layers, None)
+        self._brain_parts = _parts(_off_diagonal(self.brains, None))
+        self._self_layers, self._self_brains = _self_hsic(_parts(self._zeroed), n), _self_hsic(self._brain_parts, n)
+
+    def _split(self, split: int) -> np.ndarray:
+        n = self.layers.shape[-1]
+        return self.brains.reshape(self.populations, self.splits, n, n)[:, split % self.splits]
+
+    def per_split(self) -> np.ndarray:
+        return debiased_cka(self.brains, self.layers).reshape(self.populations, self.splits, len(self.layers))
+
+    def on_draw(self, index: int, draw: np.ndarray) -> np.ndarray:
+        """The pairs of a stimulus with its own copy are left out, as the RSA bootstrap leaves them."""
+        keep = draw[:, None] != draw[None, :]
+        drawn = self._split(index)[:, draw[:, None], draw[None, :]]
+        return debiased_cka(drawn, self.layers[:, draw[:, None], draw[None, :]], keep)
+
+    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
+        """The mean CKA over splits with every layer's Gram matrix relabelled by each order."""
+        n, count = self.layers.shape[-1], len(self.layers)
+        permuted = self._zeroed[:, orders[:, :, None], orders[:, None, :]]  # layers × orders × n × n
+        hsic = _hsic(_parts(permuted.reshape(-1, n, n)), self._brain_parts, n)  # (layers·orders) × brains
+        cka = _ratio(hsic, np.repeat(self._self_layers, len(orders)), self._self_brains).reshape(count, len(orders), -1)
+        return cka.transpose(1, 2, 0).reshape(len(orders), self.populations, self.splits, count).mean(axis=2)
+
+    def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
+        index = np.ix_(stimuli, stimuli)
+        return debiased_cka(self._split(fold)[:, index[0], index[1]], self.layers[:, index[0], index[1]])
+
+    def on_containers(self) -> list[np.ndarray]:
+        return [debiased_cka(grams, self.layers) if len(grams) else np.empty((0, len(self.layers))) for grams in self.container_grams]
+
+
 def cka_layers(
-    populations: list[Population], layers: np.ndarray, pathways: np.ndarray, settings: Inference, stimulus: str,
+    populations: list[HalfTrialGrams], layers: np.ndarray, pathways: np.ndarray, statistics: Statistics, stimulus: str,
     container_bootstraps: int,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:  # fmt: skip
     """One row per population × layer (``layers``: the model's centred Gram matrices, layers × n × n),
-    with the resamples behind it, in the layout of ``scoring.score_layers``."""
+    with the resamples behind it (``frame.Resampled.resamples``)."""
     n = layers.shape[-1]
-    plan = Plan.drawn(settings, stimulus, n)
-    splits = len(populations[0].splits)
-    brains = np.concatenate([population.half_a for population in populations])  # (populations·splits) × n × n
-    per_split = debiased_cka(brains, layers).reshape(len(populations), splits, len(layers))
-    observed = per_split.mean(axis=1)
-    what = f"{stimulus}, {len(populations)} population(s) × {len(layers)} layer(s): CKA resampling"
-    with Progress(len(plan.draws) + len(plan.orders) + len(plan.halvings), what, "resample", log) as progress:
-        bootstrap = np.empty((len(plan.draws), len(populations), len(layers)))
-        for index, draw in enumerate(plan.draws):
-            keep = draw[:, None] != draw[None, :]
-            drawn = brains.reshape(len(populations), splits, n, n)[:, index % splits][:, draw[:, None], draw[None, :]]
-            bootstrap[index] = debiased_cka(drawn, layers[:, draw[:, None], draw[None, :]], keep)
-            progress.advance(1)
-        null = _permuted_null(layers, brains, plan.orders, progress.advance)
-        null = null.reshape(len(plan.orders), len(populations), splits, len(layers)).mean(axis=2)
-        p = permutation_p(observed, null) if len(plan.orders) else np.full(observed.shape, np.nan)
-        halvings = np.empty((len(plan.halvings), 2, len(populations), len(layers)))
-        for fold, halves in enumerate(plan.halvings):
-            for side, stimuli in enumerate(halves):
-                index = np.ix_(stimuli, stimuli)
-                split = brains.reshape(len(populations), splits, n, n)[:, fold % splits]
-                halvings[fold, side] = debiased_cka(split[:, index[0], index[1]], layers[:, index[0], index[1]])
-            progress.advance(1)
-    container_cka, ceilings = [], []
+    plan = Plan.drawn(statistics, stimulus, n)
+    container_grams, ceilings = [], []
     for population in populations:
         labels = (stimulus, population.key["area"], population.key["depth"])
-        grams = population.container_grams(labelled_rng(settings.seed, "container bootstrap", *labels), container_bootstraps)
-        container_cka.append(debiased_cka(grams, layers) if len(grams) else np.empty((0, len(layers))))
-        orders = ceiling_relabellings(settings.seed, settings.permutations, *labels, n, settings.continuous)
+        rng = labelled_rng(statistics.seed, Stream.CONTAINER_BOOTSTRAP, *labels)
+        container_grams.append(population.container_grams(rng, container_bootstraps))
+        orders = ceiling_relabellings(statistics.seed, statistics.permutations, *labels, n, statistics.continuous)
         ceilings.append(split_half_ceiling(population.half_a, population.half_b, orders, plan.stimuli.relabelling_method(len(orders))))
-    resampled = Resampled(observed, per_split.std(axis=1, ddof=1), bootstrap, container_cka, p, halvings, _flags(layers, observed))
-    notes = [containers_note(len(np.unique(population.container_ids))) for population in populations]
-    table = resampled.table([population.key for population in populations], pathways, settings.ci_level, notes, splits)
-    ceiling = pd.DataFrame([{**population.key, **values} for population, values in zip(populations, ceilings)])
-    table = table.merge(ceiling, on=list(populations[0].key), how="left", validate="many_to_one")
-    table["comparison"] = LABEL
-    table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
+    what = f"{stimulus}, {len(populations)} population(s) × {len(layers)} layer(s): CKA resampling"
+    counts = [len(grams) for grams in container_grams]
+    resampled = resample([GramBlock(populations, layers, container_grams)], 1, len(populations), len(layers),
+                         len(populations[0].splits), counts, plan, what)  # fmt: skip
     methods = plan.methods(
-        settings,
-        max(len(draws) for draws in container_cka),
+        statistics,
+        max(counts),
         "the mean CKA over the half-trial responses (the score) against the same mean under {relabellings} of the layer",
     )
-    return table.assign(**methods), resampled.resamples()
+    table = metric_table(
+        resampled, [population.key for population in populations], pathways, statistics, _flags(layers, resampled.observed),
+        [containers_note(len(np.unique(population.container_ids))) for population in populations], ceilings, methods,
+    )  # fmt: skip
+    table["comparison"] = LABEL
+    return table, resampled.resamples()

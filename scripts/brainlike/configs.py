@@ -1,4 +1,4 @@
-"""Config files layered as Snakemake layers them, and config values Snakemake is not to track."""
+"""Config files layered as Snakemake layers them, keys that moved, and config values Snakemake is not to track."""
 
 from __future__ import annotations
 
@@ -15,6 +15,26 @@ def merged(base: dict, overlay: dict) -> dict:
         else:
             result[key] = copy.deepcopy(value)
     return result
+
+
+# Keys of an earlier layout → where they live now. The statistics every metric shares left the rsa block.
+MOVED_KEYS = {
+    f"rsa.{key}": f"statistics.{key}"
+    for key in ("seed", "splits", "stimulus_bootstraps", "container_bootstraps", "permutations", "ci_level",
+                "best_layer_folds", "alpha", "fdr_family", "device")
+}  # fmt: skip
+
+
+def check_moved_keys(config: dict) -> None:
+    """Fail on a key of an earlier layout, naming its new place (before the schema's generic
+    "additional properties" message could hide it)."""
+    found = []
+    for old, new in MOVED_KEYS.items():
+        section, key = old.split(".")
+        if isinstance(config.get(section), dict) and key in config[section]:
+            found.append(f"{old} is now {new}")
+    if found:
+        raise ValueError("config keys moved: " + "; ".join(found) + " (see config/README.md)")
 
 
 class Untracked:

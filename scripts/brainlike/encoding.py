@@ -1,5 +1,5 @@
 """Cross-validated linear encoding models: ridge regression from a layer's features to every cell,
-with the inference every metric shares (``scoring.Plan``, ``scoring.Resampled``).
+the metric's scorers for the frame every metric shares (``frame``).
 
 For each layer, the stimuli are split into folds (``resampling``: random folds of scenes,
 contiguous runs of a movie's segments); for each held-out fold a kernel ridge regression (himalaya's
@@ -28,24 +28,22 @@ reference scale); relabelling the predictions is conservative instead of exact (
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .inference import permutation_p
-from .logs import Progress
 from .correlation import columnwise_r, relabelled_columnwise_r
+from .frame import Plan, Statistics, metric_table, resample
+from .inference import permutation_p
 from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
-from .scoring import Inference, Plan, Resampled
-from .seeds import labelled_rng
+from .seeds import Stream, labelled_rng
 from .splits import random_splits
 
-log = logging.getLogger(__name__)
-
 LABEL = "ridge"
+# Relabellings of the held-out predictions scored per call: each costs one pass over the cells.
+RELABELLING_BATCH = 1000
 
 
 def use_device(device: str | None) -> None:
@@ -80,7 +78,7 @@ class Encoding:
 
 
 @dataclass
-class Population:
+class ReliableCells:
     """One population's trial-mean responses of its reliable cells, and what the summary needs."""
 
     key: dict
@@ -96,10 +94,10 @@ class Population:
     def from_responses(
         cls, key: dict, responses: np.ndarray, container_ids: np.ndarray, encoding: Encoding, seed: int, stimulus: str,
         orders: np.ndarray,
-    ) -> "Population":  # fmt: skip
+    ) -> ReliableCells:  # fmt: skip
         """``orders``: relabellings of the stimuli for the p of the population's reliability."""
         labels = (stimulus, key["area"], key["depth"])
-        splits = random_splits(labelled_rng(seed, "reliability", *labels), encoding.reliability_splits, *responses.shape[:2])
+        splits = random_splits(labelled_rng(seed, Stream.RELIABILITY, *labels), encoding.reliability_splits, *responses.shape[:2])
         split_half = split_half_correlations(responses, splits)
         reliability = spearman_brown(split_half)
         reliable = np.flatnonzero(reliability >= encoding.reliability_threshold)
@@ -166,7 +164,7 @@ def _medians(values: np.ndarray, owners: list[np.ndarray]) -> np.ndarray:
     )
 
 
-def _flags(populations: list[Population], constant: np.ndarray, threshold: float) -> np.ndarray:
+def _flags(populations: list[ReliableCells], constant: np.ndarray, threshold: float) -> np.ndarray:
     flags = np.full((len(populations), len(constant)), "", dtype=object)
     flags[:, constant] = "layer constant across stimuli: it does not tell the stimuli apart"
     for position, population in enumerate(populations):
@@ -178,113 +176,128 @@ def _flags(populations: list[Population], constant: np.ndarray, threshold: float
     return flags
 
 
+class PredictionBlock:
+    """Ridge's scorers for one layer (under every pathway that records it): the held-out
+    predictions of every reliable cell against its trial means, summarised per population."""
+
+    relabelling_batch = RELABELLING_BATCH
+
+    def __init__(self, positions: np.ndarray, predictions: np.ndarray, targets: np.ndarray, owners: list[np.ndarray],
+                 cell_draws: list[np.ndarray], container_cells: list[list[np.ndarray]]):  # fmt: skip
+        self.positions, self.predictions, self.targets, self.owners = positions, predictions, targets, owners
+        self.cell_draws, self.container_cells = cell_draws, container_cells
+        self.cell_r = columnwise_r(predictions, targets)
+
+    def _at_positions(self, values: np.ndarray) -> np.ndarray:
+        return np.repeat(values[..., None], len(self.positions), axis=-1)
+
+    def per_split(self) -> np.ndarray:
+        return self._at_positions(_medians(self.cell_r, self.owners)[:, None])
+
+    def on_draw(self, index: int, draw: np.ndarray) -> np.ndarray:
+        """The reliable cells are drawn with replacement too (the cell bootstrap of each population)."""
+        drawn_r = columnwise_r(self.predictions[draw], self.targets[draw])
+        medians = [np.median(drawn_r[columns][cells[index]]) if len(columns) else np.nan
+                   for columns, cells in zip(self.owners, self.cell_draws)]  # fmt: skip
+        return self._at_positions(np.asarray(medians))
+
+    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
+        """The held-out predictions relabelled against the responses (not refitted: see ``p_method``)."""
+        null = np.stack([_medians(r, self.owners) for r in relabelled_columnwise_r(self.predictions, self.targets, orders)])
+        return self._at_positions(null)
+
+    def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
+        return self._at_positions(_medians(columnwise_r(self.predictions[stimuli], self.targets[stimuli]), self.owners))
+
+    def on_containers(self) -> list[np.ndarray]:
+        return [
+            self._at_positions(np.array([np.median(self.cell_r[cells]) if len(cells) else np.nan for cells in draws]))
+            for draws in self.container_cells
+        ]
+
+
 def encode_layers(
-    populations: list[Population], grams: list[np.ndarray], pathways: np.ndarray, settings: Inference, encoding: Encoding,
-    stimulus: str, container_bootstraps: int,
+    populations: list[ReliableCells], grams: list[np.ndarray], pathways: np.ndarray, statistics: Statistics,
+    encoding: Encoding, stimulus: str, container_bootstraps: int,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:  # fmt: skip
-    """One row per population × layer (``grams``: each layer's uncentred stimulus Gram matrix), with
-    the resamples behind it, in the layout of ``scoring.score_layers``."""
-    n = len(grams[0])
-    plan = Plan.drawn(settings, stimulus, n)
-    folds = plan.stimuli.folds(labelled_rng(settings.seed, "encoding folds", stimulus), encoding.folds)
+    """One row per population × layer (``grams``: each layer's uncentred stimulus Gram matrix; a
+    tensor under several pathways is one object, fitted once), with the resamples behind it
+    (``frame.Resampled.resamples``)."""
+    seed, n = statistics.seed, len(grams[0])
+    plan = Plan.drawn(statistics, stimulus, n)
+    folds = plan.stimuli.folds(labelled_rng(seed, Stream.ENCODING_FOLDS, stimulus), encoding.folds)
     targets = np.concatenate([population.targets for population in populations], axis=1)
     edges = np.cumsum([0] + [population.targets.shape[1] for population in populations])
     owners = [np.arange(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
     scale = np.sqrt(np.concatenate([population.reliability for population in populations]))
+    keys = [(stimulus, population.key["area"], population.key["depth"]) for population in populations]
     cell_draws = [
-        labelled_rng(settings.seed, "cell bootstrap", stimulus, population.key["area"], population.key["depth"]).integers(
-            0, max(len(columns), 1), size=(len(plan.draws), len(columns))
-        )
-        for population, columns in zip(populations, owners)
+        labelled_rng(seed, Stream.CELL_BOOTSTRAP, *labels).integers(0, max(len(columns), 1), size=(len(plan.draws), len(columns)))
+        for labels, columns in zip(keys, owners)
     ]
-    shape = (len(populations), len(grams))
-    observed, corrected, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    bootstrap = np.full((len(plan.draws),) + shape, np.nan)
-    halvings = np.full((len(plan.halvings), 2) + shape, np.nan)
-    cell_r = np.full((len(grams), targets.shape[1]), np.nan)
-    constant = np.zeros(len(grams), dtype=bool)
-    what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
-    first_position = {}  # a tensor under several pathways is one Gram object, fitted once
-    with Progress(len(grams), what, "layer", log) as progress:
-        for layer, gram in enumerate(grams):
-            earlier = first_position.setdefault(id(gram), layer)
-            if earlier != layer:
-                for by_layer in (observed, corrected, p, bootstrap, halvings):
-                    by_layer[..., layer] = by_layer[..., earlier]
-                cell_r[layer], constant[layer] = cell_r[earlier], constant[earlier]
-                progress.advance(1)
-                continue
-            predictions = cross_validated_predictions(gram, targets, folds, encoding) if targets.shape[1] else None
-            progress.advance(1)
-            if predictions is None:
-                constant[layer] = targets.shape[1] > 0
-                continue
-            r = cell_r[layer] = columnwise_r(predictions, targets)
-            observed[:, layer] = _medians(r, owners)
-            corrected[:, layer] = _medians(r / scale, owners)
-            if len(plan.orders):
-                null = np.stack([_medians(r, owners) for r in relabelled_columnwise_r(predictions, targets, plan.orders)])
-                p[:, layer] = permutation_p(observed[:, layer], null)
-            for index, draw in enumerate(plan.draws):
-                drawn_r = columnwise_r(predictions[draw], targets[draw])
-                bootstrap[index, :, layer] = [
-                    np.median(drawn_r[columns][cells[index]]) if len(columns) else np.nan
-                    for columns, cells in zip(owners, cell_draws)
-                ]
-            for fold, halves in enumerate(plan.halvings):
-                for side, stimuli in enumerate(halves):
-                    halvings[fold, side, :, layer] = _medians(columnwise_r(predictions[stimuli], targets[stimuli]), owners)
-    container_scores = []
-    for population, columns in zip(populations, owners):
-        labels = (stimulus, population.key["area"], population.key["depth"])
+    container_cells = []  # per population, per container draw: the columns of its drawn reliable cells
+    for labels, population, columns in zip(keys, populations, owners):
         place = np.full(len(population.container_ids), -1)
         place[population.reliable] = columns
-        draws = container_draws(labelled_rng(settings.seed, "container bootstrap", *labels), population.container_ids, container_bootstraps)
-        scores = np.full((len(draws), len(grams)), np.nan)
-        for index, cells in enumerate(draws):
-            chosen = place[cells][place[cells] >= 0]
-            if len(chosen):
-                scores[index] = np.median(cell_r[:, chosen], axis=1)
-        container_scores.append(scores)
-    resampled = Resampled(observed, np.full(shape, np.nan), bootstrap, container_scores, p, halvings,
-                          _flags(populations, constant, encoding.reliability_threshold))  # fmt: skip
-    notes = [containers_note(len(np.unique(population.container_ids))) for population in populations]
-    table = resampled.table([population.key for population in populations], pathways, settings.ci_level, notes, 1)
-    per_population = pd.DataFrame(
-        [
-            {
-                **population.key,
-                "cells_reliable": len(population.reliability),
-                "ceiling_median": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
-                "ceiling_sd": np.nan,
-                "ceiling_splits": encoding.reliability_splits,
-                "ceiling_p": population.reliability_p,
-                "ceiling_p_method": (
-                    "one-sided; the median over all cells of the split-half r (mean over splits) against the same "
-                    f"median under {plan.stimuli.relabelling_method(settings.permutations)} of every B half"
-                ),
-                "ceiling_method": (
-                    f"median √(split-half reliability, Spearman-Brown corrected) over the cells at or above "
-                    f"{encoding.reliability_threshold}: the r of a perfect model of the trial means"
-                ),
-            }
-            for population in populations
-        ]
+        draws = container_draws(labelled_rng(seed, Stream.CONTAINER_BOOTSTRAP, *labels), population.container_ids, container_bootstraps)
+        container_cells.append([place[cells][place[cells] >= 0] for cells in draws])
+    tensors = {}  # id of a Gram object → the layer positions that record it
+    for position, gram in enumerate(grams):
+        tensors.setdefault(id(gram), []).append(position)
+    corrected = np.full((len(populations), len(grams)), np.nan)
+    constant = np.zeros(len(grams), dtype=bool)
+
+    def blocks():
+        for positions in map(np.asarray, tensors.values()):
+            gram = grams[positions[0]]
+            predictions = cross_validated_predictions(gram, targets, folds, encoding) if targets.shape[1] else None
+            if predictions is None:
+                constant[positions] = targets.shape[1] > 0
+                yield None
+                continue
+            block = PredictionBlock(positions, predictions, targets, owners, cell_draws, container_cells)
+            corrected[:, positions] = _medians(block.cell_r / scale, owners)[:, None]
+            yield block
+
+    what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
+    counts = [len(draws) for draws in container_cells]
+    resampled = resample(blocks(), len(tensors), len(populations), len(grams), 1, counts, plan, what)
+    ceilings = [
+        {
+            "cells_reliable": len(population.reliability),
+            "ceiling_median": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
+            "ceiling_sd": np.nan,
+            "ceiling_splits": encoding.reliability_splits,
+            "ceiling_p": population.reliability_p,
+            "ceiling_p_method": (
+                "one-sided; the median over all cells of the split-half r (mean over splits) against the same "
+                f"median under {plan.stimuli.relabelling_method(statistics.permutations)} of every B half"
+            ),
+            "ceiling_method": (
+                f"median √(split-half reliability, Spearman-Brown corrected) over the cells at or above "
+                f"{encoding.reliability_threshold}: the r of a perfect model of the trial means"
+            ),
+        }
+        for population in populations
+    ]
+    methods = plan.methods(
+        statistics,
+        max(counts),
+        "the median r (the score) against the same median with the held-out predictions relabelled by "
+        "{relabellings} (conservative: without a relation, each fold's training mean moves against its held-out "
+        "responses, so held-out predictions correlate slightly negatively with them; relabelling removes that)",
     )
-    table = table.merge(per_population, on=list(populations[0].key), how="left", validate="many_to_one")
-    table["score_noise_corrected"] = np.ravel(corrected)
+    methods["ci_method"] += ", the reliable cells drawn with replacement in each stimulus draw"
+    table = metric_table(
+        resampled, [population.key for population in populations], pathways, statistics,
+        _flags(populations, constant, encoding.reliability_threshold),
+        [containers_note(len(np.unique(population.container_ids))) for population in populations], ceilings, methods,
+        noise_corrected=corrected,
+    )  # fmt: skip
     table["comparison"] = LABEL
     table["encoding_method"] = (
         f"kernel ridge on the layer's linear kernel (himalaya KernelRidgeCV), {plan.stimuli.fold_method(encoding.folds)}, "
         f"alpha per cell from {len(encoding.alphas)} values by {encoding.inner_folds}-fold inner cross-validation; "
         "score: median over reliable cells of Pearson r between held-out predictions and trial means"
     )
-    methods = plan.methods(
-        settings,
-        max(len(scores) for scores in container_scores),
-        "the median r (the score) against the same median with the held-out predictions relabelled by "
-        "{relabellings} (conservative: without a relation, each fold's training mean moves against its held-out "
-        "responses, so held-out predictions correlate slightly negatively with them; relabelling removes that)",
-    )
-    methods["ci_method"] += ", the reliable cells drawn with replacement in each stimulus draw"
-    return table.assign(**methods), resampled.resamples()
+    return table, resampled.resamples()

@@ -23,9 +23,9 @@ import pandas as pd
 from scipy.stats import binomtest, spearmanr
 
 from .inference import fdr, held_out_choice, percentile_interval
-from .seeds import labelled_rng
+from .layer_names import PIXEL_PATHWAY
+from .seeds import Stream, labelled_rng
 
-PIXELS = "pixels"
 # Member assignments enumerated exactly up to this many; beyond it, random assignments.
 MAX_EXACT_ASSIGNMENTS = 20_000
 SD_DDOF = 1
@@ -80,7 +80,7 @@ def distinct_tensors(pathways: np.ndarray, layers: np.ndarray) -> tuple[pd.DataF
             rows[layer]["pathways"] += (pathway,)
         else:
             rows[layer] = {"layer": layer, "pathways": (pathway,), "position": position}
-        if pathway != PIXELS:
+        if pathway != PIXEL_PATHWAY:
             sequences.setdefault(pathway, []).append(list(rows).index(layer))
     columns = pd.DataFrame(list(rows.values()))
     columns.insert(0, "pathway", ["+".join(pathways) for pathways in columns["pathways"]])
@@ -311,7 +311,7 @@ def summarise(
             layers.append(group_layers.assign(stimulus=stimulus))
             best.append(group_best.assign(stimulus=stimulus))
         if contrasts:
-            rng = labelled_rng(seed, "member assignments", stimulus)
+            rng = labelled_rng(seed, Stream.MEMBER_ASSIGNMENTS, stimulus)
             contrast.append(contrast_table(scores, groups, contrasts, ci_level, rng, random_count).assign(stimulus=stimulus))
     tables = [pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for parts in (layers, best, contrast)]
     if contrasts:

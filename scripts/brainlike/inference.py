@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .layer_names import PIXEL_PATHWAY
+
 # Relabelled RDM entries held at a time (float64, 128 MB): permutations are applied in batches.
 PERMUTED_ENTRIES = 1 << 24
 
@@ -86,15 +88,16 @@ def held_out_best_layer(fold_scores: np.ndarray, groups: np.ndarray) -> tuple[np
     """``held_out_choice`` per group of competing layers (a model's pathway).
 
     ``fold_scores``: (folds, 2, layers) scores on the two stimulus halves of each fold; ``groups``:
-    (layers,) labels. Returns, per layer, the fraction of choices that picked it, and the held-out
-    score of its group's choices (mean over folds and both directions).
+    (layers,) labels. Returns, per layer, the held-out score of its group's choices (mean over
+    folds and both directions) and the fraction of choices that picked it, in ``held_out_choice``'s
+    order.
     """
-    selected = np.zeros(fold_scores.shape[-1])
     held_out = np.zeros(fold_scores.shape[-1])
+    selected = np.zeros(fold_scores.shape[-1])
     for group in np.unique(groups):
         members = np.flatnonzero(groups == group)
         held_out[members], selected[members] = held_out_choice(fold_scores[..., members])
-    return selected, held_out
+    return held_out, selected
 
 
 def sub_rdm_positions(stimuli: np.ndarray, n_stimuli: int) -> np.ndarray:
@@ -118,7 +121,6 @@ def fdr(p: np.ndarray) -> np.ndarray:
 # FDR families: the table columns that define one family of tests.
 # Every family lies within one metric: adding a metric changes no other metric's q.
 FDR_FAMILIES = {"model_stimulus": ["metric", "model", "stimulus"], "stimulus": ["metric", "stimulus"], "table": ["metric"]}
-PIXELS = "pixels"
 
 
 def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
@@ -129,10 +131,10 @@ def table_q(table: pd.DataFrame, family: str) -> tuple[np.ndarray, str]:
     Returns the q column and its method text.
     """
     if family not in FDR_FAMILIES:
-        raise ValueError(f"rsa.fdr_family: {family!r} is not one of {', '.join(FDR_FAMILIES)}")
-    is_pixels = table["pathway"].to_numpy() == PIXELS
+        raise ValueError(f"statistics.fdr_family: {family!r} is not one of {', '.join(FDR_FAMILIES)}")
+    is_pixels = table["pathway"].to_numpy() == PIXEL_PATHWAY
     # The same test has the same identity: the model's tensor, or the pixel RDM (known by its score).
-    tensor = np.where(is_pixels, PIXELS + ":" + table["score"].map(repr), table["model"] + ":" + table["layer"])
+    tensor = np.where(is_pixels, PIXEL_PATHWAY + ":" + table["score"].map(repr), table["model"] + ":" + table["layer"])
     identity = table[["stimulus", "area", "depth"]].assign(tensor=tensor)
     grouping = FDR_FAMILIES[family]
     family_id = table.groupby(grouping, sort=False).ngroup()

@@ -18,14 +18,10 @@ from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
 from .inference import PERMUTED_ENTRIES, permutation_p, permuted_vectors
+from .populations import spearman_brown
 from .rdm import MIN_CONTAINERS, containers_note
 
 CORRELATION_METHODS = ("spearman", "pearson")
-
-
-def spearman_brown(r: np.ndarray) -> np.ndarray:
-    """Reliability of the full data from the correlation r between its two halves."""
-    return 2 * r / (1 + r)
 
 
 def split_half(

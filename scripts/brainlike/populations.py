@@ -17,7 +17,7 @@ import numpy as np
 from .atomic import write_npz
 from .correlation import relabelled_columnwise_r
 from .recordings import sidecar
-from .seeds import labelled_rng
+from .seeds import Stream, labelled_rng
 from .splits import half_means, random_splits
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def select_cells(
     record = {"cells_recorded": n_cells}
     threshold = cells["reliability_threshold"]
     if threshold is not None:
-        rng = labelled_rng(cells["seed"], "reliability", population)
+        rng = labelled_rng(cells["seed"], Stream.RELIABILITY, population)
         reliability = split_half_reliability(arrays["responses"], cells["reliability_splits"], rng)
         keep &= reliability >= threshold
         record["reliability"] = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .seeds import labelled_rng
+from .seeds import Stream, labelled_rng
 
 # Segments left out between the two halves of a continuous stimulus at each cut.
 HALVING_GAP = 1
@@ -146,4 +146,4 @@ def ceiling_relabellings(
     seed: int, count: int, stimulus: str, area: str, depth: int | str, n_stimuli: int, continuous: bool
 ) -> np.ndarray:
     """The relabellings behind one population's ceiling p, the same for every metric."""
-    return design(n_stimuli, continuous).relabellings(labelled_rng(seed, "ceiling permutation", stimulus, area, depth), count)
+    return design(n_stimuli, continuous).relabellings(labelled_rng(seed, Stream.CEILING_RELABELLING, stimulus, area, depth), count)

@@ -22,13 +22,13 @@ rule cka:
         runtime=60,
     params:
         populations=POPULATIONS,
-        seed=config["rsa"]["seed"],
-        splits=config["rsa"]["splits"],
-        stimulus_bootstraps=config["rsa"]["stimulus_bootstraps"],
-        container_bootstraps=config["rsa"]["container_bootstraps"],
-        permutations=config["rsa"]["permutations"],
-        ci_level=config["rsa"]["ci_level"],
-        best_layer_folds=config["rsa"]["best_layer_folds"],
+        seed=config["statistics"]["seed"],
+        splits=config["statistics"]["splits"],
+        stimulus_bootstraps=config["statistics"]["stimulus_bootstraps"],
+        container_bootstraps=config["statistics"]["container_bootstraps"],
+        permutations=config["statistics"]["permutations"],
+        ci_level=config["statistics"]["ci_level"],
+        best_layer_folds=config["statistics"]["best_layer_folds"],
         continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         weights=lambda wildcards: weights_label(
             MODEL_ENTRIES[wildcards.model]["weights"]

@@ -4,10 +4,11 @@ import os
 from snakemake.utils import validate
 
 from brainlike import allen_index
-from brainlike.configs import Untracked
+from brainlike.configs import Untracked, check_moved_keys
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
 
+check_moved_keys(config)
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -144,7 +145,7 @@ def continuous_stimulus(stimulus):
 
 
 # Statistics jobs ask for a GPU only when their Kendall counts run on one.
-RSA_GPUS = int(str(config["rsa"]["device"]).startswith("cuda"))
+STATISTICS_GPUS = int(str(config["statistics"]["device"]).startswith("cuda"))
 
 
 wildcard_constraints:

@@ -13,15 +13,15 @@ rule noise_ceiling:
     resources:
         mem_mb=1000,
         runtime=30,
-        gpu=RSA_GPUS,
+        gpu=STATISTICS_GPUS,
     params:
-        seed=config["rsa"]["seed"],
-        permutations=config["rsa"]["permutations"],
+        seed=config["statistics"]["seed"],
+        permutations=config["statistics"]["permutations"],
         continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         comparison=config["rsa"]["comparison"],
         spearman_brown=config["rsa"]["spearman_brown"],
         # The Kendall counts are the same integers on every device: switching reruns nothing.
-        device=Untracked(config["rsa"]["device"]),
+        device=Untracked(config["statistics"]["device"]),
     script:
         "../../scripts/noise_ceiling.py"
 
@@ -31,6 +31,10 @@ rule compare:
         model=rules.model_rdms.output,
         brain=expand(
             rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True
+        ),
+        # Each population's ceiling, merged into the table as every metric's job merges its own.
+        ceilings=expand(
+            rules.noise_ceiling.output, area=AREAS, depth=DEPTHS, allow_missing=True
         ),
     output:
         table=f"{RESULTS}/tau/{{model}}/{{stimulus}}.parquet",
@@ -46,17 +50,17 @@ rule compare:
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=RSA_GPUS,
+        gpu=STATISTICS_GPUS,
     params:
         comparison=config["rsa"]["comparison"],
-        seed=config["rsa"]["seed"],
-        stimulus_bootstraps=config["rsa"]["stimulus_bootstraps"],
-        permutations=config["rsa"]["permutations"],
-        ci_level=config["rsa"]["ci_level"],
-        best_layer_folds=config["rsa"]["best_layer_folds"],
+        seed=config["statistics"]["seed"],
+        stimulus_bootstraps=config["statistics"]["stimulus_bootstraps"],
+        permutations=config["statistics"]["permutations"],
+        ci_level=config["statistics"]["ci_level"],
+        best_layer_folds=config["statistics"]["best_layer_folds"],
         continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         # The Kendall counts are the same integers on every device: switching reruns nothing.
-        device=Untracked(config["rsa"]["device"]),
+        device=Untracked(config["statistics"]["device"]),
         weights=lambda wildcards: weights_label(
             MODEL_ENTRIES[wildcards.model]["weights"]
         ),

@@ -33,10 +33,10 @@ rule brain_rdms:
         mem_mb=2000,
         runtime=30,
     params:
-        seed=config["rsa"]["seed"],
-        splits=config["rsa"]["splits"],
+        seed=config["statistics"]["seed"],
+        splits=config["statistics"]["splits"],
         distance=config["rsa"]["distance"],
-        container_bootstraps=config["rsa"]["container_bootstraps"],
+        container_bootstraps=config["statistics"]["container_bootstraps"],
     script:
         "../../scripts/brain_rdms.py"
 

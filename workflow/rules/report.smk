@@ -4,13 +4,6 @@ rule tables:
             "table",
             [(m, model, s) for m in METRICS for model in MODELS for s in STIMULI],
         ),
-        # The RSA ceiling is the brain RDMs' own; the other metrics' jobs compute theirs.
-        ceilings=expand(
-            rules.noise_ceiling.output,
-            stimulus=STIMULI if "rsa" in METRICS else [],
-            area=AREAS,
-            depth=DEPTHS,
-        ),
         responses=expand(
             rules.responses.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
@@ -35,8 +28,8 @@ rule tables:
         runtime=15,
     params:
         area_notes=config["data"]["area_notes"],
-        alpha=config["rsa"]["alpha"],
-        fdr_family=config["rsa"]["fdr_family"],
+        alpha=config["statistics"]["alpha"],
+        fdr_family=config["statistics"]["fdr_family"],
     script:
         "../../scripts/tables.py"
 
@@ -79,9 +72,9 @@ rule groups:
         groups=GROUPS,
         contrasts=config["contrasts"],
         areas=AREAS,
-        ci_level=config["rsa"]["ci_level"],
-        seed=config["rsa"]["seed"],
-        permutations=config["rsa"]["permutations"],
+        ci_level=config["statistics"]["ci_level"],
+        seed=config["statistics"]["seed"],
+        permutations=config["statistics"]["permutations"],
     script:
         "../../scripts/groups.py"
 

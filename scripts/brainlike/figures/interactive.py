@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..atomic import write_text
-from ..group_statistics import PIXELS
+from ..layer_names import PIXEL_PATHWAY
 from . import LABELS, ceiling_label
 from .best_layers import short_layer
 from .layers import colours
@@ -41,7 +41,7 @@ MODEL_HOVER = ["ci_low_stimuli", "ci_high_stimuli", "p", "q", "cells", "containe
 
 def tick(pathway: str, layer: str) -> str:
     """A tensor's place on the shared x axis: the pixels, or pathway · layer."""
-    return "pixels" if pathway == PIXELS else f"{pathway} · {layer}"
+    return PIXEL_PATHWAY if pathway == PIXEL_PATHWAY else f"{pathway} · {layer}"
 
 
 def interactive_scores(

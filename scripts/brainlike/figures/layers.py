@@ -20,7 +20,8 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..group_statistics import PIXELS, distinct_tensors
+from ..group_statistics import distinct_tensors
+from ..layer_names import PIXEL_PATHWAY
 from . import LABELS, ceiling_label
 
 LINESTYLES = ["-", "--", ":", "-."]
@@ -46,7 +47,7 @@ class Family:
         self.columns, sequences = distinct_tensors(rows["pathway"].to_numpy(), rows["layer"].to_numpy())
         self.sequences = {pathway: list(self.columns["layer"].iloc[sequence]) for pathway, sequence in sequences.items()}
         # x of each tensor: 0 for the pixels, else its place along (the first of) its pathways.
-        self.x = {layer: 0 for layer in self.columns.loc[self.columns["pathway"] == PIXELS, "layer"]}
+        self.x = {layer: 0 for layer in self.columns.loc[self.columns["pathway"] == PIXEL_PATHWAY, "layer"]}
         for sequence in self.sequences.values():
             for place, layer in enumerate(sequence, start=1):
                 self.x.setdefault(layer, place)
@@ -124,7 +125,7 @@ def _draw_panel(ax, family, panel, group_scores, groups, family_models, area, de
                 continue
             x, y, sd = map(np.array, zip(*points))
             container = ax.errorbar(x, y, yerr=None if np.isnan(sd).all() else sd, color=colour[name],
-                                    marker="s" if label == PIXELS else "o", markersize=3.5, linestyle="none",
+                                    marker="s" if label == PIXEL_PATHWAY else "o", markersize=3.5, linestyle="none",
                                     capsize=2, elinewidth=0.8)  # fmt: skip
             container.set_label(f"{name}|{label}")
     ceiling = panel.iloc[0]
