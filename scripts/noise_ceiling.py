@@ -33,7 +33,10 @@ summary = {
         permutations,
         device,
     ),
-    "ceiling_p_method": f"one-sided; the median over splits against the same median under {stimuli.relabelling_method(len(permutations))} of every B half",
+    "ceiling_p_method": (
+        f"one-sided; the first split's {params.comparison} between its halves against the same under "
+        f"{stimuli.relabelling_method(len(permutations))} of its B half"
+    ),
     **between_animal(vectors[kinds == "container"], params.comparison, device),
 }
 with open(snakemake.output[0], "w") as handle:

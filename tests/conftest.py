@@ -57,7 +57,7 @@ def small_config() -> dict:
     config["models"] = {"efficientnet_lite0": model}
     config["contrasts"] = []
     config["statistics"]["splits"] = 20
-    # The p of the mean over splits costs splits × permutations comparisons per layer: half the default.
+    # Each ridge population's reliability p relabels every split's B half: a tenth of the default.
     config["statistics"]["permutations"] = 100
     config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
     return config
@@ -194,8 +194,8 @@ def group_config() -> dict:
     # movie's contiguous halvings and block draws are each model's own, tested on the embedded run),
     # and the movie's extractions were half of this run's time.
     config["data"]["stimuli"] = ["natural_scenes"]
-    # Group statistics pair the members' bootstrap draws and halvings, not their permutation p, which
-    # is most of a compare job's time: fewer relabellings keep this run of 15 models short.
+    # Group statistics pair the members' bootstrap draws and halvings, not their permutation p: a
+    # few relabellings keep this run of 15 models short.
     config["statistics"]["permutations"] = 20
     return config
 

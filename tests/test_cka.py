@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from brainlike.cka import GramBlock, HalfTrialGrams, _paired_null, centre_gram, centred_gram, cka_layers, debiased_cka
 from brainlike.frame import Statistics
@@ -75,7 +76,7 @@ def test_relabelled_nulls_equal_cka_of_relabelled_matrices():
     layers = np.stack([centred_gram(rng.normal(size=(n, 4))) for _ in range(3)])
     brains = np.stack([centred_gram(rng.normal(size=(n, 6))) for _ in range(2)])
     orders = np.stack([rng.permutation(n) for _ in range(4)])
-    one_split = [SimpleNamespace(half_a=brain[None], splits=[None]) for brain in brains]
+    one_split = [SimpleNamespace(half_a=brain[None], all_trials=brain, splits=[None]) for brain in brains]
     null = GramBlock(one_split, layers, []).on_relabellings(orders)  # orders × brains × layers
     for index, order in enumerate(orders):
         relabelled = layers[:, order[:, None], order[None, :]]
@@ -114,3 +115,19 @@ def test_cka_layers_finds_the_planted_layer_and_flags_a_constant_one():
         assert constant["score_flag"].startswith("layer constant")
     assert resamples["bootstrap"].shape == (20, 2, 4) and resamples["halvings"].shape == (6, 2, 2, 4)
     assert np.isnan(resamples["bootstrap"][..., 3]).all()
+
+
+def test_cka_p_is_uniform_when_the_layer_shares_nothing_with_the_population():
+    """The p (CKA with the all-trial responses, the layer relabelled) over 200 seeds of a population
+    reading features the layer does not have: uniform within the binomial 99.9 % band."""
+    p = []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        population = _population(rng, rng.normal(size=(12, 8)), 1.0, "V1", cells=20)
+        layer = centred_gram(rng.normal(size=(12, 8)))[None]
+        settings = Statistics(seed=seed, stimulus_bootstraps=0, permutations=99, ci_level=0.9, best_layer_folds=0)
+        p.append(cka_layers([population], layer, np.array(["main"]), settings, "s", 0)[0]["p"].iloc[0])
+    p = np.array(p)
+    for alpha in (0.05, 0.1, 0.25, 0.5):
+        low, high = binom.ppf([0.0005, 0.9995], len(p), alpha)
+        assert low <= np.sum(p <= alpha) <= high, (alpha, np.mean(p <= alpha))

@@ -322,7 +322,8 @@ def test_zero_variance_units_give_a_flagged_layer_never_a_score():
     centred = brain_patterns - brain_patterns.mean(axis=2, keepdims=True)
     corr = np.einsum("kif,kjf->kij", centred, centred) / np.sqrt(
         np.einsum("kif,kif->ki", centred, centred)[:, :, None] * np.einsum("kjf,kjf->kj", centred, centred)[:, None, :])
-    brain = BrainRDMs({"area": "A", "depth": 0}, (1 - corr)[:, rows, columns], np.empty((0, len(rows))), containers=2)
+    halves = (1 - corr)[:, rows, columns]
+    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, len(rows))), containers=2, all_trials=halves.mean(axis=0))
     dead_layer = np.full((1, len(rows)), np.nan)  # every unit constant: correlation distance undefined
     settings = Statistics(seed=0, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
     table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "tau-a", "s")

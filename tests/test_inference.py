@@ -8,7 +8,7 @@ import pytest
 from rsatoolbox.inference import boot_noise_ceiling
 from rsatoolbox.rdm import RDMs
 from rsatoolbox.rdm import compare as rsatoolbox_compare
-from scipy.stats import binom
+from scipy.stats import binom, pearsonr
 
 from brainlike.compare import compare
 from brainlike.inference import (
@@ -77,6 +77,26 @@ def test_permutation_p_counts_the_observed_as_one_of_the_null():
     np.testing.assert_array_equal(permutation_p(np.array([0.5, 2.0]), np.array([[1.0, 1.0], [0.0, 3.0]])), [2 / 3, 2 / 3])
 
 
+def test_a_relabelling_that_leaves_the_statistic_undefined_never_makes_p_smaller():
+    """Two of four null draws NaN: the p counts the two defined ones, as if only they were drawn."""
+    assert permutation_p(1.0, np.array([np.nan, 0.0, np.nan, 2.0])) == permutation_p(1.0, np.array([0.0, 2.0])) == 2 / 3
+    assert np.isnan(permutation_p(np.nan, np.zeros(3)))
+
+
+def test_split_half_ceiling_p_is_uniform_when_the_halves_share_nothing():
+    """Halves of pure noise: the ceiling's p (first split, B half relabelled) is uniform over 300 seeds."""
+    p = []
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        halves = upper(rdms_from_pattern_stack(rng.normal(size=(2, 3, 12, 20))))
+        orders = np.stack([rng.permutation(12) for _ in range(99)])
+        p.append(split_half(halves[0], halves[1], "tau-a", False, orders)["ceiling_p"])
+    p = np.array(p)
+    for alpha in (0.05, 0.1, 0.25, 0.5):
+        low, high = binom.ppf([0.0005, 0.9995], len(p), alpha)
+        assert low <= np.sum(p <= alpha) <= high, (alpha, np.mean(p <= alpha))
+
+
 def test_percentile_interval():
     low, high = percentile_interval(np.arange(101.0)[:, None], 0.9)
     assert (low[0], high[0]) == (pytest.approx(5.0), pytest.approx(95.0))
@@ -112,8 +132,10 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
 
 def brains_from_patterns(rng, signal, splits, noise):
     """Half-trial RDMs of a population of two containers reading ``signal`` (stimuli × features) plus noise."""
-    halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(splits,) + signal.shape)))
-    return BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2)
+    patterns = signal[None] + noise * rng.normal(size=(splits,) + signal.shape)
+    halves = upper(rdms_from_pattern_stack(patterns))
+    all_trials = upper(rdm_from_patterns(patterns.mean(axis=0)))
+    return BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2, all_trials=all_trials)
 
 
 def planted_model(rng, n_stimuli, n_layers, width, planted, splits):
@@ -150,11 +172,13 @@ def test_scores_recover_a_planted_layer_and_match_rsatoolbox():
     assert (table["ci_low_stimuli"] <= table["score"]).all() and (table["score"] <= table["ci_high_stimuli"]).all()
     expected = rsatoolbox_compare(RDMs(brain.half_a), RDMs(layers), method="tau-a").mean(axis=0)
     np.testing.assert_allclose(table["score"], expected, rtol=0, atol=1e-12)
-    # The p of layer 0 recomputed with rsatoolbox: the mean over the half-trial RDMs, the model relabelled.
+    # The p of layer 0 recomputed with rsatoolbox: τ-a with the all-trial RDM, the model relabelled.
     orders = Exchangeable(n).relabellings(labelled_rng(3, "permutation", "s"), 99)
     matrix = RDMs(layers[:1]).get_matrices()[0]
-    null = [rsatoolbox_compare(RDMs(brain.half_a), RDMs(upper(matrix[o][:, o])[None]), method="tau-a").mean() for o in orders]
-    assert table["p"].iloc[0] == pytest.approx((1 + np.sum(np.array(null) >= table["score"].iloc[0])) / 100)
+    brain_rdm = RDMs(brain.all_trials[None])
+    observed = rsatoolbox_compare(brain_rdm, RDMs(layers[:1]), method="tau-a")[0, 0]
+    null = [rsatoolbox_compare(brain_rdm, RDMs(upper(matrix[o][:, o])[None]), method="tau-a")[0, 0] for o in orders]
+    assert table["p"].iloc[0] == pytest.approx((1 + np.sum(np.array(null) >= observed)) / 100)
 
 
 @pytest.mark.parametrize("method", ["tau-a", "tau-b", "spearman", "pearson"])
@@ -190,11 +214,15 @@ def test_split_half_ceiling_p_and_spearman_brown():
     rng = np.random.default_rng(10)
     signal = rng.normal(size=(16, 40))
     # An odd number of splits: the median is one split's value, so correcting commutes with it.
-    halves = upper(rdms_from_pattern_stack(signal[None] + rng.normal(size=(2, 9, 16, 40))))
+    halves = upper(rdms_from_pattern_stack(signal[None] + 0.5 * rng.normal(size=(2, 9, 16, 40))))
     orders = np.stack([rng.permutation(16) for _ in range(49)])
     plain = split_half(halves[0], halves[1], "pearson", False, orders)
     corrected = split_half(halves[0], halves[1], "pearson", True, orders)
     assert plain["ceiling_p"] == 0.02  # the smallest p 49 relabellings allow
+    # The p against scipy: the first split's Pearson r between its halves, its B half relabelled.
+    a, b = halves[0][0], RDMs(halves[1][:1]).get_matrices()[0]
+    null = np.array([pearsonr(a, upper(b[o][:, o])).statistic for o in orders])
+    assert plain["ceiling_p"] == (1 + np.sum(null >= pearsonr(a, halves[1][0]).statistic)) / 50
     assert corrected["ceiling_median"] == pytest.approx(spearman_brown(plain["ceiling_median"]))
     assert corrected["ceiling_method"] == "split-half pearson, Spearman-Brown corrected"
     noise_only = upper(rdms_from_pattern_stack(rng.normal(size=(2, 9, 16, 40))))

@@ -75,8 +75,10 @@ def autocorrelated_null(seed, n=60, phi=0.8):
     neighbouring segments are alike in both RDMs, yet the model carries no information about the brain."""
     rng = np.random.default_rng(seed)
     signal = smooth(rng, n, 5, phi) @ rng.normal(size=(5, 40))
-    halves = upper(rdms_from_pattern_stack(signal[None] + rng.normal(size=(4, n, 40))))
-    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2)
+    patterns = signal[None] + rng.normal(size=(4, n, 40))
+    halves = upper(rdms_from_pattern_stack(patterns))
+    all_trials = upper(rdms_from_pattern_stack(patterns.mean(axis=0)[None]))[0]
+    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2, all_trials=all_trials)
     layer = upper(rdms_from_pattern_stack((smooth(rng, n, 5, phi) @ rng.normal(size=(5, 30)))[None]))
     return brain, layer
 

@@ -80,7 +80,7 @@ def permutation_stage(rng: np.random.Generator, device: str, sizes: dict, relabe
     layers = rdm_vectors(rng, sizes["layers"], 118)
     orders = Exchangeable(118).relabellings(rng, relabellings)
     score = partial(compare, method="tau-a", device=device)
-    populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], 1) for index, half_a in enumerate(brain)]
+    populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], 1, half_a[0]) for index, half_a in enumerate(brain)]
     block = RDMBlock(score, populations, layers, np.arange(len(layers)))
 
     def null():

@@ -201,6 +201,9 @@ class PredictionBlock:
                    for columns, cells in zip(self.owners, self.cell_draws)]  # fmt: skip
         return self._at_positions(np.asarray(medians))
 
+    def p_observed(self) -> np.ndarray:
+        return self.per_split()[:, 0]
+
     def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
         """The held-out predictions relabelled against the responses (not refitted: see ``p_method``)."""
         null = np.stack([_medians(r, self.owners) for r in relabelled_columnwise_r(self.predictions, self.targets, orders)])

@@ -7,7 +7,8 @@ fitted), and its ceilings. Around its score the frame draws, from ``Plan`` (comm
 the same draws for every model, population and metric):
 - stimulus bootstrap: each draw resamples the stimuli (``resampling`` says how, per stimulus kind)
   and, for scores over half-trial data, uses another split;
-- permutation p: the score recomputed under relabellings of the stimuli;
+- permutation p: the metric's test statistic (the score, or a cheaper statistic of the same relation)
+  recomputed under relabellings of the stimuli;
 - held-out best layer: per pathway the layer chosen on one half of the stimuli, scored on the other;
 - container bootstrap: the metric's scores on containers drawn with replacement (animals).
 A layer the metric does not score (a constant or undefined layer) keeps NaN everywhere, so it has no
@@ -106,8 +107,12 @@ class LayerBlock(Protocol):
     def on_draw(self, index: int, draw: np.ndarray) -> np.ndarray:
         """Scores on stimulus-bootstrap draw ``index`` (stimulus indices, with repeats)."""
 
+    def p_observed(self) -> np.ndarray:
+        """The statistic the permutation p tests (the score, or a cheaper statistic of the same
+        relation whose null is exact under relabelling)."""
+
     def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
-        """orders × populations × layers: the reported score with the stimuli relabelled by each order."""
+        """orders × populations × layers: ``p_observed`` with the stimuli relabelled by each order."""
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
         """Scores on one half (ascending stimulus indices) of halving ``fold``."""
@@ -199,7 +204,7 @@ def resample(
                     chunk = plan.orders[start : start + block.relabelling_batch]
                     null[start : start + len(chunk)] = block.on_relabellings(chunk)
                     progress.advance(len(chunk))
-                p[:, at] = permutation_p(observed[:, at], null)
+                p[:, at] = np.where(np.isnan(observed[:, at]), np.nan, permutation_p(block.p_observed(), null))
             for fold, halves in enumerate(plan.halvings):
                 for side, stimuli in enumerate(halves):
                     halvings[fold, side][:, at] = block.on_half(fold, stimuli)

@@ -218,8 +218,8 @@ def _mean_difference(values: np.ndarray, split: np.ndarray) -> np.ndarray:
     return values[split].mean(axis=0) - values[~split].mean(axis=0)
 
 
-def _permutation_p(null: np.ndarray) -> np.ndarray:
-    """Two-sided p of the first row (the observed split) among all rows: the share of splits whose
+def _assignment_p(null: np.ndarray) -> np.ndarray:
+    """Two-sided p over assignments of members to groups, of the first row (the observed split) among all rows: the share of splits whose
     |difference| is at least the observed one (the observed counts itself). NaN stays NaN."""
     observed = np.abs(null[0])
     p = (np.abs(null) >= observed - 1e-12 * np.abs(observed)).mean(axis=0)
@@ -257,7 +257,7 @@ def contrast_table(
         scores = stacked["score"]  # members × populations × columns
         difference = _median_difference(scores, splits[0])
         low, high = percentile_interval(_median_difference(stacked["bootstrap"], splits[0]), ci_level)
-        p = _permutation_p(np.stack([_mean_difference(scores, split) for split in splits]))
+        p = _assignment_p(np.stack([_mean_difference(scores, split) for split in splits]))
         for position, (area, depth) in enumerate(populations.itertuples(index=False)):
             rows.append(pd.DataFrame({
                 **common, "at": "layer", "area": area, "depth": depth, "pathway": columns["pathway"],
@@ -274,7 +274,7 @@ def contrast_table(
             a_score = held_out_choice(np.median(halvings[splits[0]], axis=0))[0]
             b_score = held_out_choice(np.median(halvings[~splits[0]], axis=0))[0]
             held_out = a_score - b_score
-            p = _permutation_p(np.stack([
+            p = _assignment_p(np.stack([
                 held_out_choice(halvings[split].mean(axis=0))[0] - held_out_choice(halvings[~split].mean(axis=0))[0]
                 for split in splits
             ]))  # fmt: skip

@@ -49,10 +49,13 @@ def permutation_p(observed, null: np.ndarray) -> np.ndarray | float:
     """One-sided p that the observed value is this large by chance: (1 + #null ≥ observed) / (1 + #null).
 
     ``null`` has the permutations on its first axis and broadcasts against ``observed``.
-    A NaN observed value has a NaN p: an undefined score is never significant.
+    A NaN observed value has a NaN p: an undefined score is never significant. A NaN null draw
+    (a relabelling under which the statistic is undefined) counts in neither the numerator nor the
+    denominator, so it never makes a p smaller.
     """
     null, observed = np.asarray(null), np.asarray(observed)
-    p = (1 + (null >= observed).sum(axis=0)) / (1 + len(null))
+    defined = ~np.isnan(null)
+    p = (1 + (null >= observed).sum(axis=0)) / (1 + defined.sum(axis=0))
     p = np.where(np.isnan(observed), np.nan, p)
     return float(p) if np.ndim(p) == 0 else p
 

@@ -6,8 +6,10 @@ with each random half-trial brain RDM, averaged over them. Its resamples:
 - stimulus bootstrap: each draw resamples the stimuli of one half-trial RDM (a different split per
   draw, so the interval also carries the split-to-split spread); a drawn stimulus pair counts with
   its multiplicity, a stimulus's pair with its own copy not at all (as rsatoolbox);
-- permutation p of the reported score itself: the model RDM relabelled, the comparison with every
-  half-trial RDM averaged, per relabelling;
+- permutation p: the comparison of the layer RDM with the all-trial brain RDM, against the same
+  with the model RDM relabelled. It tests what the score measures (shared stimulus structure) at
+  1/splits of the cost of relabelling the mean over splits, whose null it follows closely; the
+  score stays the reference study's mean over halvings;
 - halvings: the half-trial RDMs restricted to each half of the stimuli;
 - container bootstrap: the brain RDMs built from containers drawn with replacement
   (``rdm.population_rdms``); empty, with the reason, for a population of one container.
@@ -38,13 +40,15 @@ class BrainRDMs:
     half_a: np.ndarray
     container_bootstrap: np.ndarray
     containers: int
+    all_trials: np.ndarray  # (pairs,): the RDM of the trial means, the population's own
 
     @classmethod
     def from_stored(cls, rdms: StoredRDMs) -> BrainRDMs:
         kinds = np.asarray(rdms.rdm_descriptors["kind"])
         vectors = rdms.get_vectors()
         key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}
-        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]))
+        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]),
+                   vectors[kinds == "all"][0])  # fmt: skip
 
 
 def _n_stimuli(pairs: int) -> int:
@@ -99,10 +103,10 @@ class RDMBlock:
     def __init__(self, score, brains: list[BrainRDMs], layers: np.ndarray, positions: np.ndarray):
         self.score, self.brains, self.layers, self.positions = score, brains, layers, positions
         self.half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
+        self.all_trials = np.stack([brain.all_trials for brain in brains])  # populations × pairs
         self.n = _n_stimuli(layers.shape[1])
-        references = self.half_a.shape[0] * self.half_a.shape[1]
         # Bounds both the relabelled layer vectors and the scores of a batch to PERMUTED_ENTRIES.
-        self.relabelling_batch = max(1, PERMUTED_ENTRIES // max(layers.size, references * len(layers), 1))
+        self.relabelling_batch = max(1, PERMUTED_ENTRIES // max(layers.size, len(brains) * len(layers), 1))
 
     def per_split(self) -> np.ndarray:
         populations, splits, pairs = self.half_a.shape
@@ -113,13 +117,15 @@ class RDMBlock:
         split = index % self.half_a.shape[1]
         return self.score(self.half_a[:, split, positions], self.layers[:, positions], weights=weights)
 
+    def p_observed(self) -> np.ndarray:
+        return self.score(self.all_trials, self.layers)
+
     def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
-        """Relabelling the model RDM equals relabelling every brain RDM, and each layer is relabelled
-        once for all of them."""
-        populations, splits, pairs = self.half_a.shape
+        """Relabelling the model RDM equals relabelling the brain RDM, and each layer is relabelled
+        once for every population."""
         permuted = permuted_vectors(self.layers, orders)  # layers × orders × pairs
-        scores = self.score(self.half_a.reshape(-1, pairs), permuted.reshape(-1, pairs))
-        return scores.reshape(populations, splits, len(self.layers), len(orders)).mean(axis=1).transpose(2, 0, 1)
+        scores = self.score(self.all_trials, permuted.reshape(-1, permuted.shape[-1]))
+        return scores.reshape(len(self.brains), len(self.layers), len(orders)).transpose(2, 0, 1)
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
         positions = sub_rdm_positions(stimuli, self.n)
@@ -152,7 +158,8 @@ def score_layers(
     methods = plan.methods(
         statistics,
         max(counts),
-        "the mean over the half-trial RDMs (the score) against the same mean under {relabellings} of the model RDM",
+        f"{comparison} of the layer RDM with the all-trial brain RDM against the same under {{relabellings}} of the "
+        "model RDM (the score, the mean over half-trial RDMs, measures the same shared structure)",
     )
     table = metric_table(
         resampled, [brain.key for brain in brains], pathways, statistics, flags,
