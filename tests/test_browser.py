@@ -136,7 +136,8 @@ def test_each_best_layer_summary_draws_the_table_within_the_window(browser, work
         for trace in graph["traces"]:
             meta = trace["meta"]
             expected = rows[(rows["group"] == meta["group"]) & (rows["pathway"] == meta["pathway"]) & (rows["depth"] == meta["depth"])]
-            assert sorted(trace["y"]) == pytest.approx(sorted(expected["best_layer_score"]), abs=1e-12)
+            column = "best_layer_held_out_score" if meta["value"] == "held-out" else "best_layer_score"
+            assert sorted(trace["y"]) == pytest.approx(sorted(expected[column]), abs=1e-12)
         assert set(rows["area"]) == set(small_config()["data"]["areas"])  # all five, inside the window
         page.screenshot(path=screenshots / f"{path.parent.name}_best_layers.png", full_page=True)
         assert not errors, (path.name, errors)

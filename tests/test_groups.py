@@ -121,6 +121,10 @@ def test_the_best_layer_figure_shows_the_tables(groups_run, tables):
     rows = best[(best["group"] == "rat") & (best["pathway"] == "p2") & (best["depth"] == 175)]
     shown = plotted[("175 µm", "rat", "p2")]
     assert sorted(shown) == pytest.approx(sorted(rows["best_layer_score"]))
+    # The filled markers are the held-out scores the axis names first.
+    held_out = {line.get_label(): line.get_ydata() for ax in figure.axes[:1] for line in ax.lines}
+    assert sorted(held_out["rat|p2|held-out"]) == pytest.approx(sorted(rows["best_layer_held_out_score"]))
+    assert "held-out" in figure.axes[0].get_ylabel()
     texts = " ".join(text.get_text() for ax in figure.axes for text in ax.texts)
     assert "C1 main: q=" in texts and "C2 p1: q=" in texts  # C1: readout − random init, C2: rat − tree shrew
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
@@ -133,14 +137,16 @@ def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
     best, contrasts = tables["group_best_layers"], tables["contrasts"]
     figure = json.loads((groups_run / "results" / "figures" / "rsa" / "natural_scenes" / "best_layers.plotly.json").read_text())
     best = best[best["stimulus"] == "natural_scenes"]
-    traces = {(t["meta"]["group"], t["meta"]["pathway"], t["meta"]["depth"]): t for t in figure["data"]}
-    assert len(traces) == len(best.groupby(["group", "pathway", "depth"]))
-    for (group, pathway, depth), trace in traces.items():
+    traces = {(t["meta"]["group"], t["meta"]["pathway"], t["meta"]["depth"], t["meta"]["value"]): t for t in figure["data"]}
+    assert len(traces) == 2 * len(best.groupby(["group", "pathway", "depth"]))
+    column = {"held-out": "best_layer_held_out_score", "all stimuli": "best_layer_score"}
+    for (group, pathway, depth, value), trace in traces.items():
         rows = best[(best["group"] == group) & (best["pathway"] == pathway) & (best["depth"] == depth)].set_index("area")
         assert trace["x"] == AREAS  # the config's order
-        assert trace["y"] == pytest.approx(rows.loc[trace["x"], "best_layer_score"].tolist(), abs=1e-12)
-        upper = rows.loc[trace["x"], "best_layer_ci_high"] - rows.loc[trace["x"], "best_layer_score"]
-        assert trace["error_y"]["array"] == pytest.approx(upper.tolist(), abs=1e-12)
+        assert trace["y"] == pytest.approx(rows.loc[trace["x"], column[value]].tolist(), abs=1e-12)
+        if value == "all stimuli":
+            upper = rows.loc[trace["x"], "best_layer_ci_high"] - rows.loc[trace["x"], "best_layer_score"]
+            assert trace["error_y"]["array"] == pytest.approx(upper.tolist(), abs=1e-12)
         for area, hover in zip(trace["x"], trace["hovertext"]):
             assert f"best layer {rows.loc[area, 'best_layer']}:" in hover
     # Each point's hover carries its group's contrast at that population, with the table's q.
@@ -148,7 +154,7 @@ def test_the_interactive_best_layer_figure_holds_the_tables(groups_run, tables):
                          & (contrasts["area"] == "VISl") & (contrasts["depth"] == 275)].iloc[0]  # fmt: skip
     assert contrast["contrast"] == "readout − random init"
     for group in ("readout", "random init"):
-        hover = traces[(group, "main", 275)]["hovertext"][1]
+        hover = traces[(group, "main", 275, "held-out")]["hovertext"][1]
         assert f"{contrast['contrast']}: difference {contrast['difference']:+.4f}, p {contrast['p']:.3g}, q {contrast['q']:.3g}" in hover
 
 

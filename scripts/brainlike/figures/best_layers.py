@@ -1,10 +1,11 @@
 """The best-layer summary: each group's held-out best layer per area, its contrasts and the hierarchy.
 
 One panel per depth; areas along x in the config's order (the hierarchy the user lists). Per group
-and pathway, the score at its held-out best layer (the layer chosen most often on one half of the
-stimuli; group median on all stimuli) with a stimulus-bootstrap interval, the layer's name beside
-it; each contrast's q (its held-out best-layer difference, FDR within the contrast table) above
-the area. The legend gives each group × pathway's hierarchy ρ (areas' order vs the best layer's
+and pathway, at its best layer (the layer chosen most often on one half of the stimuli): the
+held-out score (filled marker: chosen on one half, scored on the other, which reuses no data), and
+beside it the group median on all stimuli with its stimulus-bootstrap interval (open marker: an
+in-sample value, higher than the held-out one by the selection's optimism); the layer's name
+beside them; each contrast's q (its held-out best-layer difference) above the area. The legend gives each group × pathway's hierarchy ρ (areas' order vs the best layer's
 relative depth) with its interval.
 """
 
@@ -30,8 +31,9 @@ def best_layer_summary(
     best: pd.DataFrame, contrasts: pd.DataFrame, areas: list[str], palette: dict[str, str], comparison: str, title: str
 ):  # fmt: skip
     """``best``: the group best-layer table of one stimulus; ``contrasts``: the contrast table's
-    held-out best-layer rows of that stimulus. Each errorbar container is labelled
-    ``<group>|<pathway>`` (x: area positions), so its values can be read back."""
+    held-out best-layer rows of that stimulus. Each errorbar container (the all-stimuli score and
+    its interval) is labelled ``<group>|<pathway>`` and each held-out marker line
+    ``<group>|<pathway>|held-out`` (x: area positions), so their values can be read back."""
     if contrasts.empty:
         contrasts = pd.DataFrame(columns=["contrast", "area", "depth", "pathway", "q"])
     depths = sorted(best["depth"].unique())
@@ -50,15 +52,19 @@ def best_layer_summary(
             rows = at_depth[(at_depth["group"] == key[0]) & (at_depth["pathway"] == key[1])]
             rows = rows.assign(x=rows["area"].map(position) + offset[key]).sort_values("x")
             interval = [rows["best_layer_score"] - rows["best_layer_ci_low"], rows["best_layer_ci_high"] - rows["best_layer_score"]]
-            container = ax.errorbar(rows["x"], rows["best_layer_score"], yerr=interval, color=colour[key[0]],
+            beside = rows["x"] + 0.3 * 0.8 / max(len(series), 1)  # the all-stimuli value next to the held-out one
+            container = ax.errorbar(beside, rows["best_layer_score"], yerr=interval, color=colour[key[0]],
                                     marker=MARKERS[pathways.index(key[1]) % len(MARKERS)], linestyle="none",
                                     markersize=5, capsize=2)  # fmt: skip
             container.set_label(f"{key[0]}|{key[1]}")
-            for x, y, layer in zip(rows["x"], rows["best_layer_score"], rows["best_layer"]):
+            container.lines[0].set_markerfacecolor("white")
+            ax.plot(rows["x"], rows["best_layer_held_out_score"], color=colour[key[0]], linestyle="none", markersize=5,
+                    marker=MARKERS[pathways.index(key[1]) % len(MARKERS)], label=f"{key[0]}|{key[1]}|held-out")  # fmt: skip
+            for x, y, layer in zip(rows["x"], rows["best_layer_held_out_score"], rows["best_layer"]):
                 ax.annotate(short_layer(layer), (x, y), xytext=(3, -8), textcoords="offset points", fontsize=5,
                             color=colour[key[0]])  # fmt: skip
-        top = at_depth["best_layer_ci_high"].max()
-        bottom = min(0, at_depth["best_layer_ci_low"].min())
+        top = np.nanmax([at_depth["best_layer_ci_high"].max(), at_depth["best_layer_held_out_score"].max()])
+        bottom = np.nanmin([0, at_depth["best_layer_ci_low"].min(), at_depth["best_layer_held_out_score"].min()])
         marks = contrasts[contrasts["depth"] == depth]
         for area in areas:
             lines = [f"C{numbers[row.contrast]} {row.pathway}: q={row.q:.2g}"
@@ -68,7 +74,7 @@ def best_layer_summary(
         ax.set_xticks(range(len(areas)), areas)
         ax.set_title(f"{depth} µm")
         ax.set_ylim(top=top + 0.3 * (top - bottom))
-    axes[0, 0].set_ylabel(f"{LABELS[comparison]} at the held-out best layer")
+    axes[0, 0].set_ylabel(f"{LABELS[comparison]} at the best layer:\nheld-out (filled), all stimuli (open, interval)")
     handles = []
     for group, pathway in series:
         rows = best[(best["group"] == group) & (best["pathway"] == pathway)]

@@ -142,8 +142,10 @@ def interactive_best_layers(
     best: pd.DataFrame, contrasts: pd.DataFrame, areas: list[str], palette: dict[str, str], comparison: str, title: str
 ) -> go.Figure:  # fmt: skip
     """``best``: the group best-layer table of one stimulus; ``contrasts``: the contrast table's
-    held-out best-layer rows of that stimulus. Each trace's ``meta`` holds its group, pathway and
-    depth (x: areas, y: ``best_layer_score``), so its values can be read back."""
+    held-out best-layer rows of that stimulus. Per group, pathway and depth two traces: the held-out
+    score at the best layer (filled; ``meta.value`` "held-out", y: ``best_layer_held_out_score``) and
+    the all-stimuli score with its interval (open; "all stimuli", y: ``best_layer_score``). Each
+    trace's ``meta`` holds its group, pathway, depth and value, so its values can be read back."""
     if contrasts.empty:
         contrasts = pd.DataFrame(columns=["contrast", "group_a", "group_b", "area", "depth", "pathway", "difference", "p", "q"])
     depths = sorted(best["depth"].unique())
@@ -172,19 +174,27 @@ def interactive_best_layers(
                 for row in rows.itertuples()
             ]  # fmt: skip
             figure.add_trace(go.Scatter(
-                x=rows["area"].tolist(), y=rows["best_layer_score"].tolist(), mode="markers+text",
+                x=rows["area"].tolist(), y=rows["best_layer_held_out_score"].tolist(), mode="markers+text",
                 text=[short_layer(layer) for layer in rows["best_layer"]], textposition="top center",
                 textfont={"size": 8, "color": colour[group]}, name=names[(group, pathway)], legendgroup=f"{group}|{pathway}",
                 showlegend=row_number == 1, offsetgroup=f"{group}|{pathway}",
                 marker={"color": colour[group], "symbol": symbols[pathway], "size": 9},
+                hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+                meta={"group": group, "pathway": pathway, "depth": int(depth), "value": "held-out"},
+            ), row=row_number, col=1)  # fmt: skip
+            figure.add_trace(go.Scatter(
+                x=rows["area"].tolist(), y=rows["best_layer_score"].tolist(), mode="markers",
+                name=names[(group, pathway)], legendgroup=f"{group}|{pathway}", showlegend=False,
+                offsetgroup=f"{group}|{pathway}",
+                marker={"color": colour[group], "symbol": f"{symbols[pathway]}-open", "size": 7},
                 error_y={"type": "data", "symmetric": False, "thickness": 1,
                          "array": (rows["best_layer_ci_high"] - rows["best_layer_score"]).tolist(),
                          "arrayminus": (rows["best_layer_score"] - rows["best_layer_ci_low"]).tolist()},
                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-                meta={"group": group, "pathway": pathway, "depth": int(depth)},
+                meta={"group": group, "pathway": pathway, "depth": int(depth), "value": "all stimuli"},
             ), row=row_number, col=1)  # fmt: skip
     figure.update_xaxes(categoryorder="array", categoryarray=areas, showticklabels=True)
-    figure.update_yaxes(title_text=f"{LABELS[comparison]} at the held-out best layer")
+    figure.update_yaxes(title_text=f"{LABELS[comparison]} at the best layer:<br>held-out (filled), all stimuli (open, interval)")
     figure.update_layout(
         title=title, height=120 + 360 * len(depths), autosize=True, template="plotly_white",
         scattermode="group", scattergap=0.3, legend={"title": {"text": "group · pathway: hierarchy ρ<br>per depth (" + ", ".join(f"{d} µm" for d in depths) + ")"}},
