@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from brainlike.frame import leading_first
+from brainlike.frame import guard_corrections, leading_first
 from brainlike.inference import table_q
 from brainlike.logs import to_file
 from brainlike.populations import read_metadata
@@ -40,8 +40,7 @@ for path in snakemake.input.responses:
     )
 described = pd.DataFrame(populations)
 table = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
-# A ratio to a ceiling that chance could have produced is not interpretable: flag it.
-table["ceiling_above_chance"] = table["ceiling_p"] < snakemake.params.alpha
+table = guard_corrections(table, snakemake.params.alpha, snakemake.params.ceiling_floor)
 table = table.merge(described, on=KEY, how="left", validate="many_to_one")
 table["q"], table["q_method"] = table_q(table, snakemake.params.fdr_family)
 table["area_note"] = table["area"].map(snakemake.params.area_notes).fillna("")

@@ -112,7 +112,7 @@ def test_each_reference_figure_draws_the_table_and_switches_to_noise_corrected(b
         page.wait_for_timeout(300)
         (switched,) = rendered(page)
         check_drawn(switched, path.name + " (noise-corrected)")
-        corrected = rows[rows["ceiling_above_chance"]]
+        corrected = rows[rows["noise_corrected_flag"] == ""]
         assert not corrected.empty
         for area, at_area in corrected.groupby("area"):
             at_area = at_area.sort_values("layer_index")

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binom
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
@@ -17,11 +18,12 @@ from brainlike.encoding import (
     ReliableCells,
     cross_validated_predictions,
     encode_layers,
+    fold_mean_r,
     use_device,
 )
+from brainlike.frame import Statistics
 from brainlike.populations import split_half_correlations
 from brainlike.resampling import design
-from brainlike.frame import Statistics
 
 ENCODING = Encoding(alphas=tuple(np.logspace(-2, 4, 13)), folds=5, inner_folds=4, reliability_threshold=0.3,
                     reliability_splits=20, cell_chunk=7)  # fmt: skip
@@ -204,3 +206,39 @@ def test_a_tensor_under_two_pathways_is_fitted_once_and_scored_alike(monkeypatch
     np.testing.assert_array_equal(resamples["bootstrap"][..., 0], resamples["bootstrap"][..., 2])
     np.testing.assert_array_equal(resamples["halvings"][..., 0], resamples["halvings"][..., 2])
     assert rows.loc[0, "score"] > rows.loc[1, "score"]
+
+
+def test_fold_mean_r_against_numpy_fold_by_fold():
+    rng = np.random.default_rng(12)
+    predictions, targets = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
+    fold_of = np.repeat(np.arange(5), 6)
+    rows = rng.integers(0, 30, size=30)  # a bootstrap draw, repeats and all
+    expected = []
+    for column in range(4):
+        per_fold = []
+        for fold in range(5):
+            chosen = rows[fold_of[rows] == fold]
+            if len(chosen) >= 3:
+                per_fold.append(np.corrcoef(predictions[chosen, column], targets[chosen, column])[0, 1])
+        expected.append(np.mean(per_fold))
+    np.testing.assert_allclose(fold_mean_r(predictions, targets, fold_of, rows), expected, rtol=1e-12)
+
+
+def test_an_uninformative_layer_scores_zero_and_its_p_is_valid():
+    """Cells that read features the layer does not have, 120 seeds: the median score is 0 within
+    its Monte Carlo interval (r pooled over folds gave about −0.14), and p ≤ α no more often than α
+    (conservative, not uniform: see PredictionBlock.p_observed)."""
+    settings = dataclasses.replace(SETTINGS, stimulus_bootstraps=0, best_layer_folds=0)
+    scores, p = [], []
+    for seed in range(120):
+        rng = np.random.default_rng(seed)
+        population, _ = planted_population(rng, rng.normal(size=(118, 10)), 0.5, "V1", cells=30)
+        layer = rng.normal(size=(118, 10))
+        table, _ = encode_layers([population], [layer @ layer.T], np.array(["main"]), settings, ENCODING, "natural_scenes", 0)
+        scores.append(table["score"].iloc[0])
+        p.append(table["p"].iloc[0])
+    scores, p = np.array(scores), np.array(p)
+    standard_error = scores.std(ddof=1) / np.sqrt(len(scores))
+    assert abs(np.mean(scores)) < 3 * standard_error, (np.mean(scores), standard_error)
+    for alpha in (0.05, 0.1, 0.25, 0.5):
+        assert np.sum(p <= alpha) <= binom.ppf(0.9995, len(p), alpha), (alpha, np.mean(p <= alpha))

@@ -66,7 +66,8 @@ def test_inference_on_the_planted_layer(table, stimulus, area):
         assert planted["ci_low_stimuli"] < planted["score"] < planted["ci_high_stimuli"]
         assert planted["ci_low_containers"] < planted["score"] < planted["ci_high_containers"] + 0.05
         assert planted["ceiling_above_chance"]
-        assert planted["score_noise_corrected"] == pytest.approx(planted["score"] / planted["ceiling_median"])
+        assert planted["noise_corrected_flag"] == ""
+        assert planted["score_noise_corrected"] == pytest.approx(planted["score"] / planted["ceiling_noise_free"])
 
 
 def test_between_animal_bounds_equal_rsatoolbox(workflow_run, table):
@@ -112,9 +113,15 @@ def test_table_describes_populations(table):
     ]  # fmt: skip
     for column in ("score_sd", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers", "ci_high_containers", "p", "q",
                    "best_layer_selected", "best_layer_held_out_score", "ceiling_median", "ceiling_sd", "ceiling_p",
-                   "ceiling_lower", "ceiling_upper", "ceiling_above_chance", "score_noise_corrected", "cells",
+                   "ceiling_lower", "ceiling_upper", "ceiling_above_chance", "ceiling_noise_free", "cells",
                    "containers", "stimuli", "ci_method", "p_method", "best_layer_method", "ceiling_bound_method"):  # fmt: skip
         assert table[column].notna().all(), column
+    # A noise-corrected score only where the ceiling is reliably above the floor, else the reason.
+    usable = table["noise_corrected_flag"] == ""
+    assert table.loc[usable, "score_noise_corrected"].notna().all()
+    assert table.loc[~usable, "score_noise_corrected"].isna().all()
+    floored = (table["ceiling_noise_free"] < small_config()["statistics"]["ceiling_floor"]) | ~table["ceiling_above_chance"]
+    assert (~usable == floored).all()
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)

@@ -117,6 +117,7 @@ def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, orders: np.ndarra
     ceilings = np.sqrt(np.clip(per_split, 0, None))  # a split whose halves share nothing: ceiling 0
     null = _paired_null(half_b[:1], half_a[:1], orders)[:, 0]
     return {
+        "ceiling_noise_free": float(np.median(ceilings)),
         "ceiling_median": float(np.median(ceilings)),
         "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
         "ceiling_splits": len(per_split),

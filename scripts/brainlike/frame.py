@@ -221,18 +221,42 @@ def metric_table(
 ) -> pd.DataFrame:  # fmt: skip
     """One row per population × layer with each population's ceiling (``ceilings``: one dict of
     ceiling columns per population, None where there is none); ``noise_corrected`` (populations ×
-    layers) where the metric corrects per cell, else the score over ``ceiling_median``."""
+    layers) where the metric corrects per cell, else the score over ``ceiling_noise_free`` (the score
+    a model equal to the noise-free response reaches), so every metric's corrected score is on one
+    scale: 1 for such a model."""
     table = resampled.table(keys, pathways, statistics.ci_level, container_notes, flags)
     if ceilings is not None:
         ceiling = pd.DataFrame([{**key, **values} for key, values in zip(keys, ceilings)])
         table = table.merge(ceiling, on=list(keys[0]), how="left", validate="many_to_one")
     if noise_corrected is not None:
         table["score_noise_corrected"] = np.ravel(noise_corrected)
-    elif "ceiling_median" in table:
-        table["score_noise_corrected"] = table["score"] / table["ceiling_median"]
+    elif "ceiling_noise_free" in table:
+        table["score_noise_corrected"] = table["score"] / table["ceiling_noise_free"]
     else:
         table["score_noise_corrected"] = np.nan
     return table.assign(**methods)
+
+
+def guard_corrections(table: pd.DataFrame, alpha: float, floor: float) -> pd.DataFrame:
+    """The table with ``ceiling_above_chance`` and ``score_noise_corrected`` kept only where the
+    ceiling is reliably above ``floor``: its p below ``alpha`` and its noise-free value
+    (``ceiling_noise_free``) at least ``floor``. Elsewhere the corrected score is NaN, and
+    ``noise_corrected_flag`` says why: a ratio to a ceiling near zero would be noise (a noise-free
+    model's would read 114 at a split-half τ of 0.001)."""
+    ceiling, p = table["ceiling_noise_free"].to_numpy(dtype=float), table["ceiling_p"].to_numpy(dtype=float)
+    above = p < alpha
+    flag = np.select(
+        [np.isnan(ceiling), np.isnan(p), ~above, ceiling < floor],
+        [
+            "no ceiling for this population",
+            "no ceiling p (statistics.permutations: 0), so the ceiling is not shown above chance",
+            f"ceiling not above chance (ceiling_p ≥ statistics.alpha = {alpha})",
+            f"ceiling below statistics.ceiling_floor = {floor} (ceiling_noise_free)",
+        ],
+        "",
+    )
+    corrected = table["score_noise_corrected"].where(flag == "")
+    return table.assign(ceiling_above_chance=above, score_noise_corrected=corrected, noise_corrected_flag=flag)
 
 
 def labelled_table(table: pd.DataFrame, layers: list[dict], stimulus: str, model: str, weights: str, metric: str) -> pd.DataFrame:

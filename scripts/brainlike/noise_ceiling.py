@@ -26,6 +26,20 @@ from .rdm import MIN_CONTAINERS, containers_note
 CORRELATION_METHODS = ("spearman", "pearson")
 
 
+def noise_free_score(split_half: np.ndarray, method: str) -> np.ndarray:
+    """The score against one half that a model equal to the population's noise-free response would
+    reach, from the comparison of two halves (each the shared signal plus independent noise): √r
+    for Pearson r, and through the Gaussian relations of τ (Greiner: τ = (2/π) arcsin r) and of
+    Spearman's ρ (ρ = (6/π) arcsin(r/2)) for the rank comparisons. A negative split-half value (no
+    shared signal) gives 0."""
+    clipped = np.clip(split_half, 0, None)
+    if method in ("tau-a", "tau-b"):
+        return 2 / np.pi * np.arcsin(np.sqrt(np.sin(np.pi * clipped / 2)))
+    if method == "spearman":
+        return 6 / np.pi * np.arcsin(np.sqrt(2 * np.sin(np.pi * clipped / 6)) / 2)
+    return np.sqrt(clipped)
+
+
 def split_half(
     halves_a: np.ndarray,
     halves_b: np.ndarray,
@@ -51,9 +65,11 @@ def split_half(
         orders = permutations[start : start + batch]
         null[start : start + batch] = compare(halves_a[0], permuted_vectors(halves_b[0], orders), method, device)[0]
     observed = per_split[0]
+    noise_free = noise_free_score(per_split, method)
     if correct:
         per_split = spearman_brown(per_split)
     return {
+        "ceiling_noise_free": float(np.median(noise_free)),
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),

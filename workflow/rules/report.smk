@@ -29,6 +29,7 @@ rule tables:
     params:
         area_notes=config["data"]["area_notes"],
         alpha=config["statistics"]["alpha"],
+        ceiling_floor=config["statistics"]["ceiling_floor"],
         fdr_family=config["statistics"]["fdr_family"],
     script:
         "../../scripts/tables.py"

@@ -63,8 +63,8 @@ def interactive_scores(
     for column, area in enumerate(areas, start=1):
         panel = scores[scores["area"] == area]
         for view, (model_column, group_prefix) in VIEWS.items():
-            if view == "noise-corrected" and not panel.iloc[0]["ceiling_above_chance"]:
-                continue  # a ratio to a ceiling chance could have produced: no noise-corrected view
+            if view == "noise-corrected" and panel.iloc[0]["noise_corrected_flag"]:
+                continue  # a ratio to a ceiling near zero or one chance could have produced: no noise-corrected view
             shown = view == "raw"
             added = []
             for group in present:

@@ -13,6 +13,8 @@ the τ table).
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -161,10 +163,11 @@ def scores_over_layers(
             ax = axes[row, column]
             panel = scores[scores["area"] == area]
             ceiling = panel.iloc[0]
-            if corrected and not ceiling["ceiling_above_chance"]:
-                # A ratio to a ceiling chance could have produced would dwarf every other panel.
-                ax.text(0.5, 0.5, f"ceiling not above chance\n(p = {ceiling['ceiling_p']:.3g}):\nno noise-corrected score",
-                        transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3")  # fmt: skip
+            if corrected and ceiling["noise_corrected_flag"]:
+                # A ratio to a ceiling near zero or one chance could have produced: noise, not a score.
+                reason = textwrap.fill(ceiling["noise_corrected_flag"], 28)
+                ax.text(0.5, 0.5, f"no noise-corrected score:\n{reason}", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=7, color="0.3")  # fmt: skip
             else:
                 _draw_panel(ax, family, panel, group_scores, groups, family_models, area, depth, corrected, colour, style)
             ax.set_xticks(range(len(family.ticks)), family.ticks, rotation=90, fontsize=7)
