@@ -91,7 +91,7 @@ def planted_population(rng, layer: np.ndarray, noise: float, area: str, trials: 
     responses = drive[None] + noise * rng.normal(size=(trials, *drive.shape))
     orders = design(len(layer), False).relabellings(rng, 99)
     population = ReliableCells.from_responses({"area": area, "depth": 175}, responses, np.repeat([1, 2, 3], cells // 3),
-                                           ENCODING, seed=5, stimulus="natural_scenes", orders=orders)  # fmt: skip
+                                           ENCODING, seed=5, stimulus="natural_scenes", relabellings=orders)  # fmt: skip
     return population, drive
 
 
@@ -124,7 +124,7 @@ def test_unreliable_population_and_constant_layer_are_not_scored():
     layer = rng.normal(size=(n, 10))
     reliable, _ = planted_population(rng, layer, 0.5, "V1")
     silent = ReliableCells.from_responses({"area": "LM", "depth": 175}, np.zeros((8, n, 10)), np.repeat([1, 2], 5), ENCODING,
-                                       seed=5, stimulus="natural_scenes", orders=np.empty((0, n), dtype=int))  # fmt: skip
+                                       seed=5, stimulus="natural_scenes", relabellings=design(n, False).relabellings(rng, 0))  # fmt: skip
     assert len(silent.reliability) == 0
     grams = [layer @ layer.T, np.full((n, n), 4.0)]  # the second: one constant feature
     table, resamples = encode_layers([reliable, silent], grams, np.array(["main", "main"]), SETTINGS, ENCODING,

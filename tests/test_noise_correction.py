@@ -16,6 +16,7 @@ from brainlike.encoding import Encoding, ReliableCells, encode_layers
 from brainlike.frame import Statistics, guard_corrections
 from brainlike.noise_ceiling import split_half
 from brainlike.rdm import population_rdms, rdms_from_pattern_stack, upper
+from brainlike.resampling import Relabellings
 from brainlike.rsa import BrainRDMs, score_layers
 from brainlike.splits import random_splits
 
@@ -28,6 +29,7 @@ NOISE = {"rsa": [0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0], "cka": [1.5, 3.0, 5.0, 8.0]
 # ceiling's own sampling error (per population SD 0.05 at 0.2, 0.15 at 0.12 for rsa) widens it, so
 # the mean over seeds is held to 0.05 where that error is small and to 0.1 below.
 SEEDS = 6
+NO_RELABELLINGS = Relabellings(np.arange(N_STIMULI), np.empty((0, N_STIMULI), dtype=int))
 STATISTICS = Statistics(seed=1, stimulus_bootstraps=0, permutations=0, ci_level=0.9, best_layer_folds=0)
 
 
@@ -47,7 +49,7 @@ def rsa_corrected(seed: int, noise: float) -> tuple[float, float]:
     kinds = np.asarray(descriptors["kind"])
     vectors = upper(rdms)
     brain = BrainRDMs({"area": "A", "depth": 0}, vectors[kinds == "half_a"], vectors[:0], 2, vectors[kinds == "all"][0])
-    ceiling = split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], "tau-a", False, np.empty((0, N_STIMULI)))
+    ceiling = split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], "tau-a", False, NO_RELABELLINGS)
     model = upper(rdms_from_pattern_stack(signal[None]))
     table, _ = score_layers([brain], model, np.array(["main"]), STATISTICS, "tau-a", "s", [ceiling])
     return table["ceiling_noise_free"].iloc[0], table["score_noise_corrected"].iloc[0]
@@ -67,7 +69,7 @@ ENCODING = Encoding(alphas=(0.01, 0.1, 1.0, 10.0, 100.0), folds=5, inner_folds=5
 def ridge_corrected(seed: int, noise: float) -> tuple[float, float]:
     signal, responses, _ = population(seed, noise)
     cells = ReliableCells.from_responses({"area": "A", "depth": 0}, responses, np.repeat([1, 2], CELLS // 2), ENCODING, seed,
-                                         "s", np.empty((0, N_STIMULI), dtype=int))  # fmt: skip
+                                         "s", NO_RELABELLINGS)  # fmt: skip
     table, _ = encode_layers([cells], [signal @ signal.T], np.array(["main"]), STATISTICS, ENCODING, "s", 0)
     return table["ceiling_noise_free"].iloc[0], table["score_noise_corrected"].iloc[0]
 

@@ -52,7 +52,7 @@ def test_captions_say_how_the_numbers_were_computed(workflow_run, report):
     config = yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())
     caption = results["results/figures/rsa/natural_movie_one/175um.png"]["caption"]
     assert config["rsa"]["comparison"] in caption and "natural_movie_one" in caption and "175 µm" in caption
-    assert f"{config['rsa']['splits']} trial halvings" in caption and "p_method" in caption
+    assert f"{config['statistics']['splits']} trial halvings" in caption and "p_method" in caption
     assert results["results/figures/rsa/natural_movie_one/175um_noise_corrected.png"]["labels"]["view"] == "noise-corrected"
 
 
@@ -71,7 +71,8 @@ def test_provenance_lists_software_recordings_and_the_config(workflow_run):
         assert all(f"experiment_id {r['experiment_id']}," in v for r, v in zip(population["recordings"], listed))
     assert table.loc[table["section"] == "workflow", "value"].iloc[0]
     written = yaml.safe_load((workflow_run / "results" / "provenance" / "config.yaml").read_text())
-    assert written["rsa"] == yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())["rsa"]
+    config = yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())
+    assert written["rsa"] == config["rsa"] and written["statistics"] == config["statistics"]
 
 
 def test_weight_files_are_listed_with_their_sha256(tmp_path):

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .frame import Plan, Statistics, metric_table, resample
-from .inference import PERMUTED_ENTRIES, permutation_p
+from .inference import PERMUTED_ENTRIES
 from .rdm import container_draws, containers_note
-from .resampling import ceiling_relabellings
+from .resampling import Relabellings, ceiling_relabellings
 from .seeds import Stream, labelled_rng
 from .splits import half_means
 
@@ -88,25 +88,7 @@ def debiased_cka(first: np.ndarray, second: np.ndarray, keep: np.ndarray | None 
     return _ratio(_hsic(k, l_, n), _self_hsic(k, n), _self_hsic(l_, n))
 
 
-def _paired_null(relabelled: np.ndarray, fixed: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """orders × k: CKA of each of ``relabelled`` (k, n, n), relabelled by each order, with its
-    partner in ``fixed``."""
-    n = fixed.shape[-1]
-    moved, kept = _off_diagonal(relabelled, None), _off_diagonal(fixed, None)
-    total_m, total_k = moved.sum(axis=(1, 2)), kept.sum(axis=(1, 2))
-    rows_m, rows_k = moved.sum(axis=2), kept.sum(axis=2)
-    self_m, self_k = _self_hsic(_parts(moved), n), _self_hsic(_parts(kept), n)
-    null = np.empty((len(orders), len(fixed)))
-    for index, order in enumerate(orders):
-        trace = np.einsum("kij,kij->k", moved[:, order[:, None], order[None, :]], kept)
-        cross = np.einsum("ki,ki->k", rows_m[:, order], rows_k)
-        hsic = (trace + total_m * total_k / ((n - 1) * (n - 2)) - 2 / (n - 2) * cross) / (n * (n - 3))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            null[index] = np.where(self_m * self_k > 0, hsic / np.sqrt(np.abs(self_m * self_k)), np.nan)
-    return null
-
-
-def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, orders: np.ndarray, relabelling_method: str) -> dict:
+def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, relabellings: Relabellings, relabelling_method: str) -> dict:
     """The ceiling of a score that compares a layer with half-trial responses: √ of the CKA of the
     two halves of every split (splits × n × n centred Gram matrices each), the CKA that the
     population's noise-free response would reach with one half when the halves' noise is
@@ -115,13 +97,16 @@ def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, orders: np.ndarra
     (whether the halves share stimulus structure at all)."""
     per_split = np.array([debiased_cka(a[None], b[None])[0, 0] for a, b in zip(half_a, half_b)])
     ceilings = np.sqrt(np.clip(per_split, 0, None))  # a split whose halves share nothing: ceiling 0
-    null = _paired_null(half_b[:1], half_a[:1], orders)[:, 0]
+    window = np.ix_(relabellings.window, relabellings.window)
+    fixed = half_a[:1, window[0], window[1]]
+    observed = debiased_cka(fixed, half_b[:1, window[0], window[1]])[0, 0]
+    null = np.array([debiased_cka(fixed, half_b[:1, order[:, None], order[None, :]])[0, 0] for order in relabellings.orders])
     return {
         "ceiling_noise_free": float(np.median(ceilings)),
         "ceiling_median": float(np.median(ceilings)),
         "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
         "ceiling_splits": len(per_split),
-        "ceiling_p": permutation_p(float(per_split[0]), null) if len(orders) else float("nan"),
+        "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": "√(split-half debiased linear CKA), median over splits",
         "ceiling_p_method": f"one-sided; the first split's CKA between its halves against the same under {relabelling_method} of its B half",
     }
@@ -168,11 +153,7 @@ class GramBlock:
         self.brains = np.concatenate([population.half_a for population in populations])  # (populations·splits) × n × n
         self.all_trials = np.stack([population.all_trials for population in populations])  # populations × n × n
         self.relabelling_batch = max(1, PERMUTED_ENTRIES // max(layers.size, 1))
-        n = layers.shape[-1]
-        # A relabelling moves neither self-similarity: they and the brains' parts are computed once.
         self._zeroed = _off_diagonal(layers, None)
-        self._brain_parts = _parts(_off_diagonal(self.all_trials, None))
-        self._self_layers, self._self_brains = _self_hsic(_parts(self._zeroed), n), _self_hsic(self._brain_parts, n)
 
     def _split(self, split: int) -> np.ndarray:
         n = self.layers.shape[-1]
@@ -187,16 +168,21 @@ class GramBlock:
         drawn = self._split(index)[:, draw[:, None], draw[None, :]]
         return debiased_cka(drawn, self.layers[:, draw[:, None], draw[None, :]], keep)
 
-    def p_observed(self) -> np.ndarray:
-        """The CKA of each layer with the population's all-trial responses."""
-        return debiased_cka(self.all_trials, self.layers)
+    def p_observed(self, window: np.ndarray) -> np.ndarray:
+        """The CKA of each layer with the population's all-trial responses, on the window."""
+        index = np.ix_(window, window)
+        return debiased_cka(self.all_trials[:, index[0], index[1]], self.layers[:, index[0], index[1]])
 
-    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
-        """The CKA with the all-trial responses, every layer's Gram matrix relabelled by each order."""
-        n, count = self.layers.shape[-1], len(self.layers)
-        permuted = self._zeroed[:, orders[:, :, None], orders[:, None, :]]  # layers × orders × n × n
-        hsic = _hsic(_parts(permuted.reshape(-1, n, n)), self._brain_parts, n)  # (layers·orders) × populations
-        cka = _ratio(hsic, np.repeat(self._self_layers, len(orders)), self._self_brains).reshape(count, len(orders), -1)
+    def on_relabellings(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        """The CKA with the all-trial responses at the window, every layer's Gram matrix at each
+        order's stimuli (the unbiased HSIC is unchanged by where the features were centred)."""
+        m, count = len(window), len(self.layers)
+        index = np.ix_(window, window)
+        brain_parts = _parts(_off_diagonal(self.all_trials[:, index[0], index[1]], None))
+        permuted = self._zeroed[:, orders[:, :, None], orders[:, None, :]].reshape(-1, m, m)  # (layers·orders) × m × m
+        layer_parts = _parts(permuted)
+        hsic = _hsic(layer_parts, brain_parts, m)  # (layers·orders) × populations
+        cka = _ratio(hsic, _self_hsic(layer_parts, m), _self_hsic(brain_parts, m)).reshape(count, len(orders), -1)
         return cka.transpose(1, 2, 0)
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:

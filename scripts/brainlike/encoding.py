@@ -35,13 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .correlation import columnwise_r, relabelled_columnwise_r
+from .correlation import columnwise_r
 from .frame import Plan, Statistics, metric_table, resample
-from .inference import permutation_p
 from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
+from .resampling import Relabellings
 from .seeds import Stream, labelled_rng
-from .splits import random_splits
+from .splits import half_means, random_splits
 
 LABEL = "ridge"
 # Relabellings of the held-out predictions scored per call: each costs one pass over the cells.
@@ -89,22 +89,20 @@ class ReliableCells:
     reliable: np.ndarray  # indices of the reliable cells among all cells
     container_ids: np.ndarray  # all cells
     best_reliability: float
-    # p of the median split-half r over all cells against the same with the B halves relabelled
+    # p of the first split's median split-half r over all cells against the same with its B half relabelled
     reliability_p: float
 
     @classmethod
     def from_responses(
         cls, key: dict, responses: np.ndarray, container_ids: np.ndarray, encoding: Encoding, seed: int, stimulus: str,
-        orders: np.ndarray,
+        relabellings: Relabellings,
     ) -> ReliableCells:  # fmt: skip
-        """``orders``: relabellings of the stimuli for the p of the population's reliability."""
+        """``relabellings``: of the stimuli, for the p of the population's reliability."""
         labels = (stimulus, key["area"], key["depth"])
         splits = random_splits(labelled_rng(seed, Stream.RELIABILITY, *labels), encoding.reliability_splits, *responses.shape[:2])
         split_half = split_half_correlations(responses, splits)
         reliability = spearman_brown(split_half)
         reliable = np.flatnonzero(reliability >= encoding.reliability_threshold)
-        observed = float(np.median(split_half))
-        null = np.median(split_half_correlations(responses, splits, orders), axis=1) if len(orders) else np.empty(0)
         return cls(
             key,
             responses[:, :, reliable].mean(axis=0),
@@ -112,8 +110,20 @@ class ReliableCells:
             reliable,
             container_ids,
             float(np.nanmax(reliability)) if reliability.size else float("nan"),
-            permutation_p(observed, null) if len(orders) else float("nan"),
+            _reliability_p(responses, splits[0], relabellings) if len(relabellings) else float("nan"),
         )
+
+
+def _reliability_p(responses: np.ndarray, split: np.ndarray, relabellings: Relabellings) -> float:
+    """p of the median over all cells of one split's split-half r (0 for a cell constant in a half)
+    against the same with the B half relabelled."""
+    a, b = half_means(responses, split)
+    window = relabellings.window
+
+    def median_r(b_rows: np.ndarray) -> float:
+        return float(np.median(np.nan_to_num(columnwise_r(b[b_rows], a[window]), nan=0.0)))
+
+    return float(relabellings.p(median_r(window), np.array([median_r(order) for order in relabellings.orders])))
 
 
 def centred_kernels(gram: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -222,18 +232,19 @@ class PredictionBlock:
                    for columns, cells in zip(self.owners, self.cell_draws)]  # fmt: skip
         return self._at_positions(np.asarray(medians))
 
-    def p_observed(self) -> np.ndarray:
+    def p_observed(self, window: np.ndarray) -> np.ndarray:
         """The median over cells of r pooled over all stimuli. Relabelling the held-out predictions
         does not reproduce the dependence between folds that fitting creates (each fold's model is
         fitted on the others' responses), so no relabelling null of the fold-wise r is exact: within
         folds it is too narrow (p ≤ 0.05 in 17 % of null data); pooled over all stimuli the
         observed r is shifted down by each fold's training mean while the relabelled one is not,
         which makes this p valid but conservative. An exact p would refit per relabelling."""
-        return self._at_positions(_medians(columnwise_r(self.predictions, self.targets), self.owners))
+        return self._at_positions(_medians(columnwise_r(self.predictions[window], self.targets[window]), self.owners))
 
-    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
-        """The pooled r with the held-out predictions relabelled over all stimuli (not refitted)."""
-        null = np.stack([_medians(r, self.owners) for r in relabelled_columnwise_r(self.predictions, self.targets, orders)])
+    def on_relabellings(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        """The pooled r with the held-out predictions relabelled (not refitted)."""
+        targets = self.targets[window]
+        null = np.stack([_medians(columnwise_r(self.predictions[order], targets), self.owners) for order in orders])
         return self._at_positions(null)
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
@@ -304,8 +315,8 @@ def encode_layers(
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (
-                "one-sided; the median over all cells of the split-half r (mean over splits) against the same "
-                f"median under {plan.stimuli.relabelling_method(statistics.permutations)} of every B half"
+                "one-sided; the median over all cells of the first split's split-half r against the same under "
+                f"{plan.stimuli.relabelling_method(statistics.permutations)} of its B half"
             ),
             "ceiling_method": (
                 f"median √(split-half reliability, Spearman-Brown corrected) over the cells at or above "

@@ -24,9 +24,9 @@ from typing import Iterable, Protocol
 import numpy as np
 import pandas as pd
 
-from .inference import held_out_best_layer, percentile_interval, permutation_p
+from .inference import held_out_best_layer, percentile_interval
 from .logs import Progress
-from .resampling import Continuous, Exchangeable, design
+from .resampling import Continuous, Exchangeable, Relabellings, design
 from .seeds import Stream, labelled_rng
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Plan:
 
     stimuli: Exchangeable | Continuous
     draws: np.ndarray
-    orders: np.ndarray
+    relabellings: Relabellings
     halvings: np.ndarray
 
     @classmethod
@@ -87,7 +87,7 @@ class Plan:
                 f"{statistics.ci_level:.0%} percentile bootstrap: {self.stimuli.bootstrap_method(len(self.draws))}, "
                 f"{container_draws} container draws"
             ),
-            "p_method": "one-sided; " + p_of.format(relabellings=self.stimuli.relabelling_method(len(self.orders))),
+            "p_method": "one-sided; " + p_of.format(relabellings=self.stimuli.relabelling_method(len(self.relabellings))),
             "best_layer_method": (
                 f"{self.stimuli.halving_method(len(self.halvings))}, chosen per pathway on one half, scored on the other"
             ),
@@ -107,12 +107,13 @@ class LayerBlock(Protocol):
     def on_draw(self, index: int, draw: np.ndarray) -> np.ndarray:
         """Scores on stimulus-bootstrap draw ``index`` (stimulus indices, with repeats)."""
 
-    def p_observed(self) -> np.ndarray:
+    def p_observed(self, window: np.ndarray) -> np.ndarray:
         """The statistic the permutation p tests (the score, or a cheaper statistic of the same
-        relation whose null is exact under relabelling)."""
+        relation), on the stimuli ``window`` (``resampling.Relabellings``)."""
 
-    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
-        """orders × populations × layers: ``p_observed`` with the stimuli relabelled by each order."""
+    def on_relabellings(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        """orders × populations × layers: ``p_observed`` with the brain side at ``window`` and the
+        model side at each order's stimuli."""
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
         """Scores on one half (ascending stimulus indices) of halving ``fold``."""
@@ -180,7 +181,8 @@ def resample(
     """Every block's scores and resamples, placed among all ``layers`` (NaN where no block scores;
     a None block is a group of layers the metric found it cannot score)."""
     shape = (populations, layers)
-    per_block = len(plan.draws) + len(plan.orders) + len(plan.halvings)
+    relabellings = plan.relabellings
+    per_block = len(plan.draws) + len(relabellings) + len(plan.halvings)
     observed, score_sd, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     bootstrap = np.full((len(plan.draws),) + shape, np.nan)
     halvings = np.full((len(plan.halvings), 2) + shape, np.nan)
@@ -198,13 +200,14 @@ def resample(
             for index, draw in enumerate(plan.draws):
                 bootstrap[index][:, at] = block.on_draw(index, draw)
                 progress.advance(1)
-            if len(plan.orders):
-                null = np.empty((len(plan.orders), populations, len(at)))
-                for start in range(0, len(plan.orders), block.relabelling_batch):
-                    chunk = plan.orders[start : start + block.relabelling_batch]
-                    null[start : start + len(chunk)] = block.on_relabellings(chunk)
+            if len(relabellings):
+                null = np.empty((len(relabellings), populations, len(at)))
+                for start in range(0, len(relabellings), block.relabelling_batch):
+                    chunk = relabellings.orders[start : start + block.relabelling_batch]
+                    null[start : start + len(chunk)] = block.on_relabellings(relabellings.window, chunk)
                     progress.advance(len(chunk))
-                p[:, at] = np.where(np.isnan(observed[:, at]), np.nan, permutation_p(block.p_observed(), null))
+                tested = relabellings.p(block.p_observed(relabellings.window), null)
+                p[:, at] = np.where(np.isnan(observed[:, at]), np.nan, tested)
             for fold, halves in enumerate(plan.halvings):
                 for side, stimuli in enumerate(halves):
                     halvings[fold, side][:, at] = block.on_half(fold, stimuli)

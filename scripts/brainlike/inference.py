@@ -27,12 +27,13 @@ def _positions(n: int) -> np.ndarray:
     return positions
 
 
-def permuted_vectors(vectors: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """RDM vectors (..., pairs) with stimulus ``order[i]`` moved to place i, for one order (n,)
-    or several (k, n): (..., pairs) or (..., k, pairs)."""
-    n = orders.shape[-1]
-    rows, columns = np.triu_indices(n, k=1)
-    return vectors[..., _positions(n)[orders[..., rows], orders[..., columns]]]
+def permuted_vectors(vectors: np.ndarray, orders: np.ndarray, n_stimuli: int | None = None) -> np.ndarray:
+    """RDM vectors (..., pairs) with stimulus ``order[i]`` moved to place i, for one order (m,)
+    or several (k, m): (..., pairs of m) or (..., k, pairs of m). ``n_stimuli`` is the vectors'
+    stimulus count when an order picks only m of them (distinct), m by default."""
+    m = orders.shape[-1]
+    rows, columns = np.triu_indices(m, k=1)
+    return vectors[..., _positions(n_stimuli or m)[orders[..., rows], orders[..., columns]]]
 
 
 def bootstrap_pairs(draw: np.ndarray, n_stimuli: int) -> tuple[np.ndarray, np.ndarray]:

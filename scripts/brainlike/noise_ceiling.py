@@ -19,9 +19,10 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
-from .inference import PERMUTED_ENTRIES, permutation_p, permuted_vectors
+from .inference import PERMUTED_ENTRIES, permuted_vectors, sub_rdm_positions
 from .populations import spearman_brown
 from .rdm import MIN_CONTAINERS, containers_note
+from .resampling import Relabellings
 
 CORRELATION_METHODS = ("spearman", "pearson")
 
@@ -45,13 +46,13 @@ def split_half(
     halves_b: np.ndarray,
     method: str,
     correct: bool,
-    permutations: np.ndarray,
+    relabellings: Relabellings,
     device: str | None = None,
 ) -> dict:
     """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
 
-    ``permutations``: stimulus orders (count × stimuli) for the p-value, or an empty array;
-    ``device``: as for ``compare.compare``.
+    ``relabellings``: of the stimuli, for the p-value (none: no p); ``device``: as for
+    ``compare.compare``.
     """
     if correct and method not in CORRELATION_METHODS:
         raise ValueError(
@@ -59,12 +60,14 @@ def split_half(
             f"not {method}"
         )
     per_split = np.array([compare(a, b, method, device)[0, 0] for a, b in zip(halves_a, halves_b)])
-    null = np.empty(len(permutations))
+    n = int(round((1 + np.sqrt(1 + 8 * halves_a.shape[1])) / 2))  # stimuli of the RDM vectors
+    fixed = halves_a[0][sub_rdm_positions(relabellings.window, n)]
+    observed = compare(fixed, halves_b[0][sub_rdm_positions(relabellings.window, n)], method, device)[0, 0]
+    null = np.empty(len(relabellings))
     batch = max(1, PERMUTED_ENTRIES // halves_b.shape[1])
-    for start in range(0, len(permutations), batch):
-        orders = permutations[start : start + batch]
-        null[start : start + batch] = compare(halves_a[0], permuted_vectors(halves_b[0], orders), method, device)[0]
-    observed = per_split[0]
+    for start in range(0, len(relabellings), batch):
+        orders = relabellings.orders[start : start + batch]
+        null[start : start + batch] = compare(fixed, permuted_vectors(halves_b[0], orders, n), method, device)[0]
     noise_free = noise_free_score(per_split, method)
     if correct:
         per_split = spearman_brown(per_split)
@@ -73,7 +76,7 @@ def split_half(
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),
-        "ceiling_p": permutation_p(observed, null) if len(permutations) else float("nan"),
+        "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
     }
 

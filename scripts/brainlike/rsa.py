@@ -117,14 +117,16 @@ class RDMBlock:
         split = index % self.half_a.shape[1]
         return self.score(self.half_a[:, split, positions], self.layers[:, positions], weights=weights)
 
-    def p_observed(self) -> np.ndarray:
-        return self.score(self.all_trials, self.layers)
+    def p_observed(self, window: np.ndarray) -> np.ndarray:
+        positions = sub_rdm_positions(window, self.n)
+        return self.score(self.all_trials[:, positions], self.layers[:, positions])
 
-    def on_relabellings(self, orders: np.ndarray) -> np.ndarray:
+    def on_relabellings(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
         """Relabelling the model RDM equals relabelling the brain RDM, and each layer is relabelled
         once for every population."""
-        permuted = permuted_vectors(self.layers, orders)  # layers × orders × pairs
-        scores = self.score(self.all_trials, permuted.reshape(-1, permuted.shape[-1]))
+        permuted = permuted_vectors(self.layers, orders, self.n)  # layers × orders × pairs of the window
+        brain = self.all_trials[:, sub_rdm_positions(window, self.n)]
+        scores = self.score(brain, permuted.reshape(-1, permuted.shape[-1]))
         return scores.reshape(len(self.brains), len(self.layers), len(orders)).transpose(2, 0, 1)
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
