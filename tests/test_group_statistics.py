@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, binomtest, false_discovery_control
 
 from brainlike.group_statistics import (
     ModelScores,
@@ -89,12 +89,14 @@ def test_exact_permutation_p_equals_brute_force_enumeration():
         null.append(scores[in_a].mean(axis=0) - scores[~in_a].mean(axis=0))
     expected = (np.abs(np.array(null)) >= np.abs(observed) - 1e-12).mean(axis=0)
     assert len(null) == 35
+    # The reported difference is the tested one (means); the medians' difference stands beside it.
+    np.testing.assert_allclose(layer_rows["difference"], observed.ravel())
     medians = np.median(scores[:3], axis=0) - np.median(scores[3:], axis=0)
-    np.testing.assert_allclose(layer_rows["difference"], medians.ravel())
+    np.testing.assert_allclose(layer_rows["median_difference"], medians.ravel())
     np.testing.assert_allclose(layer_rows["p"], expected.ravel())
-    # The paired bootstrap: both groups' medians on the same draw, then the percentile interval.
+    # The paired bootstrap: both groups' means on the same draw, then the percentile interval.
     draws = np.stack([models[m].bootstrap for m in groups["a"] + groups["b"]])
-    paired = np.median(draws[:3], axis=0) - np.median(draws[3:], axis=0)
+    paired = draws[:3].mean(axis=0) - draws[3:].mean(axis=0)
     np.testing.assert_allclose(layer_rows["ci_low"], np.percentile(paired, 5, axis=0).ravel())
     np.testing.assert_allclose(layer_rows["ci_high"], np.percentile(paired, 95, axis=0).ravel())
 
@@ -121,7 +123,7 @@ def test_a_planted_group_difference_has_its_sign_and_the_smallest_p():
     best = table[(table["at"] == "held-out best layer") & (table["pathway"] == "p1")]
     assert (best["difference"] > 0.2).all() and (best["p"] == 2 / 252).all()
     summary = table[(table["at"] == "across populations") & (table["pathway"] == "p1")].iloc[0]
-    assert summary["favour_a"] == 6 and summary["favour_b"] == 0 and summary["p"] == pytest.approx(2 / 64)
+    assert summary["favour_a"] == 6 and summary["favour_b"] == 0 and summary["p"] == pytest.approx(2 / 252)
     _layers, best_layers = group_tables(models, groups, AREAS, 0.95)
     chosen = best_layers[(best_layers["group"] == "a") & (best_layers["pathway"] == "p1")]
     assert set(chosen["best_layer"]) == {"a2"} and (chosen["best_layer_selected"] == 1).all()
@@ -142,6 +144,40 @@ def test_permutation_p_is_uniform_when_both_groups_come_from_one_distribution():
         level = np.floor(alpha * 252 / 2) * 2 / 252  # the largest attainable p ≤ α
         low, high = binom.ppf([0.0005, 0.9995], 400, level)
         assert low <= (p_values <= alpha + 1e-12).sum() <= high, alpha
+
+
+@pytest.mark.parametrize("member_sd", [0.5, 1.0, 2.0])
+def test_a_member_effect_shared_by_every_population_is_no_group_effect(member_sd):
+    """Each member's score moves by its own amount in every population (its checkpoint), the groups
+    do not differ: the across-populations p (member assignments) stays at α, where a sign test over
+    populations (the old p) rejects far more often (0.09, 0.26, 0.51 at these member SDs)."""
+    rng = np.random.default_rng(int(member_sd * 10))
+    rejected, sign_rejected, datasets = 0, 0, 200
+    for _ in range(datasets):
+        models = {}
+        for i in range(10):
+            shift = member_sd * 0.1 * rng.standard_normal()  # population noise SD 0.1
+            models[f"m{i}"] = synthetic(rng, np.full((6, 9), 0.2 + shift), noise=0.1, draws=2, folds=2)
+        groups = {"a": [f"m{i}" for i in range(5)], "b": [f"m{i}" for i in range(5, 10)]}
+        table = contrast_table(models, groups, [["a", "b"]], 0.9, rng, 10)
+        row = table[(table["at"] == "across populations") & (table["pathway"] == "p1")].iloc[0]
+        rejected += row["p"] <= 0.05
+        sign_rejected += binomtest(int(row["favour_a"]), int(row["favour_a"] + row["favour_b"])).pvalue <= 0.05
+    assert rejected <= binom.ppf(0.999, datasets, 0.05), rejected / datasets
+    if member_sd >= 1:
+        assert sign_rejected > binom.ppf(0.999, datasets, 0.05), sign_rejected / datasets
+
+
+def test_contrast_q_is_per_family():
+    """The held-out best-layer rows of a contrast are one family, its per-layer rows another: the
+    many per-layer tests never dilute the primary ones."""
+    rng = np.random.default_rng(7)
+    models = {f"m{i}": synthetic(rng, rng.random((6, 9))) for i in range(4)}
+    _layers, _best, table = summarise({"s": models}, {"a": ["m0", "m1"], "b": ["m2", "m3"]}, [["a", "b"]], AREAS, 0.9, 0, 10)
+    for at in ("layer", "held-out best layer", "across populations"):
+        family = table[table["at"] == at]
+        np.testing.assert_allclose(family["q"], false_discovery_control(family["p"], method="bh"))
+        assert (family["q_family"] == f"Benjamini-Hochberg within a − b, {at} rows").all()
 
 
 def test_a_nan_member_makes_the_difference_and_its_p_nan():

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, spearmanr
+from scipy.stats import spearmanr
 
 from .inference import fdr, held_out_choice, percentile_interval
 from .layer_names import PIXEL_PATHWAY
@@ -232,7 +233,10 @@ def contrast_table(
 ) -> pd.DataFrame:  # fmt: skip
     """Per contrast × population × tensor, and per contrast × population × pathway at the groups'
     held-out best layers, and per contrast × pathway across populations: the difference of group
-    medians with its paired bootstrap interval and permutation p (q: see ``summarise``)."""
+    means (the statistic the permutation p tests; the difference of medians beside it), with its
+    paired bootstrap interval and its p over assignments of the members to the groups (q: see
+    ``summarise``). Every row's p permutes whole members, so what the members share across
+    populations (their checkpoint, their stimuli) moves with them and never passes for a group effect."""
     rows = []
     for group_a, group_b in contrasts:
         for group in (group_a, group_b):
@@ -253,17 +257,20 @@ def contrast_table(
             f"{len(splits) - (not exact)} {'' if exact else 'random '}assignments of the {len(members)} members to the "
             "two groups"
         )
-        # Every tensor: differences of medians, paired over the same bootstrap draws.
+        # Every tensor: differences of means, paired over the same bootstrap draws.
         scores = stacked["score"]  # members × populations × columns
-        difference = _median_difference(scores, splits[0])
-        low, high = percentile_interval(_median_difference(stacked["bootstrap"], splits[0]), ci_level)
+        in_a = splits[0]
+        difference = _mean_difference(scores, in_a)
+        low, high = percentile_interval(_mean_difference(stacked["bootstrap"], in_a), ci_level)
         p = _assignment_p(np.stack([_mean_difference(scores, split) for split in splits]))
+        median_difference = _median_difference(scores, in_a)
         for position, (area, depth) in enumerate(populations.itertuples(index=False)):
             rows.append(pd.DataFrame({
                 **common, "at": "layer", "area": area, "depth": depth, "pathway": columns["pathway"],
-                "layer": columns["layer"], "median_a": np.median(scores[: len(groups[group_a]), position], axis=0),
-                "median_b": np.median(scores[len(groups[group_a]):, position], axis=0),
-                "difference": difference[position], "ci_low": low[position], "ci_high": high[position],
+                "layer": columns["layer"], "mean_a": scores[in_a, position].mean(axis=0),
+                "mean_b": scores[~in_a, position].mean(axis=0), "difference": difference[position],
+                "median_a": np.median(scores[in_a, position], axis=0), "median_b": np.median(scores[~in_a, position], axis=0),
+                "median_difference": median_difference[position], "ci_low": low[position], "ci_high": high[position],
                 "p": p[position], "p_method": p_method,
                 "ci_method": f"{ci_level:.0%} percentile interval of the difference over the stimulus bootstrap "
                              "draws (both groups on the same draws)",
@@ -271,27 +278,36 @@ def contrast_table(
         # Each group's held-out best layer, chosen and scored on the same halvings.
         for pathway, candidates in first.sequences.items():
             halvings = np.moveaxis(stacked["halvings"][..., candidates], 3, 1)  # members × populations × folds × 2 × c
-            a_score = held_out_choice(np.median(halvings[splits[0]], axis=0))[0]
-            b_score = held_out_choice(np.median(halvings[~splits[0]], axis=0))[0]
-            held_out = a_score - b_score
-            p = _assignment_p(np.stack([
-                held_out_choice(halvings[split].mean(axis=0))[0] - held_out_choice(halvings[~split].mean(axis=0))[0]
-                for split in splits
-            ]))  # fmt: skip
+
+            def held_out_means(split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                """Each group's held-out best-layer score per population, from its mean member."""
+                return held_out_choice(halvings[split].mean(axis=0))[0], held_out_choice(halvings[~split].mean(axis=0))[0]
+
+            per_split = np.stack([np.subtract(*held_out_means(split)) for split in splits])  # assignments × populations
+            mean_a, mean_b = held_out_means(in_a)
+            median_a = held_out_choice(np.median(halvings[in_a], axis=0))[0]
+            median_b = held_out_choice(np.median(halvings[~in_a], axis=0))[0]
             rows.append(pd.DataFrame({
                 **common, "at": "held-out best layer", "area": populations["area"], "depth": populations["depth"],
-                "pathway": pathway, "layer": "", "median_a": a_score, "median_b": b_score, "difference": held_out,
-                "ci_low": np.nan, "ci_high": np.nan, "p": p, "p_method": p_method,
+                "pathway": pathway, "layer": "", "mean_a": mean_a, "mean_b": mean_b, "difference": per_split[0],
+                "median_a": median_a, "median_b": median_b, "median_difference": median_a - median_b,
+                "ci_low": np.nan, "ci_high": np.nan, "p": _assignment_p(per_split), "p_method": p_method,
                 "ci_method": "none: a held-out score has no stimulus bootstrap (its halvings already split the stimuli)",
             }))  # fmt: skip
-            favour_a, favour_b = int((held_out > 0).sum()), int((held_out < 0).sum())
-            sign_p = binomtest(favour_a, favour_a + favour_b, 0.5).pvalue if favour_a + favour_b else np.nan
+            favour_a, favour_b = int((per_split[0] > 0).sum()), int((per_split[0] < 0).sum())
+            # Across populations: the mean over populations of the held-out difference, its p over the
+            # same member assignments (a sign test over populations would treat populations as
+            # independent, though every population sees the same members).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a pathway undefined everywhere
+                across = np.nanmean(per_split, axis=1)
             rows.append(pd.DataFrame([{
                 **common, "at": "across populations", "area": "all", "depth": -1, "pathway": pathway, "layer": "",
-                "median_a": np.nan, "median_b": np.nan, "difference": float(np.median(held_out)),
-                "ci_low": np.nan, "ci_high": np.nan, "p": sign_p, "favour_a": favour_a, "favour_b": favour_b,
-                "p_method": "two-sided sign test (binomial) over populations of the held-out best-layer difference, "
-                            "ties dropped; difference: its median over populations",
+                "difference": across[0], "median_difference": float(np.nanmedian(per_split[0])) if favour_a + favour_b else np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "p": float(_assignment_p(across[:, None])[0]),
+                "favour_a": favour_a, "favour_b": favour_b,
+                "p_method": p_method.replace("difference of group means", "mean over populations of the held-out "
+                                             "best-layer difference of group means"),
                 "ci_method": "none",
             }]))  # fmt: skip
     return pd.concat(rows, ignore_index=True)
@@ -302,8 +318,11 @@ def summarise(
     area_order: list[str], ci_level: float, seed: int, random_count: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Group, best-layer and contrast tables over every stimulus set (``models``: stimulus → model →
-    scores); BH q over the whole contrast table. Random member assignments (used only where an exact
-    enumeration is too long) depend on the seed and the stimulus set."""
+    scores). BH q within each family of the contrast table: per contrast, its held-out best-layer
+    rows (the primary question), its per-layer rows and its across-population rows are separate
+    families over the stimulus sets, so the many per-layer tests never dilute the few primary ones.
+    Random member assignments (used only where an exact enumeration is too long) depend on the seed
+    and the stimulus set."""
     layers, best, contrast = [], [], []
     for stimulus, scores in models.items():
         if groups:
@@ -315,7 +334,11 @@ def summarise(
             contrast.append(contrast_table(scores, groups, contrasts, ci_level, rng, random_count).assign(stimulus=stimulus))
     tables = [pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for parts in (layers, best, contrast)]
     if contrasts:
-        tables[2]["q"] = fdr(tables[2]["p"])
+        table = tables[2]
+        table["q"] = np.nan
+        for (contrast, at), family in table.groupby(["contrast", "at"], sort=False):
+            table.loc[family.index, "q"] = fdr(family["p"].to_numpy())
+        table["q_family"] = "Benjamini-Hochberg within " + table["contrast"] + ", " + table["at"] + " rows"
     return tuple(_stimulus_first(table) for table in tables)
 
 
