@@ -5,8 +5,8 @@
     stimuli and weighted stimulus-bootstrap draws; the largest difference (both count integers,
     so 0) and the comparisons per second of each.
 (b) The permutation p of one reference-scale compare job on the device (every relabelling of
-    the 150 layers against all 100 half-trial RDMs of 24 populations): ``--job-permutations`` of
-    the default 200 relabellings timed and projected to all of them.
+    the 150 layers against the all-trial RDMs of 24 populations): ``--job-permutations`` of the
+    default 1000 relabellings timed and projected to all of them.
 (c) Extraction of a random-initialised torchvision ResNet-18 (no download) on the device against
     the CPU on the same frames: per recorded layer, the largest difference relative to the
     layer's largest value and τ-a between the two correlation-distance RDMs; images per second.
@@ -78,20 +78,20 @@ def kendall(rng: np.random.Generator, device: str, sizes: dict) -> None:
 def permutation_stage(rng: np.random.Generator, device: str, sizes: dict, relabellings: int) -> None:
     brain = rdm_vectors(rng, sizes["populations"] * 100, 118).reshape(sizes["populations"], 100, -1)
     layers = rdm_vectors(rng, sizes["layers"], 118)
-    orders = Exchangeable(118).relabellings(rng, relabellings)
+    drawn = Exchangeable(118).relabellings(rng, relabellings)
     score = partial(compare, method="tau-a", device=device)
     populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], 1, half_a[0]) for index, half_a in enumerate(brain)]
     block = RDMBlock(score, populations, layers, np.arange(len(layers)))
 
     def null():
-        for start in range(0, len(orders), block.relabelling_batch):
-            block.on_relabellings(orders[start : start + block.relabelling_batch])
+        for start in range(0, len(drawn), block.relabelling_batch):
+            block.on_relabellings(drawn.window, drawn.orders[start : start + block.relabelling_batch])
 
     _, seconds = timed(null, device)
     print(
-        f"permutation p of a compare job ({len(brain)} populations x 100 half-trial RDMs x {len(layers)} layers, "
+        f"permutation p of a compare job ({len(brain)} populations x {len(layers)} layers against the all-trial RDMs, "
         f"118 stimuli) on {device}: {seconds:.1f} s for {relabellings} relabellings, "
-        f"{seconds * 200 / relabellings:.0f} s projected for the default 200",
+        f"{seconds * 1000 / relabellings:.0f} s projected for the default 1000",
         flush=True,
     )
 
