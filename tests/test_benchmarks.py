@@ -14,5 +14,5 @@ def test_the_device_checks_run_and_the_torch_counts_equal_the_numba_ones():
     assert result.returncode == 0, result.stderr[-3000:]
     kendall = [line for line in result.stdout.splitlines() if line.startswith(("tau-a", "tau-b"))]
     assert len(kendall) == 6 and all(line.endswith("largest difference 0.0e+00") for line in kendall), kendall
-    assert re.search(r"permutation p of a compare job .* projected for the default 200", result.stdout)
+    assert re.search(r"permutation p of a compare job .* projected for the default 1000", result.stdout)
     assert "tau-a of the RDMs 1.000000" in result.stdout and "encoding, 118 stimuli" in result.stdout
