@@ -104,8 +104,8 @@ def test_interactive_figure_values_are_the_tables(workflow_run):
     medians = groups[(groups["stimulus"] == "natural_scenes") & (groups["depth"] == 175) & (groups["area"] == "VISp")
                      & (groups["group"] == "ImageNet-trained")]  # fmt: skip
     assert sorted(group["y"]) == pytest.approx(sorted(medians["score_median"]), abs=1e-12)
-    ceiling = traces[("noise-corrected", "split-half noise ceiling (median ± SD)", "VISp")]
-    assert ceiling["y"] == [1.0, 1.0]
+    assert traces[("raw", "split-half noise ceiling (median ± SD)", "VISp")]["y"] == [rows["ceiling_median"].iloc[0]] * 2
+    assert traces[("noise-corrected", "1: a model equal to the noise-free response", "VISp")]["y"] == [1.0, 1.0]
     html = (results / "figures" / "rsa" / "natural_scenes" / "175um.html").read_text()
     # plotly.js inside, no script fetched from anywhere: it opens offline.
     assert re.search(r"<script[^>]*\ssrc=", html) is None and len(html) > 1_000_000

@@ -22,6 +22,8 @@ CEILINGS = {
     "cka": "ceiling: √(split-half CKA), median ± SD",
 }
 CORRECTIONS = {"ridge": "median over cells of r / √reliability", "cka": "score / √(split-half CKA) median"}
+# What a noise-corrected view's line at 1 is: the same for every metric (frame.metric_table).
+NOISE_FREE = "1: a model equal to the noise-free response"
 
 
 def ceiling_label(comparison: str) -> str:
@@ -29,7 +31,7 @@ def ceiling_label(comparison: str) -> str:
 
 
 def correction_label(comparison: str) -> str:
-    return CORRECTIONS.get(comparison, "score / split-half ceiling median")
+    return CORRECTIONS.get(comparison, "score / the noise-free model's score, from the split-half ceiling")
 
 
 def save(figure, *paths: Path) -> None:

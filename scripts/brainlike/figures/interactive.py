@@ -30,7 +30,7 @@ from plotly.subplots import make_subplots
 
 from ..atomic import write_text
 from ..layer_names import PIXEL_PATHWAY
-from . import LABELS, ceiling_label
+from . import LABELS, NOISE_FREE, ceiling_label
 from .best_layers import short_layer
 from .layers import colours
 
@@ -94,12 +94,13 @@ def interactive_scores(
                 ))  # fmt: skip
                 added[-1].meta = model
             ceiling = panel.iloc[0]
-            level = ceiling["ceiling_median"] if view == "raw" else 1.0
+            level, name = (ceiling["ceiling_median"], ceiling_label(ceiling["comparison"])) if view == "raw" else (1.0, NOISE_FREE)
             added.append(go.Scatter(
-                x=[order[0], order[-1]], y=[level, level], mode="lines", name=ceiling_label(ceiling["comparison"]),
+                x=[order[0], order[-1]], y=[level, level], mode="lines", name=name,
                 legendgroup="ceiling", line={"color": "grey", "dash": "dash"},
                 hovertemplate=f"{ceiling_label(ceiling['comparison'])}: median {ceiling['ceiling_median']:.4f}, "
-                              f"SD {ceiling['ceiling_sd']:.4f}<extra></extra>",
+                              f"SD {ceiling['ceiling_sd']:.4f}; noise-free score {ceiling['ceiling_noise_free']:.4f}"
+                              "<extra></extra>",
             ))  # fmt: skip
             for trace in added:
                 legend = shown and column == 1 and trace.showlegend is not False

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 
 from ..group_statistics import distinct_tensors
 from ..layer_names import PIXEL_PATHWAY
-from . import LABELS, ceiling_label
+from . import LABELS, NOISE_FREE, ceiling_label
 
 LINESTYLES = ["-", "--", ":", "-."]
 
@@ -131,9 +131,10 @@ def _draw_panel(ax, family, panel, group_scores, groups, family_models, area, de
                                     capsize=2, elinewidth=0.8)  # fmt: skip
             container.set_label(f"{name}|{label}")
     ceiling = panel.iloc[0]
-    median, sd = ceiling["ceiling_median"], ceiling["ceiling_sd"]
     if corrected:
-        median, sd = 1.0, sd / median
+        ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
+        return
+    median, sd = ceiling["ceiling_median"], ceiling["ceiling_sd"]
     ax.axhline(median, color="0.3", linestyle="--", linewidth=1)
     ax.axhspan(median - sd, median + sd, color="0.6", alpha=0.3, linewidth=0)
 
@@ -188,7 +189,8 @@ def scores_over_layers(
     handles += [Line2D([], [], color="0.2", linestyle=linestyle, label="pathway " + ", ".join(dict.fromkeys(names)))
                 for linestyle, names in by_style.items()]  # fmt: skip
     comparison = scores["comparison"].iloc[0]
-    handles += [Patch(color="0.6", alpha=0.4, label=ceiling_label(comparison))]
+    handles += [Line2D([], [], color="0.3", linestyle="--", label=NOISE_FREE) if corrected
+                else Patch(color="0.6", alpha=0.4, label=ceiling_label(comparison))]  # fmt: skip
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False)
     figure.suptitle(title)
     if "ceiling_lower" in scores and scores["ceiling_lower"].notna().any():
