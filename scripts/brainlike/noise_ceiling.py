@@ -21,7 +21,7 @@ from scipy.stats import rankdata
 from .compare import RANK_METHODS, compare
 from .inference import PERMUTED_ENTRIES, permuted_vectors, sub_rdm_positions
 from .populations import spearman_brown
-from .rdm import MIN_CONTAINERS, containers_note
+from .rdm import MIN_CONTAINERS, containers_note, stimuli_of_pairs
 from .resampling import Relabellings
 
 CORRELATION_METHODS = ("spearman", "pearson")
@@ -60,7 +60,7 @@ def split_half(
             f"not {method}"
         )
     per_split = np.array([compare(a, b, method, device)[0, 0] for a, b in zip(halves_a, halves_b)])
-    n = int(round((1 + np.sqrt(1 + 8 * halves_a.shape[1])) / 2))  # stimuli of the RDM vectors
+    n = stimuli_of_pairs(halves_a.shape[1])
     fixed = halves_a[0][sub_rdm_positions(relabellings.window, n)]
     observed = compare(fixed, halves_b[0][sub_rdm_positions(relabellings.window, n)], method, device)[0, 0]
     null = np.empty(len(relabellings))

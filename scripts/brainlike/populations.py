@@ -75,18 +75,16 @@ def pool(recordings: list[dict]) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, record
 
 
-def split_half_correlations(responses: np.ndarray, splits: np.ndarray, orders: np.ndarray | None = None) -> np.ndarray:
+def split_half_correlations(responses: np.ndarray, splits: np.ndarray) -> np.ndarray:
     """Each cell's Pearson r across stimuli between the two halves' mean responses, averaged over
-    the splits of the trials (``splits.random_splits``): (cells,); with ``orders`` (k × stimuli),
-    the same with the B half's stimuli relabelled by each order: (k × cells). A cell with no
-    variance in a half gets r = 0 for that split."""
-    relabellings = np.arange(responses.shape[1])[None] if orders is None else orders
-    total = np.zeros((len(relabellings), responses.shape[2]))
+    the splits of the trials (``splits.random_splits``): (cells,). A cell with no variance in a
+    half gets r = 0 for that split."""
+    total = np.zeros(responses.shape[2])
+    identity = np.arange(responses.shape[1])[None]
     for order in splits:
         a, b = half_means(responses, order)
-        total += relabelled_columnwise_r(b, a, relabellings, constant=0.0)
-    mean = total / len(splits)
-    return mean[0] if orders is None else mean
+        total += relabelled_columnwise_r(b, a, identity, constant=0.0)[0]
+    return total / len(splits)
 
 
 def spearman_brown(r: np.ndarray) -> np.ndarray:

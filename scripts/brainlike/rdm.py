@@ -175,6 +175,11 @@ def _read_group(group: h5py.Group) -> dict:
     return values
 
 
+def stimuli_of_pairs(pairs: int) -> int:
+    """The stimulus count n of an RDM vector of n (n − 1) / 2 pairs."""
+    return int(round((1 + np.sqrt(1 + 8 * pairs)) / 2))
+
+
 @dataclass(frozen=True)
 class StoredRDMs:
     """A stack of RDMs as an rsatoolbox ``RDMs`` hdf5 file holds them. The accessors carry
@@ -188,7 +193,7 @@ class StoredRDMs:
 
     @property
     def n_cond(self) -> int:
-        return int(round((1 + np.sqrt(1 + 8 * self.dissimilarities.shape[1])) / 2))
+        return stimuli_of_pairs(self.dissimilarities.shape[1])
 
     def get_vectors(self) -> np.ndarray:
         return self.dissimilarities

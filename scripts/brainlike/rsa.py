@@ -29,7 +29,7 @@ import pandas as pd
 from .compare import compare
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES, bootstrap_pairs, permuted_vectors, sub_rdm_positions
-from .rdm import StoredRDMs, containers_note
+from .rdm import StoredRDMs, containers_note, stimuli_of_pairs
 
 
 @dataclass
@@ -49,10 +49,6 @@ class BrainRDMs:
         key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}
         return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]),
                    vectors[kinds == "all"][0])  # fmt: skip
-
-
-def _n_stimuli(pairs: int) -> int:
-    return int(round((1 + np.sqrt(1 + 8 * pairs)) / 2))
 
 
 def layer_flags(layers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +100,7 @@ class RDMBlock:
         self.score, self.brains, self.layers, self.positions = score, brains, layers, positions
         self.half_a = np.stack([brain.half_a for brain in brains])  # populations × splits × pairs
         self.all_trials = np.stack([brain.all_trials for brain in brains])  # populations × pairs
-        self.n = _n_stimuli(layers.shape[1])
+        self.n = stimuli_of_pairs(layers.shape[1])
         # Bounds both the relabelled layer vectors and the scores of a batch to PERMUTED_ENTRIES.
         self.relabelling_batch = max(1, PERMUTED_ENTRIES // max(layers.size, len(brains) * len(layers), 1))
 
@@ -151,7 +147,7 @@ def score_layers(
     """
     score = partial(compare, method=comparison, device=device)
     flags, scorable = layer_flags(layers)
-    plan = Plan.drawn(statistics, stimulus, _n_stimuli(layers.shape[1]))
+    plan = Plan.drawn(statistics, stimulus, stimuli_of_pairs(layers.shape[1]))
     blocks = [RDMBlock(score, brains, layers[scorable], np.flatnonzero(scorable))] if scorable.any() else []
     what = f"{stimulus}, {len(brains)} population(s) × {scorable.sum()} layer(s): resampling"
     counts = [len(brain.container_bootstrap) for brain in brains]
