@@ -306,11 +306,14 @@ def encode_layers(
     what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
     counts = [len(draws) for draws in container_cells]
     resampled = resample(blocks(), len(tensors), len(populations), len(grams), 1, counts, plan, what)
+    # The median √reliability is the r of a perfect model of the trial means: ceiling and noise-free score at once.
+    medians = [float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan
+               for population in populations]  # fmt: skip
     ceilings = [
         {
             "cells_reliable": len(population.reliability),
-            "ceiling_noise_free": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
-            "ceiling_median": float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan,
+            "ceiling_noise_free": median,
+            "ceiling_median": median,
             "ceiling_sd": np.nan,
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
@@ -323,7 +326,7 @@ def encode_layers(
                 f"{encoding.reliability_threshold}: the r of a perfect model of the trial means"
             ),
         }
-        for population in populations
+        for population, median in zip(populations, medians)
     ]
     methods = plan.methods(
         statistics,
