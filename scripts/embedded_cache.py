@@ -8,4 +8,7 @@ from brainlike.logs import to_file
 to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
-generate(params.embedded, params.cre_line, {params.embedded["source_model"]: params.source_model}, snakemake.output.cache)
+generate(
+    params.embedded, params.cre_line, {params.embedded["source_model"]: params.source_model}, snakemake.output.cache,
+    workers=snakemake.threads,
+)

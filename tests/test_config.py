@@ -95,13 +95,14 @@ def tiny_embedded() -> tuple[dict, dict]:
     return embedded, config["models"]
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+def test_same_seed_same_bytes_from_any_number_of_writers_other_seed_other_bytes(tmp_path):
     embedded, models = tiny_embedded()
+    embedded["sessions"] = ["three_session_A", "three_session_B"]
     generate(embedded, "Cux2-CreERT2", models, tmp_path / "one")
-    generate(embedded, "Cux2-CreERT2", models, tmp_path / "two")
+    generate(embedded, "Cux2-CreERT2", models, tmp_path / "two", workers=2)
     comparison = filecmp.dircmp(tmp_path / "one", tmp_path / "two")
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
-    assert len(files) == 8  # manifest, 4 API record files, truth, one NWB, one events file
+    assert len(files) == 10  # manifest, 4 API record files, truth, two NWB, two events files
     for name in files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
     assert not comparison.left_only and not comparison.right_only

@@ -167,21 +167,36 @@ def _reduction(cap: FeatureCap | None, output_shape: tuple, stored_shape: tuple)
     return f"rows centred, then sparse random projection to max_features (scikit-learn SparseRandomProjection, seed {cap.seed})"
 
 
-class _Recorder:
-    """Forward hooks that keep a private copy of each recorded module's output."""
+class _AllRecorded(Exception):
+    """Raised by a recorder that stops the pass once every recorded layer has its output."""
 
-    def __init__(self, model: LoadedModel):
+
+class _Recorder:
+    """Forward hooks that keep a private copy of each recorded module's output; with
+    ``stop_when_complete``, the pass stops (``_AllRecorded``) after the last of them."""
+
+    def __init__(self, model: LoadedModel, stop_when_complete: bool = False):
         modules = dict(model.network.named_modules())
         self._keys = model.layers()
+        self._stop_when_complete = stop_when_complete
         self.outputs: dict[tuple[str, str], torch.Tensor] = {}
         self._handles = []
         for pathway, layer in self._keys:
             self._handles.append(modules[layer].register_forward_hook(self._hook(pathway, layer)))
 
+    def run(self, network: torch.nn.Module, x: torch.Tensor) -> None:
+        self.outputs = {}
+        try:
+            network(x)
+        except _AllRecorded:
+            pass
+
     def _hook(self, pathway: str, layer: str):
         def keep(_module, _inputs, output):
             # clone: a later in-place op (ReLU(inplace=True), `x += skip`) would change the tensor.
             self.outputs[(pathway, layer)] = output.detach().clone()
+            if self._stop_when_complete and len(self.outputs) == len(self._keys):
+                raise _AllRecorded
 
         return keep
 
@@ -207,25 +222,28 @@ def iter_activations(
     groups: np.ndarray,
     batch_size: int,
     device: torch.device,
+    stop_after_recorded: bool = False,
 ) -> Iterator[tuple[int, dict[tuple[str, str], np.ndarray]]]:
     """Yield (first row, {(pathway, layer): rows × features}) batch by batch.
 
     ``groups`` gives each image's output row, non-decreasing. For an image network, images sharing
     a row are averaged (the frames of a movie segment); a video network sees each row as one clip.
     Rows are float32, flattened in C order; the pixel baseline is under ``PIXELS``.
+    ``stop_after_recorded``: skip the layers after the deepest recorded one (for a network whose
+    recorded layers are its only outputs of interest).
     """
     if np.any(np.diff(groups) < 0) or groups[0] != 0 or np.any(np.diff(groups) > 1):
         raise ValueError("groups must number output rows 0, 1, 2, ... in order")
     video = model.input_spec.frames is not None
     network = model.network.to(device)
     features = _RowFeatures(video, model.cap, device)
-    recorder = _Recorder(model)
+    recorder = _Recorder(model, stop_after_recorded)
     try:
         with torch.inference_mode():
             for index in _batches(groups, batch_size):
                 rows = groups[index] - groups[index[0]]
                 x = network_input(images[index], rows, model.input_spec).to(device)
-                network(x)
+                recorder.run(network, x)
                 outputs = {PIXELS: x, **recorder.outputs}
                 if video or rows[-1] + 1 == len(rows):  # one input per row: nothing to average
                     batch = {key: features(out).float().cpu().numpy() for key, out in outputs.items()}
@@ -253,7 +271,7 @@ def layer_shapes(model: LoadedModel, images: np.ndarray, device: torch.device) -
     try:
         with torch.inference_mode():
             x = network_input(images[:1], np.zeros(1, dtype=int), model.input_spec).to(device)
-            model.network.to(device)(x)
+            recorder.run(model.network.to(device), x)
             outputs = {PIXELS: x, **recorder.outputs}
             return {
                 key: (tuple(output.shape[1:2]) + tuple(output.shape[3 if video else 2 :]),

@@ -10,7 +10,7 @@ rule extract_activations:
         f"{RESULTS}/benchmarks/activations/{{model}}/{{stimulus}}.tsv"
     conda:
         "../../envs/main.yaml"
-    threads: 4  # torch intra-op threads
+    threads: HALF_THE_CORES  # torch intra-op threads
     resources:
         mem_mb=4000,
         runtime=120,

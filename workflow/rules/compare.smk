@@ -9,7 +9,7 @@ rule noise_ceiling:
         f"{RESULTS}/benchmarks/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.tsv"
     conda:
         "../../envs/main.yaml"
-    threads: 4  # numba threads of the pair counts
+    threads: HALF_THE_CORES  # numba threads of the pair counts
     resources:
         mem_mb=1000,
         runtime=30,
@@ -46,7 +46,7 @@ rule compare:
         f"{RESULTS}/benchmarks/compare/{{model}}/{{stimulus}}.tsv"
     conda:
         "../../envs/main.yaml"
-    threads: 4  # numba threads of the pair counts
+    threads: HALF_THE_CORES  # numba threads of the pair counts
     resources:
         mem_mb=4000,
         runtime=60,
