@@ -71,7 +71,7 @@ def main() -> None:
                         reliability_splits=1, cell_chunk=2000)  # fmt: skip
 
     def ours() -> np.ndarray:
-        return cross_validated_predictions(stimulus_gram(features)[0], targets, folds, encoding)
+        return cross_validated_predictions(stimulus_gram(features)[0], targets, folds, encoding)[0]
 
     print(f"{args.stimuli} stimuli × {args.features} features, {args.cells} cells, {args.folds} outer × "
           f"{args.inner_folds} inner folds, {len(ALPHAS)} alphas")  # fmt: skip

@@ -19,9 +19,11 @@ def unit_vectors(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]
     return np.divide(centred, norm, out=np.zeros_like(centred), where=varies), varies.squeeze(axis)
 
 
-def columnwise_r(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of two (rows × columns) arrays; NaN for a constant column."""
-    return relabelled_columnwise_r(first, second, np.arange(len(first))[None])[0]
+def columnwise_r(first: np.ndarray, second: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Pearson r of each pair of vectors along ``axis`` of two arrays of one shape (by default the
+    columns of rows × columns); NaN where either vector is constant."""
+    (first, first_varies), (second, second_varies) = unit_vectors(first, axis), unit_vectors(second, axis)
+    return np.where(first_varies & second_varies, (first * second).sum(axis=axis), np.nan)
 
 
 def relabelled_columnwise_r(

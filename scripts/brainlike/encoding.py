@@ -17,15 +17,17 @@ kernel is divided by its mean diagonal over the training stimuli, so one grid of
 layers of any scale.
 
 A cell is reliable when its split-half reliability over trials (Spearman–Brown corrected:
-``populations.split_half_reliability``) reaches the threshold; its noise-corrected r is
-r / √reliability (the r of a perfect model of the trial mean). A population's score is the median
-r over its reliable cells, its noise-corrected score the median noise-corrected r, its ceiling
-the median √reliability. Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable
+``populations.split_half_reliability``) reaches the threshold. A population's score is the median
+r over its reliable cells, its ceiling the median √reliability (the r of a perfect model of the
+trial means). Its noise-corrected score is the median of r / √reliability divided by √ the
+predictions' own reliability: the Spearman–Brown r between the predictions of ridges fitted, at
+each cell's chosen penalty, to the trial means of the two halves of the first split (a model's
+weights are fitted to noisy means, so its predictions carry noise of their own). Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable
 cells drawn with replacement, containers drawn with replacement, halvings of the stimuli for the
 held-out best layer (each scored from the same cross-validated predictions), and the permutation
-p: the held-out predictions relabelled against the responses, r pooled over all stimuli (valid
-but conservative, see ``PredictionBlock.p_observed``; refitting the whole cross-validation per
-relabelling would be exact, at a fit per relabelling, a day per model at the reference scale).
+p, which refits a ridge for every relabelling of the responses (``RefittedRidge``: the penalty
+chosen by generalized cross-validation, in closed form, so 1000 refits cost about as much as one
+inner cross-validation).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ from .seeds import Stream, labelled_rng
 from .splits import half_means, random_splits
 
 LABEL = "ridge"
-# Relabellings of the held-out predictions scored per call: each costs one pass over the cells.
-RELABELLING_BATCH = 1000
+# Memory of the relabelled responses refitted at once (a batch holds a few such copies).
+RELABELLING_BYTES = 64 * 2**20
 
 
 def use_device(device: str | None) -> None:
@@ -85,6 +87,7 @@ class ReliableCells:
 
     key: dict
     targets: np.ndarray  # stimuli × reliable cells (trial means)
+    halves: np.ndarray  # 2 × stimuli × reliable cells: the trial means of each half of the first split
     reliability: np.ndarray  # reliable cells
     reliable: np.ndarray  # indices of the reliable cells among all cells
     container_ids: np.ndarray  # all cells
@@ -106,6 +109,7 @@ class ReliableCells:
         return cls(
             key,
             responses[:, :, reliable].mean(axis=0),
+            np.stack(half_means(responses[:, :, reliable], splits[0])),
             reliability[reliable],
             reliable,
             container_ids,
@@ -138,17 +142,21 @@ def centred_kernels(gram: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np
     return kernel[train], kernel
 
 
-def cross_validated_predictions(gram: np.ndarray, targets: np.ndarray, folds: list[np.ndarray], encoding: Encoding) -> np.ndarray | None:
-    """stimuli × targets: each fold's stimuli predicted by a kernel ridge fitted on the others
-    (targets centred on the training stimuli, alpha per target by inner cross-validation); None
-    for a constant layer."""
+def cross_validated_predictions(
+    gram: np.ndarray, targets: np.ndarray, folds: list[np.ndarray], encoding: Encoding, alongside: np.ndarray | None = None
+) -> np.ndarray | None:
+    """(1 + k) × stimuli × targets: each fold's stimuli predicted by a kernel ridge fitted on the
+    others (targets centred on the training stimuli, alpha per target by inner cross-validation),
+    then the same for each of the k target sets ``alongside`` (k × stimuli × targets), each target
+    at the alpha chosen for it in ``targets``; None for a constant layer."""
     from himalaya.backend import get_backend
-    from himalaya.kernel_ridge import KernelRidgeCV
+    from himalaya.kernel_ridge import KernelRidge, KernelRidgeCV
     from sklearn.model_selection import KFold
 
     backend = get_backend()
     n = len(gram)
-    predictions = np.empty(targets.shape)
+    alongside = np.empty((0, *targets.shape)) if alongside is None else alongside
+    predictions = np.empty((1 + len(alongside), *targets.shape))
     for test in folds:
         train = np.setdiff1d(np.arange(n), test)
         kernels = centred_kernels(gram, train)
@@ -164,7 +172,14 @@ def cross_validated_predictions(gram: np.ndarray, targets: np.ndarray, folds: li
             warn=False,
         )
         model.fit(train_kernel, targets[train] - mean)
-        predictions[test] = backend.to_numpy(model.predict(kernel[test])) + mean
+        predictions[0, test] = backend.to_numpy(model.predict(kernel[test])) + mean
+        for index, other in enumerate(alongside, start=1):
+            other_mean = other[train].mean(axis=0)
+            # The eigenvalue solver is exact; the default for an alpha per target is iterative (errors of 1e-2).
+            refit = KernelRidge(alpha=backend.to_numpy(model.best_alphas_), kernel="precomputed", solver="eigenvalues",
+                                warn=False)  # fmt: skip
+            refit.fit(train_kernel, other[train] - other_mean)
+            predictions[index, test] = backend.to_numpy(refit.predict(kernel[test])) + other_mean
     return predictions
 
 
@@ -207,20 +222,95 @@ def fold_mean_r(predictions: np.ndarray, targets: np.ndarray, fold_of: np.ndarra
         return np.where(defined, per_fold, 0).sum(axis=0) / defined.sum(axis=0)
 
 
+@dataclass(frozen=True)
+class _FoldSpectrum:
+    """One held-out fold of the refitted ridge: its positions and the training kernel's eigenbasis."""
+
+    train: np.ndarray
+    test: np.ndarray
+    eigenvalues: np.ndarray  # of the training kernel, ascending
+    basis: np.ndarray  # training stimuli × eigenvectors
+    test_in_basis: np.ndarray  # the held-out rows of the kernel (held-out × training) times the basis
+
+
+class RefittedRidge:
+    """The statistic of ridge's p: per cell, the Pearson r within each held-out fold averaged over
+    the folds, of a kernel ridge fitted anew to every relabelling of the responses, with the penalty
+    chosen per cell from ``alphas`` by generalized cross-validation (GCV).
+
+    The kernel (the layer's Gram matrix at ``window``) stays fixed and the responses are relabelled,
+    so each fold's training kernel is diagonalised once: with K = V diag(s) Vᵀ and z = Vᵀ(y − ȳ),
+    the fitted values' residual sum of squares at penalty a is Σ (a / (s + a))² z², their degrees
+    of freedom 1 + Σ s / (s + a) (the intercept counted), and the held-out prediction
+    K_held-out V (z / (s + a)) + ȳ: a refit costs two matrix products, not a solve per penalty.
+    GCV stands in for the score's inner cross-validation because it has this closed form; the
+    penalties it picks are close, and any rule applied alike to every relabelling gives an exact p.
+    """
+
+    def __init__(self, gram: np.ndarray, window: np.ndarray, fold_of: np.ndarray, alphas: tuple[float, ...]):
+        kernel_gram = gram[np.ix_(window, window)]
+        self.alphas = np.asarray(alphas, dtype=float)
+        self.folds = []
+        fold_of_window = fold_of[window]
+        for fold in np.unique(fold_of_window):
+            test = np.flatnonzero(fold_of_window == fold)
+            train = np.flatnonzero(fold_of_window != fold)
+            kernels = centred_kernels(kernel_gram, train) if len(test) >= 3 and len(train) >= 3 else None
+            if kernels is None:
+                continue
+            train_kernel, kernel = kernels
+            eigenvalues, basis = np.linalg.eigh(train_kernel)
+            self.folds.append(_FoldSpectrum(train, test, np.clip(eigenvalues, 0, None), basis, kernel[test] @ basis))
+
+    def fold_mean_r(self, responses: np.ndarray) -> np.ndarray:
+        """relabellings × cells, from ``responses`` (relabellings × window stimuli × cells); NaN for
+        a cell with no fold left (fewer than 3 held-out stimuli, or constant in every fold)."""
+        total = np.zeros((len(responses), responses.shape[2]))
+        counted = np.zeros(total.shape)
+        for fold in self.folds:
+            training = responses[:, fold.train]
+            mean = training.mean(axis=1, keepdims=True)
+            projected = fold.basis.T @ (training - mean)  # relabellings × eigenvectors × cells
+            shrinkage = (self.alphas[:, None] / (fold.eigenvalues[None, :] + self.alphas[:, None])) ** 2
+            residual = shrinkage @ (projected * projected)  # relabellings × alphas × cells
+            freedom = 1 + (fold.eigenvalues[None, :] / (fold.eigenvalues[None, :] + self.alphas[:, None])).sum(axis=1)
+            left = 1 - freedom / len(fold.train)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gcv = np.where((left > 1e-9)[:, None], residual / np.maximum(left, 1e-9)[:, None] ** 2, np.inf)
+            chosen = self.alphas[np.argmin(gcv, axis=1)]  # relabellings × cells
+            coefficients = projected / (fold.eigenvalues[None, :, None] + chosen[:, None, :])
+            predictions = fold.test_in_basis @ coefficients + mean
+            r = columnwise_r(predictions, responses[:, fold.test], axis=1)
+            defined = np.isfinite(r)
+            total += np.where(defined, r, 0.0)
+            counted += defined
+        with np.errstate(invalid="ignore"):
+            return total / counted
+
+
 class PredictionBlock:
     """Ridge's scorers for one layer (under every pathway that records it): the held-out
-    predictions of every reliable cell against its trial means, summarised per population."""
-
-    relabelling_batch = RELABELLING_BATCH
+    predictions of every reliable cell against its trial means, summarised per population; its p
+    refits the ridge for every relabelling (``RefittedRidge``)."""
 
     def __init__(self, positions: np.ndarray, predictions: np.ndarray, targets: np.ndarray, fold_of: np.ndarray,
-                 owners: list[np.ndarray], cell_draws: list[np.ndarray], container_cells: list[list[np.ndarray]]):  # fmt: skip
+                 owners: list[np.ndarray], cell_draws: list[np.ndarray], container_cells: list[list[np.ndarray]],
+                 gram: np.ndarray, alphas: tuple[float, ...]):  # fmt: skip
         self.positions, self.predictions, self.targets, self.owners = positions, predictions, targets, owners
         self.fold_of, self.cell_draws, self.container_cells = fold_of, cell_draws, container_cells
+        self.gram, self.alphas = gram, alphas
         self.cell_r = fold_mean_r(predictions, targets, fold_of)
+        self._refitted: tuple[bytes, RefittedRidge] | None = None
+        # A refit holds a few copies of the relabelled responses: keep a batch near RELABELLING_BYTES.
+        self.relabelling_batch = max(1, RELABELLING_BYTES // (8 * targets.size))
 
     def _at_positions(self, values: np.ndarray) -> np.ndarray:
         return np.repeat(values[..., None], len(self.positions), axis=-1)
+
+    def _refitted_medians(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        if self._refitted is None or self._refitted[0] != window.tobytes():
+            self._refitted = (window.tobytes(), RefittedRidge(self.gram, window, self.fold_of, self.alphas))
+        return _medians(self._refitted[1].fold_mean_r(self.targets[orders]), self.owners)
 
     def per_split(self) -> np.ndarray:
         return self._at_positions(_medians(self.cell_r, self.owners)[:, None])
@@ -233,19 +323,12 @@ class PredictionBlock:
         return self._at_positions(np.asarray(medians))
 
     def p_observed(self, window: np.ndarray) -> np.ndarray:
-        """The median over cells of r pooled over all stimuli. Relabelling the held-out predictions
-        does not reproduce the dependence between folds that fitting creates (each fold's model is
-        fitted on the others' responses), so no relabelling null of the fold-wise r is exact: within
-        folds it is too narrow (p ≤ 0.05 in 17 % of null data); pooled over all stimuli the
-        observed r is shifted down by each fold's training mean while the relabelled one is not,
-        which makes this p valid but conservative. An exact p would refit per relabelling."""
-        return self._at_positions(_medians(columnwise_r(self.predictions[window], self.targets[window]), self.owners))
+        """The median over cells of ``RefittedRidge``'s fold-mean r on the stimuli at ``window``."""
+        return self._at_positions(self._refitted_medians(window, window[None])[0])
 
     def on_relabellings(self, window: np.ndarray, orders: np.ndarray) -> np.ndarray:
-        """The pooled r with the held-out predictions relabelled (not refitted)."""
-        targets = self.targets[window]
-        null = np.stack([_medians(columnwise_r(self.predictions[order], targets), self.owners) for order in orders])
-        return self._at_positions(null)
+        """The same, the layer's kernel at ``window`` and the responses at each order, refitted."""
+        return self._at_positions(self._refitted_medians(window, orders))
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
         return self._at_positions(_medians(fold_mean_r(self.predictions, self.targets, self.fold_of, stimuli), self.owners))
@@ -271,6 +354,7 @@ def encode_layers(
     for index, fold in enumerate(folds):
         fold_of[fold] = index
     targets = np.concatenate([population.targets for population in populations], axis=1)
+    halves = np.concatenate([population.halves for population in populations], axis=2)
     edges = np.cumsum([0] + [population.targets.shape[1] for population in populations])
     owners = [np.arange(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
     scale = np.sqrt(np.concatenate([population.reliability for population in populations]))
@@ -289,18 +373,26 @@ def encode_layers(
     for position, gram in enumerate(grams):
         tensors.setdefault(id(gram), []).append(position)
     corrected = np.full((len(populations), len(grams)), np.nan)
+    prediction_reliability = np.full(corrected.shape, np.nan)
     constant = np.zeros(len(grams), dtype=bool)
 
     def blocks():
         for positions in map(np.asarray, tensors.values()):
             gram = grams[positions[0]]
-            predictions = cross_validated_predictions(gram, targets, folds, encoding) if targets.shape[1] else None
-            if predictions is None:
+            fitted = cross_validated_predictions(gram, targets, folds, encoding, halves) if targets.shape[1] else None
+            if fitted is None:
                 constant[positions] = targets.shape[1] > 0
                 yield None
                 continue
-            block = PredictionBlock(positions, predictions, targets, fold_of, owners, cell_draws, container_cells)
-            corrected[:, positions] = _medians(block.cell_r / scale, owners)[:, None]
+            predictions, half_a, half_b = fitted
+            block = PredictionBlock(positions, predictions, targets, fold_of, owners, cell_draws, container_cells, gram, encoding.alphas)
+            # The predictions carry noise of their own, fitted to noisy training means: their
+            # reliability is the Spearman–Brown split-half r of predictions fitted to each half.
+            agreement = spearman_brown(_medians(fold_mean_r(half_a, half_b, fold_of), owners))
+            prediction_reliability[:, positions] = agreement[:, None]
+            with np.errstate(invalid="ignore"):
+                noise_free = _medians(block.cell_r / scale, owners) / np.sqrt(np.where(agreement > 0, agreement, np.nan))
+            corrected[:, positions] = noise_free[:, None]
             yield block
 
     what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
@@ -331,9 +423,9 @@ def encode_layers(
     methods = plan.methods(
         statistics,
         max(counts),
-        "the median over cells of r pooled over all stimuli against the same with the held-out predictions "
-        "relabelled by {relabellings}, not refitted (valid but conservative: the pooled r of held-out predictions "
-        "is shifted down by each fold's training mean; the score, r within each fold averaged, is not)",
+        "the median over cells of the fold-mean r of a kernel ridge with its penalty per cell by generalized "
+        "cross-validation (not the score's inner cross-validation), against the same refitted under {relabellings} "
+        "of the responses",
     )
     methods["ci_method"] += ", the reliable cells drawn with replacement in each stimulus draw"
     table = metric_table(
@@ -342,6 +434,11 @@ def encode_layers(
         [containers_note(len(np.unique(population.container_ids))) for population in populations], ceilings, methods,
         noise_corrected=corrected,
     )  # fmt: skip
+    table["prediction_reliability"] = np.ravel(prediction_reliability)
+    unreliable = np.ravel(np.isfinite(prediction_reliability) & ~(prediction_reliability > 0))
+    table["noise_corrected_flag"] = np.where(
+        unreliable, "the layer's predictions fitted to the two trial halves do not agree (prediction_reliability ≤ 0)", ""
+    )
     table["comparison"] = LABEL
     table["encoding_method"] = (
         f"kernel ridge on the layer's linear kernel (himalaya KernelRidgeCV), {plan.stimuli.fold_method(encoding.folds)}, "

@@ -245,7 +245,8 @@ def guard_corrections(table: pd.DataFrame, alpha: float, floor: float) -> pd.Dat
     ceiling is reliably above ``floor``: its p below ``alpha`` and its noise-free value
     (``ceiling_noise_free``) at least ``floor``. Elsewhere the corrected score is NaN, and
     ``noise_corrected_flag`` says why: a ratio to a ceiling near zero would be noise (a noise-free
-    model's would read 114 at a split-half τ of 0.001)."""
+    model's would read 114 at a split-half τ of 0.001). A flag the metric set (ridge's unreliable
+    predictions) stands where the ceiling gives none."""
     ceiling, p = table["ceiling_noise_free"].to_numpy(dtype=float), table["ceiling_p"].to_numpy(dtype=float)
     above = p < alpha
     flag = np.select(
@@ -256,7 +257,7 @@ def guard_corrections(table: pd.DataFrame, alpha: float, floor: float) -> pd.Dat
             f"ceiling not above chance (ceiling_p ≥ statistics.alpha = {alpha})",
             f"ceiling below statistics.ceiling_floor = {floor} (ceiling_noise_free)",
         ],
-        "",
+        table["noise_corrected_flag"].fillna("") if "noise_corrected_flag" in table else "",
     )
     corrected = table["score_noise_corrected"].where(flag == "")
     return table.assign(ceiling_above_chance=above, score_noise_corrected=corrected, noise_corrected_flag=flag)
