@@ -75,6 +75,12 @@ CONFIG_FAULTS = [
     (lambda c: c["statistics"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
     (lambda c: c["statistics"].update(fdr_family="animal"), "'animal' is not one of ['model_stimulus', 'stimulus', 'table']"),
     (lambda c: c["statistics"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
+    (lambda c: c["activations"].update(device="gpu"), "'gpu' does not match '^(auto|cpu|mps|cuda(:[0-9]+)?)$'"),
+    # A local run's devices are looked for when it is planned, not in its first job that needs one.
+    (lambda c: c["statistics"].update(device="cuda:99"),
+     "statistics.device: 'cuda:99', but this machine, which runs the jobs of a local run, has"),
+    (lambda c: c["activations"].update(device="cuda:99"),
+     "activations.device: 'cuda:99', but this machine, which runs the jobs of a local run, has"),
     (lambda c: c["contrasts"].append(["rat", "random init"]), "contrasts[1]: ['rat', 'random init'] must name two"),
     (lambda c: c["models"]["random_lite0"].update(members={}), "should be non-empty"),
     (lambda c: c["models"].update(random_lite0_seed1=c["models"]["efficientnet_lite0"]),
@@ -98,6 +104,8 @@ CONFIG_FAULTS = [
     (lambda c: c["models"].update(own={**VIDEO, "family": "torch_module", "module": "nowhere.nets:Net",
                                        "pathways": {"main": ["conv"]}, "input": LITE["input"]}),
      "models.own.module: cannot import 'nowhere.nets:Net'"),
+    (lambda c: c["models"].update(own={**VIDEO, "family": "torch_module", "pathways": {"main": ["conv"]}, "input": LITE["input"]}),
+     "models.own.module: torch_module builds your own class; give its import path, package.module:Class"),
 ]
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 FALLBACKS = {"activations.device": "auto or cpu", "encoding.device": "null (himalaya's numpy backend on the CPU)"}
 
 
-def resolve(device: str | None, key: str) -> str | None:
+def resolve(device: str | None, key: str, machine: str = "this job's machine") -> str | None:
     """``auto`` → cuda when present, else cpu; a named CUDA device must exist on this machine.
-    ``key`` names the config key in the error; None (numba on the CPU) and ``cpu`` pass through
-    without importing torch (2 s of a job's start-up)."""
+    ``key`` names the config key in the error, ``machine`` the machine; None (numba on the CPU)
+    and ``cpu`` pass through without importing torch (2 s of a job's start-up)."""
     if device is None or device == "cpu":
         return device
     import torch
@@ -22,7 +22,7 @@ def resolve(device: str | None, key: str) -> str | None:
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
             found = torch.cuda.device_count() if torch.cuda.is_available() else 0
             raise RuntimeError(
-                f"{key}: {device!r}, but this job's machine has {found} CUDA device(s); send the job to a GPU node "
+                f"{key}: {device!r}, but {machine} has {found} CUDA device(s); send the job to a GPU node "
                 f"(the rule asks for the gpu resource), or set {key} to "
                 + FALLBACKS.get(key, "null (numba on the CPU)")
             )

@@ -28,11 +28,13 @@ MODEL_CODE = ("models.py", "model_checks.py", "model_groups.py", "visualnet.py",
 
 
 def check_declaration(entry: dict, keys: ConfigKeys) -> None:
-    """The checks that read no network: the weight file exists, a video model has a clip length and
-    an image model none."""
+    """The checks that read no network: the weight file exists, a torch_module names its class, a
+    video model has a clip length and an image model none."""
     weights = entry.get("weights")
     if isinstance(weights, dict) and "checkpoint" in weights and not Path(weights["checkpoint"]).is_file():
         raise ValueError(f"{keys.checkpoint}: no file {weights['checkpoint']}")
+    if entry["family"] == "torch_module" and "module" not in entry:
+        raise ValueError(f"{keys.entry}.module: torch_module builds your own class; give its import path, package.module:Class")
     if entry["family"] in VIDEO_FAMILIES and not entry["input"].get("frames"):
         raise ValueError(f"{keys.entry}.input.frames: {entry['family']} is a video network; give the clip length in frames")
     if entry["family"] not in VIDEO_FAMILIES and entry["input"].get("frames"):

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 from brainlike import allen_index
 from brainlike.configs import Untracked, check_moved_keys
+from brainlike.devices import resolve
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
 
@@ -102,6 +103,21 @@ _check_config(config)
 # is remembered, see brainlike.model_checks).
 if workflow.is_main_process:
     check_models(MODEL_ENTRIES, DECLARED)
+
+
+def _check_local_devices():
+    """A local run's jobs run on this machine, so a named CUDA device must be here: checked now,
+    not in the first job that needs it after hours of others. A cluster run's jobs each check
+    their own node (brainlike.devices)."""
+    for key in ("activations.device", "encoding.device", "statistics.device"):
+        section, name = key.split(".")
+        device = config[section][name]
+        if str(device).startswith("cuda"):
+            resolve(device, key, "this machine, which runs the jobs of a local run,")
+
+
+if workflow.is_main_process and workflow.local_exec:
+    _check_local_devices()
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
