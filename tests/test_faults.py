@@ -186,6 +186,32 @@ def test_a_manifest_row_listed_twice_is_refused(tmp_path):
         own_population(tmp_path, {"m1": responses(rng)}, extra_rows="m1,V1,100,s,m1.npy\n")
 
 
+def test_an_array_saved_units_stimuli_trials_is_not_cut_silently(tmp_path):
+    """40 units × 6 stimuli × 24 trials has the stimuli on axis 1, so its shape passes; read as 40
+    trials of 24 units, pooling would cut it to the other animal's 4 trials."""
+    rng = np.random.default_rng(5)
+    swapped = np.moveaxis(responses(rng, trials=24, units=40), [0, 2], [2, 0])
+    with pytest.raises(ValueError, match=r"manifest\.csv: pooling would cut \['m1\.npy'\] from \[40\] trials to 4 \(the fewest, "
+                                         r"in \['m2\.npy'\]\).*save np\.swapaxes\(array, 0, 2\)"):  # fmt: skip
+        own_population(tmp_path, {"m1": swapped, "m2": responses(rng)})
+
+
+def test_an_object_array_names_its_file(tmp_path):
+    rng = np.random.default_rng(6)
+    np.save(tmp_path / "m1.npy", np.array([responses(rng), None], dtype=object), allow_pickle=True)
+    (tmp_path / "manifest.csv").write_text("animal,area,depth,stimulus,file\nm1,V1,100,s,m1.npy\n")
+    with pytest.raises(ValueError, match=r"m1\.npy: an object \(pickled\) array, which is read only as numbers"):
+        population_recordings(tmp_path / "manifest.csv", "V1", 100, "s", N_STIMULI, "own")
+
+
+def test_a_depth_written_with_its_unit_is_named_as_not_a_number(tmp_path):
+    rng = np.random.default_rng(7)
+    np.save(tmp_path / "m1.npy", responses(rng))
+    (tmp_path / "manifest.csv").write_text("animal,area,depth,stimulus,file\nm1,V1,200um,s,m1.npy\n")
+    with pytest.raises(ValueError, match=r"manifest\.csv: column depth holds values that are not numbers \(\['200um'\], rows \[2\]"):
+        population_recordings(tmp_path / "manifest.csv", "V1", 200, "s", N_STIMULI, "own")
+
+
 def test_unequal_trial_counts_are_cut_to_the_shortest_and_recorded(tmp_path, caplog):
     rng = np.random.default_rng(3)
     with caplog.at_level(logging.WARNING):
@@ -202,7 +228,9 @@ def test_a_dead_unit_is_counted_and_a_dead_animal_left_out(tmp_path, caplog):
     live[:, :, 0] = 0.0  # a unit that never responds
     with caplog.at_level(logging.WARNING):
         arrays, metadata = own_population(tmp_path, {"m1": live, "m2": np.zeros((4, N_STIMULI, 5))})
-    assert metadata["selection"]["constant_cells"] == 6 and metadata["selection"]["silent_containers"] == ["m2"]
+    # The left-out animal's 5 cells are neither recorded nor constant cells of the population.
+    assert metadata["selection"]["constant_cells"] == 1 and metadata["selection"]["silent_containers"] == ["m2"]
+    assert metadata["selection"]["silent_container_cells"] == 5 and metadata["selection"]["cells_recorded"] == 5
     assert set(arrays["container_id"]) == {"m1"} and metadata["containers"] == 1
     assert "containers ['m2'] have no cell whose response varies; left out" in caplog.text
 
@@ -292,6 +320,20 @@ def test_a_checkpoint_of_another_architecture_lists_its_keys_in_the_config_words
     wider.conv = torch.nn.Conv2d(3, 8, 3)
     with pytest.raises(ValueError, match=r"other shapes: conv.weight \(8, 3, 3, 3\) ≠ \(4, 3, 3, 3\)"):
         fit(Tiny(), wider.state_dict(), tmp_path / "wide.pt", "models.tiny.weights.checkpoint")
+
+
+@pytest.mark.parametrize("layout", ["plain", "lightning"])
+def test_a_state_dict_given_as_a_visualnet_checkpoint_says_what_one_must_hold(tmp_path, layout):
+    """An ImageNet EfficientNet state dict, plain or in a Lightning layout (state_dict and
+    hyper_parameters, but no VisualNet backbone), named as a two_pathway_video checkpoint."""
+    state = load_model("lite", {**LITE, "weights": {"random_seed": 0}}).network.state_dict()
+    path = tmp_path / "lite.ckpt"
+    torch.save(state if layout == "plain" else {"state_dict": state, "hyper_parameters": {"lr": 0.1}}, path)
+    entry = {**VIDEO, "weights": {"checkpoint": str(path)}}
+    held = r"it holds \['_blocks" if layout == "plain" else r"its state_dict has 0 weights under network\.backbone\."
+    with pytest.raises(ValueError, match=rf"models\.video\.weights\.checkpoint: .*lite\.ckpt is not a VisualNet checkpoint: {held}"
+                                         r".*holds state_dict, with the weights under network\.backbone\.\*, and hyper_parameters"):  # fmt: skip
+        load_model("video", entry)
 
 
 class RunsCode:

@@ -43,6 +43,19 @@ def _to_grey_uint8(images: np.ndarray, source: Path) -> np.ndarray:
     return images
 
 
+def load_array(path: Path) -> np.ndarray:
+    """An ``.npy`` array, read without unpickling: an object array is refused naming the file."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise ValueError(f"{path}: not a readable .npy array ({error})") from None
+        raise ValueError(
+            f"{path}: an object (pickled) array, which is read only as numbers; save a numeric array, "
+            "e.g. np.save(path, np.asarray(values, dtype=float))"
+        ) from None
+
+
 def stimulus_files(path: Path) -> list[str]:
     """The files a stimulus set is read from: a folder's images (sorted by name), or the array file."""
     path = Path(path)
@@ -70,7 +83,7 @@ def load_stimuli(path: Path) -> np.ndarray:
             images.append(image)
         return np.stack(images)
     if path.suffix == ".npy":
-        return _to_grey_uint8(np.load(path, allow_pickle=False), path)
+        return _to_grey_uint8(load_array(path), path)
     raise ValueError(f"{path}: stimuli must be a folder of images or an .npy array")
 
 
@@ -82,6 +95,14 @@ def read_manifest(path: Path) -> pd.DataFrame:
     missing = [column for column in MANIFEST_COLUMNS if column not in manifest.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; required: {list(MANIFEST_COLUMNS)}")
+    depths = pd.to_numeric(manifest["depth"], errors="coerce")
+    if depths.isna().any():
+        rows = manifest.index[depths.isna()]
+        raise ValueError(
+            f"{path}: column depth holds values that are not numbers ({sorted(set(manifest['depth'][rows].astype(str)))[:5]}, "
+            f"rows {[row + 2 for row in rows[:5]]} as file lines); write each depth as a number of µm, e.g. 200"
+        )
+    manifest["depth"] = depths
     manifest["file"] = [path.parent / file for file in manifest["file"]]
     return manifest
 
@@ -138,15 +159,31 @@ def population_recordings(
             f"{sorted(set(repeated['animal'].astype(str)))} twice for area {area}, depth {depth}, stimulus {stimulus}; "
             "one row per animal and population (its units would count twice)"
         )
-    recordings = []
+    recordings, trials = [], {}
     for row in rows.itertuples():
-        responses = np.load(row.file, allow_pickle=False)
+        responses = load_array(row.file)
         check_responses(responses, Path(row.file), n_stimuli)
+        trials[Path(row.file).name] = responses.shape[0]
         recordings.append({"responses": responses.astype(np.float64), "unit_id": np.arange(responses.shape[2]),
                            "container_id": str(row.animal)})  # fmt: skip
+    _check_trial_counts(trials, manifest_path)
     metadata = {"area": area, "depth": depth, "stimulus": stimulus, "cre_line": cre_line, "signal": "own responses",
                 "options": {"manifest": str(manifest_path)}}  # fmt: skip
     return recordings, metadata
+
+
+def _check_trial_counts(trials: dict[str, int], manifest_path: Path) -> None:
+    """Pooling cuts every animal to the fewest trials any has; refuse a cut of more than half an
+    animal's trials, which is more often an array saved units × stimuli × trials than data."""
+    fewest = min(trials.values())
+    cut = {name: count for name, count in trials.items() if count > 2 * fewest}
+    if cut:
+        raise ValueError(
+            f"{manifest_path}: pooling would cut {sorted(cut)} from {sorted(set(cut.values()))} trials to {fewest} (the "
+            f"fewest, in {sorted(name for name, count in trials.items() if count == fewest)}), dropping more than half "
+            "of them. If an array is saved units × stimuli × trials, save np.swapaxes(array, 0, 2); if the trial "
+            "counts truly differ, keep the same trials for every animal in its file"
+        )
 
 
 def write_example(folder: Path, seed: int = 0) -> None:

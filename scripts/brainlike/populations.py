@@ -168,10 +168,13 @@ def drop_silent_containers(arrays: dict, label: str) -> tuple[dict, dict]:
     constant = np.ptp(responses.reshape(-1, responses.shape[2]), axis=0) == 0
     containers = arrays["container_id"]
     silent = sorted({str(c) for c in np.unique(containers) if constant[containers == c].all()}, key=str)
-    record = {"constant_cells": int(constant.sum()), "silent_containers": silent}
+    left_out = np.isin(containers.astype(str), silent)
+    # A left-out container's cells are counted apart: among the kept cells they would read as constant ones.
+    record = {"constant_cells": int((constant & ~left_out).sum()), "silent_containers": silent,
+              "silent_container_cells": int(left_out.sum())}  # fmt: skip
     if silent:
         log.warning("population %s: containers %s have no cell whose response varies; left out", label, silent)
-        keep = ~np.isin(containers.astype(str), silent)
+        keep = ~left_out
         if not keep.any():
             raise ValueError(f"population {label}: no cell's response varies in any container {silent}")
         arrays = {key: value[..., keep] if key == "responses" else value[keep] for key, value in arrays.items()}

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .weights import asked_for, fit
+from .weights import LISTED_KEYS, asked_for, fit
 
 N_BLOCKS = 6
 STEM_FILTERS = 32
@@ -179,8 +179,9 @@ def _plain(value):
     return value
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(backbone state dict, hyper-parameters) of a reference checkpoint, without running its code.
+def read_checkpoint(path: Path, where: str = "checkpoint") -> tuple[dict[str, torch.Tensor], dict]:
+    """(backbone state dict, hyper-parameters) of a reference checkpoint, without running its code;
+    ``where`` names the config key in errors.
 
     ``torch.load(weights_only=True)`` refuses every global outside an allow-list; the omegaconf
     classes the file names are mapped to inert stand-ins, so omegaconf is neither needed nor run.
@@ -194,14 +195,29 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
             f"{path}: refused: the file names {asked_for(error)}, outside what a reference checkpoint may hold"
         ) from None
     prefix = "network.backbone."
+    must_hold = (
+        "a VisualNet checkpoint (the reference study's PyTorch Lightning file) holds state_dict, with the weights "
+        f"under {prefix}*, and hyper_parameters, with the input's mean and std; a plain state dict belongs to "
+        "another family (efficientnet_lite, torchvision, timm or torch_module)"
+    )
+    held = sorted(checkpoint)[:LISTED_KEYS] if isinstance(checkpoint, dict) else []
+    if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= set(checkpoint):
+        raise ValueError(f"{where}: {path} is not a VisualNet checkpoint: it holds {held or type(checkpoint).__name__}; {must_hold}")
     backbone = {key.removeprefix(prefix): value for key, value in checkpoint["state_dict"].items() if key.startswith(prefix)}
-    return backbone, _plain(checkpoint["hyper_parameters"])
+    hyper_parameters = _plain(checkpoint["hyper_parameters"])
+    if not backbone or not isinstance(hyper_parameters, dict) or not {"mean", "std"} <= set(hyper_parameters):
+        raise ValueError(
+            f"{where}: {path} is not a VisualNet checkpoint: its state_dict has {len(backbone)} weights under {prefix}, "
+            f"its hyper_parameters {sorted(hyper_parameters)[:LISTED_KEYS] if isinstance(hyper_parameters, dict) else hyper_parameters!r}; "
+            + must_hold
+        )
+    return backbone, hyper_parameters
 
 
 def load_visualnet(path: Path, out_merge: str, where: str) -> tuple[VisualNet, dict]:
     """A VisualNet with a checkpoint's backbone loaded strictly, and its hyper-parameters; ``where``
     names the config key of the checkpoint in errors."""
-    backbone, hyper_parameters = read_checkpoint(path)
+    backbone, hyper_parameters = read_checkpoint(path, where)
     network = VisualNet(out_merge)
     fit(network, backbone, path, where)
     return network, hyper_parameters
