@@ -27,8 +27,9 @@ NOISE = {"rsa": [0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0], "cka": [1.5, 3.0, 5.0, 8.0]
          "ridge": [0.25, 0.6, 1.0, 1.6, 2.4, 3.2, 4.5, 6.5, 9.0, 13.0, 20.0]}  # fmt: skip
 # The corrected score of a noise-free model is a ratio of two estimates; at low ceilings the
 # ceiling's own sampling error (per population SD 0.05 at 0.2, 0.15 at 0.12 for rsa) widens it, so
-# the mean over seeds is held to 0.05 where that error is small and to 0.1 below.
+# the mean is taken over more seeds there (Monte Carlo SE about 0.02 at 0.12).
 SEEDS = 6
+SEEDS_BELOW_CEILING_03 = 30
 NO_RELABELLINGS = Relabellings(np.arange(N_STIMULI), np.empty((0, N_STIMULI), dtype=int))
 STATISTICS = Statistics(seed=1, stimulus_bootstraps=0, permutations=0, ci_level=0.9, best_layer_folds=0)
 
@@ -80,9 +81,11 @@ def test_a_noise_free_model_scores_one_at_every_ceiling(metric):
     ceilings = []
     for noise in NOISE[metric]:
         values = np.array([corrected(seed, noise) for seed in range(SEEDS)])
+        if values[:, 0].mean() < 0.3:
+            values = np.concatenate([values, [corrected(seed, noise) for seed in range(SEEDS, SEEDS_BELOW_CEILING_03)]])
         ceiling, mean = values[:, 0].mean(), values[:, 1].mean()
         ceilings.append(ceiling)
-        assert mean == pytest.approx(1.0, abs=0.05 if ceiling >= 0.3 else 0.1), (noise, ceiling, values)
+        assert mean == pytest.approx(1.0, abs=0.05), (noise, ceiling, values)
     assert min(ceilings) < 0.21 and max(ceilings) > 0.9, ceilings  # the range the claim covers
 
 
