@@ -92,10 +92,10 @@ def test_a_noise_free_model_scores_one_at_every_ceiling(metric):
 def test_ridge_corrects_the_noise_of_responses_and_predictions_where_cells_are_reliable():
     """Ridge divides the median of r / √reliability by √ the predictions' own split-half
     reliability (they are fitted to noisy training means), so a noise-free model reads 1 ± 0.05
-    down to a ceiling of 0.55, the least a population can have under the default
-    encoding.reliability_threshold of 0.3 (0.98 at 0.57). Below, cells enter on reliabilities
-    that chance has lifted (here any above 0), the ceiling overstates them and the corrected
-    score falls (0.91 at 0.45, 0.69 at 0.35, said in the README), never above 1 + 0.05."""
+    where the cells' reliabilities lie well above the selection threshold (here 0: ceilings of
+    0.55 and up; 0.98 at 0.57). Below, cells enter on reliabilities that chance has lifted, the
+    ceiling overstates them and the corrected score falls (0.91 at 0.45, 0.69 at 0.35, said in
+    the README with the default threshold's numbers), never above 1 + 0.05."""
     results = []
     for noise in NOISE["ridge"]:
         values = np.array([ridge_corrected(seed, noise) for seed in range(SEEDS)])
