@@ -21,8 +21,13 @@ make_env() {
   ".venvs/$name/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"
   # The workflow's own package, without dependencies: the pin file already holds them.
   ".venvs/$name/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  if [[ -n ${3:-} ]]; then
+    ".venvs/$name/bin/python" -c "$3"
+  fi
   echo "$want" > "$stamp"
 }
 
 make_env main envs/main.txt
-make_env allensdk envs/allensdk.txt
+# pynwb writes a cache of its type map into its own package on first import: once here, rather than
+# by parallel jobs racing to write it.
+make_env allensdk envs/allensdk.txt "import pynwb"

@@ -71,3 +71,28 @@ def test_nwb_text_fields_are_fixed_length_bytes(manifest):
         for key in ("general/session_type", "general/subject/genotype", "session_start_time"):
             assert handle[key].dtype.kind == "S", key
         assert handle["stimulus/templates/natural_scenes_image_stack/data"].dtype == np.uint8
+
+
+NWB_2_ROUND_TRIP = """
+import datetime, sys
+import numpy as np
+from pynwb import NWBHDF5IO, NWBFile
+from allensdk.brain_observatory.ecephys.ecephys_project_cache import EcephysProjectCache
+
+nwb = NWBFile(session_description="units", identifier="round-trip",
+              session_start_time=datetime.datetime(2019, 1, 1, tzinfo=datetime.timezone.utc))
+nwb.add_unit(spike_times=np.array([0.25, 0.5, 1.0]))
+with NWBHDF5IO(sys.argv[1], "w") as io:
+    io.write(nwb)
+with NWBHDF5IO(sys.argv[1], "r") as io:
+    print(list(io.read().units["spike_times"][0]))
+"""
+
+
+def test_the_allensdk_environment_writes_and_reads_nwb_2(tmp_path):
+    """The pinned pynwb and hdmf make an NWB 2 file and read it back, beside AllenSDK's
+    Neuropixels cache class (hdmf 6.2.0 could not make an NWBFile at all)."""
+    result = subprocess.run([str(ALLENSDK_PYTHON), "-c", NWB_2_ROUND_TRIP, str(tmp_path / "units.nwb")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[0.25, 0.5, 1.0]"
