@@ -22,12 +22,13 @@ r over its reliable cells, its ceiling the median √reliability (the r of a per
 trial means). Its noise-corrected score is the median of r / √reliability divided by √ the
 predictions' own reliability: the Spearman–Brown r between the predictions of ridges fitted, at
 each cell's chosen penalty, to the trial means of the two halves of the first split (a model's
-weights are fitted to noisy means, so its predictions carry noise of their own). Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable
-cells drawn with replacement, containers drawn with replacement, halvings of the stimuli for the
-held-out best layer (each scored from the same cross-validated predictions), and the permutation
-p, which refits a ridge for every relabelling of the responses (``RefittedRidge``: the penalty
-chosen by generalized cross-validation, in closed form, so 1000 refits cost about as much as one
-inner cross-validation).
+weights are fitted to noisy means, so its predictions carry noise of their own).
+
+Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable cells drawn with
+replacement, containers drawn with replacement, halvings of the stimuli for the held-out best
+layer (each scored from the same cross-validated predictions), and the permutation p, which
+refits a ridge for every relabelling of the responses (``RefittedRidge``: the penalty chosen by
+generalized cross-validation, whose closed form makes a refit two matrix products per fold).
 """
 
 from __future__ import annotations
