@@ -143,6 +143,31 @@ def centred_kernels(gram: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np
     return kernel[train], kernel
 
 
+@dataclass(frozen=True)
+class _Spectrum:
+    """A fold's training kernel diagonalised, K = V diag(s) Vᵀ, and its held-out rows in that
+    basis: a ridge at any penalty per target is then two matrix products, z = Vᵀ(y − ȳ) and
+    K_held-out V (z / (s + a)) + ȳ."""
+
+    eigenvalues: np.ndarray  # ascending, clipped at 0
+    basis: np.ndarray  # training stimuli × eigenvectors
+    held_out_in_basis: np.ndarray  # held-out stimuli × eigenvectors
+
+    @classmethod
+    def of(cls, train_kernel: np.ndarray, held_out_kernel: np.ndarray) -> _Spectrum:
+        eigenvalues, basis = np.linalg.eigh(train_kernel)
+        return cls(np.clip(eigenvalues, 0, None), basis, held_out_kernel @ basis)
+
+    def project(self, training: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z, ȳ) of training targets (... × training stimuli × targets)."""
+        mean = training.mean(axis=-2, keepdims=True)
+        return self.basis.T @ (training - mean), mean
+
+    def predict(self, projected: np.ndarray, mean: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """Held-out predictions at ``alphas`` (... × targets, one penalty per target)."""
+        return self.held_out_in_basis @ (projected / (self.eigenvalues[:, None] + alphas[..., None, :])) + mean
+
+
 def cross_validated_predictions(
     gram: np.ndarray, targets: np.ndarray, folds: list[np.ndarray], encoding: Encoding, alongside: np.ndarray | None = None
 ) -> np.ndarray | None:
@@ -151,7 +176,7 @@ def cross_validated_predictions(
     then the same for each of the k target sets ``alongside`` (k × stimuli × targets), each target
     at the alpha chosen for it in ``targets``; None for a constant layer."""
     from himalaya.backend import get_backend
-    from himalaya.kernel_ridge import KernelRidge, KernelRidgeCV
+    from himalaya.kernel_ridge import KernelRidgeCV
     from sklearn.model_selection import KFold
 
     backend = get_backend()
@@ -174,13 +199,9 @@ def cross_validated_predictions(
         )
         model.fit(train_kernel, targets[train] - mean)
         predictions[0, test] = backend.to_numpy(model.predict(kernel[test])) + mean
-        for index, other in enumerate(alongside, start=1):
-            other_mean = other[train].mean(axis=0)
-            # The eigenvalue solver is exact; the default for an alpha per target is iterative (errors of 1e-2).
-            refit = KernelRidge(alpha=backend.to_numpy(model.best_alphas_), kernel="precomputed", solver="eigenvalues",
-                                warn=False)  # fmt: skip
-            refit.fit(train_kernel, other[train] - other_mean)
-            predictions[index, test] = backend.to_numpy(refit.predict(kernel[test])) + other_mean
+        if len(alongside):
+            spectrum = _Spectrum.of(train_kernel, kernel[test])
+            predictions[1:, test] = spectrum.predict(*spectrum.project(alongside[:, train]), backend.to_numpy(model.best_alphas_))
     return predictions
 
 
@@ -223,17 +244,6 @@ def fold_mean_r(predictions: np.ndarray, targets: np.ndarray, fold_of: np.ndarra
         return np.where(defined, per_fold, 0).sum(axis=0) / defined.sum(axis=0)
 
 
-@dataclass(frozen=True)
-class _FoldSpectrum:
-    """One held-out fold of the refitted ridge: its positions and the training kernel's eigenbasis."""
-
-    train: np.ndarray
-    test: np.ndarray
-    eigenvalues: np.ndarray  # of the training kernel, ascending
-    basis: np.ndarray  # training stimuli × eigenvectors
-    test_in_basis: np.ndarray  # the held-out rows of the kernel (held-out × training) times the basis
-
-
 class RefittedRidge:
     """The statistic of ridge's p: per cell, the Pearson r within each held-out fold averaged over
     the folds, of a kernel ridge fitted anew to every relabelling of the responses, with the penalty
@@ -251,37 +261,30 @@ class RefittedRidge:
     def __init__(self, gram: np.ndarray, window: np.ndarray, fold_of: np.ndarray, alphas: tuple[float, ...]):
         kernel_gram = gram[np.ix_(window, window)]
         self.alphas = np.asarray(alphas, dtype=float)
-        self.folds = []
+        self.folds: list[tuple[np.ndarray, np.ndarray, _Spectrum]] = []  # (training, held-out positions, spectrum)
         fold_of_window = fold_of[window]
         for fold in np.unique(fold_of_window):
             test = np.flatnonzero(fold_of_window == fold)
             train = np.flatnonzero(fold_of_window != fold)
             kernels = centred_kernels(kernel_gram, train) if len(test) >= 3 and len(train) >= 3 else None
-            if kernels is None:
-                continue
-            train_kernel, kernel = kernels
-            eigenvalues, basis = np.linalg.eigh(train_kernel)
-            self.folds.append(_FoldSpectrum(train, test, np.clip(eigenvalues, 0, None), basis, kernel[test] @ basis))
+            if kernels is not None:
+                self.folds.append((train, test, _Spectrum.of(kernels[0], kernels[1][test])))
 
     def fold_mean_r(self, responses: np.ndarray) -> np.ndarray:
         """relabellings × cells, from ``responses`` (relabellings × window stimuli × cells); NaN for
         a cell with no fold left (fewer than 3 held-out stimuli, or constant in every fold)."""
         total = np.zeros((len(responses), responses.shape[2]))
         counted = np.zeros(total.shape)
-        for fold in self.folds:
-            training = responses[:, fold.train]
-            mean = training.mean(axis=1, keepdims=True)
-            projected = fold.basis.T @ (training - mean)  # relabellings × eigenvectors × cells
-            shrinkage = (self.alphas[:, None] / (fold.eigenvalues[None, :] + self.alphas[:, None])) ** 2
+        for train, test, spectrum in self.folds:
+            projected, mean = spectrum.project(responses[:, train])  # relabellings × eigenvectors × cells
+            eigenvalues = spectrum.eigenvalues[None, :]
+            shrinkage = (self.alphas[:, None] / (eigenvalues + self.alphas[:, None])) ** 2
             residual = shrinkage @ (projected * projected)  # relabellings × alphas × cells
-            freedom = 1 + (fold.eigenvalues[None, :] / (fold.eigenvalues[None, :] + self.alphas[:, None])).sum(axis=1)
-            left = 1 - freedom / len(fold.train)
+            left = 1 - (1 + (eigenvalues / (eigenvalues + self.alphas[:, None])).sum(axis=1)) / len(train)
             with np.errstate(divide="ignore", invalid="ignore"):
                 gcv = np.where((left > 1e-9)[:, None], residual / np.maximum(left, 1e-9)[:, None] ** 2, np.inf)
-            chosen = self.alphas[np.argmin(gcv, axis=1)]  # relabellings × cells
-            coefficients = projected / (fold.eigenvalues[None, :, None] + chosen[:, None, :])
-            predictions = fold.test_in_basis @ coefficients + mean
-            r = columnwise_r(predictions, responses[:, fold.test], axis=1)
+            predictions = spectrum.predict(projected, mean, self.alphas[np.argmin(gcv, axis=1)])
+            r = columnwise_r(predictions, responses[:, test], axis=1)
             defined = np.isfinite(r)
             total += np.where(defined, r, 0.0)
             counted += defined
