@@ -57,7 +57,7 @@ def small_config() -> dict:
     config["models"] = {"efficientnet_lite0": model}
     config["contrasts"] = []
     config["statistics"]["splits"] = 20
-    # Each ridge population's reliability p relabels every split's B half: a tenth of the default.
+    # A tenth of the default: ridge refits a ridge for every relabelling.
     config["statistics"]["permutations"] = 100
     config["envs"]["allensdk_python"] = str(ALLENSDK_PYTHON)
     return config

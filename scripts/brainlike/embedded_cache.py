@@ -21,7 +21,9 @@ import json
 import logging
 import multiprocessing
 import shutil
+import sys
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,13 +335,23 @@ class _Experiment:
     rng: np.random.Generator
 
 
-# Set in each writer process before its first experiment: the stimulus templates every NWB holds
-# and (scene trials, movie repeats, response lag), inherited through fork rather than sent per job.
+# Set before the experiments are written: the stimulus templates every NWB holds and (scene
+# trials, movie repeats, response lag); forked writers inherit them rather than receive them per job.
 _shared: dict = {}
 
 
-def _share(templates: dict[str, np.ndarray], settings: tuple[int, int, int]) -> None:
-    _shared.update(templates=templates, settings=settings)
+def _written(jobs: list[_Experiment], workers: int) -> Iterator[_Experiment]:
+    """Write every experiment's files, yielding each job once its files are written, in order.
+    Several processes write only where fork is the platform's safe default (Linux): on macOS a
+    fork after torch's threads have run can hang, and spawn would rerun the rule script."""
+    if workers > 1 and sys.platform.startswith("linux"):
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for job, _ in zip(jobs, pool.map(_write_experiment, jobs)):
+                yield job
+    else:
+        for job in jobs:
+            _write_experiment(job)
+            yield job
 
 
 def _write_experiment(job: _Experiment) -> None:
@@ -488,13 +500,12 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path, workers: 
             config["areas"][area]["noise"], rng,
         ))  # fmt: skip
     settings = (config["scene_trials"], config["movie_repeats"], config["response_lag_frames"])
+    _shared.update(templates=templates, settings=settings)
     # Each experiment draws from its own stream, so the files do not depend on which worker writes them.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share, initargs=(templates, settings)) as pool:
-        for job, _ in zip(jobs, pool.map(_write_experiment, jobs)):
-            experiment, container = job.experiment, job.container
-            log.info("embedded cache: experiment %d (%s, %d µm, %s) written", experiment["id"],
-                     container["targeted_structure"]["acronym"], container["imaging_depth"], experiment["stimulus_name"])  # fmt: skip
+    for job in _written(jobs, workers):
+        experiment, container = job.experiment, job.container
+        log.info("embedded cache: experiment %d (%s, %d µm, %s) written", experiment["id"],
+                 container["targeted_structure"]["acronym"], container["imaging_depth"], experiment["stimulus_name"])  # fmt: skip
     experiments = [job.experiment for job in jobs]
 
     for container in containers:
