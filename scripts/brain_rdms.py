@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from brainlike.depths import depth_value
 from brainlike.logs import to_file
 from brainlike.rdm import population_rdms, save_rdms
 from brainlike.seeds import Stream, labelled_rng
@@ -27,7 +28,7 @@ save_rdms(
     descriptors={
         "stimulus": wildcards.stimulus,
         "area": wildcards.area,
-        "depth": int(wildcards.depth),
+        "depth": depth_value(wildcards.depth),
         "trials": responses.shape[0],
         "cells": responses.shape[2],
         "containers": len(np.unique(population["container_id"])),

@@ -2,12 +2,13 @@
 
 import numpy as np
 
-from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
 from brainlike.cka import HalfTrialGrams, centre_gram, cka_layers
-from brainlike.logs import to_file
+from brainlike.depths import depth_value
 from brainlike.frame import Statistics, labelled_table, resample_arrays
+from brainlike.logs import to_file
 from brainlike.splits import population_splits
+from brainlike.stores import layer_grams
 
 to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
@@ -18,7 +19,7 @@ for (area, depth), path in zip(params.populations, snakemake.input.responses):
     with np.load(path) as population:
         responses = population["responses"]
         splits = population_splits(params.seed, params.splits, wildcards.stimulus, area, depth, *responses.shape[:2])
-        populations.append(HalfTrialGrams({"area": area, "depth": int(depth)}, responses, population["container_id"], splits))
+        populations.append(HalfTrialGrams({"area": area, "depth": depth_value(depth)}, responses, population["container_id"], splits))
 table, resamples = cka_layers(
     populations, centre_gram(np.stack(grams)), np.asarray([layer["pathway"] for layer in layers]),
     statistics, wildcards.stimulus, params.container_bootstraps,

@@ -2,13 +2,14 @@
 
 import numpy as np
 
-from brainlike.stores import layer_grams
 from brainlike.atomic import write_npz
+from brainlike.depths import depth_value
 from brainlike.devices import resolve
 from brainlike.encoding import Encoding, ReliableCells, cells_per_chunk, encode_layers, use_device
+from brainlike.frame import Statistics, labelled_table, resample_arrays
 from brainlike.logs import to_file
 from brainlike.resampling import ceiling_relabellings
-from brainlike.frame import Statistics, labelled_table, resample_arrays
+from brainlike.stores import layer_grams
 
 to_file(snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
@@ -29,7 +30,7 @@ for (area, depth), path in zip(params.populations, snakemake.input.responses):
         responses = population["responses"]
         orders = ceiling_relabellings(params.seed, params.permutations, wildcards.stimulus, area, depth,
                                       responses.shape[1], params.continuous)  # fmt: skip
-        populations.append(ReliableCells.from_responses({"area": area, "depth": int(depth)}, responses,
+        populations.append(ReliableCells.from_responses({"area": area, "depth": depth_value(depth)}, responses,
                                                      population["container_id"], encoding, params.seed,
                                                      wildcards.stimulus, orders))  # fmt: skip
 table, resamples = encode_layers(

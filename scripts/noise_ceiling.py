@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from brainlike.compare import use_threads
+from brainlike.depths import depth_value
 from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.noise_ceiling import between_animal, split_half
@@ -24,7 +25,7 @@ stimuli = design(rdms.n_cond, params.continuous)
 summary = {
     "stimulus": wildcards.stimulus,
     "area": wildcards.area,
-    "depth": int(wildcards.depth),
+    "depth": depth_value(wildcards.depth),
     **split_half(
         vectors[kinds == "half_a"],
         vectors[kinds == "half_b"],

@@ -160,6 +160,49 @@ def allen_run(workflow_run, workflow_results_digest) -> Path:
     return workflow_run
 
 
+def neuropixels_config() -> dict:
+    """The small config on the embedded Neuropixels cache: the planted areas, every unit of each."""
+    config = merged(small_config(), {"data": {"source": "embedded_neuropixels", "depths": ["all"], "areas": list(PLANTED)}})
+    config["embedded"]["areas"] = {area: config["embedded"]["areas"][area] for area in PLANTED}
+    return config
+
+
+@pytest.fixture(scope="session")
+def neuropixels_run(tmp_path_factory) -> Path:
+    """The working directory of one complete run on the embedded Neuropixels cache."""
+    workdir = tmp_path_factory.mktemp("neuropixels")
+    write_config(workdir, neuropixels_config())
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+# A Neuropixels cache index small enough to check by eye: session 2 is functional_connectivity (no
+# natural scenes); unit 1001 is not "good"; VISl's one unit fails the ISI filter and has no amplitude
+# cutoff (NaN passes no filter) and a low SNR.
+NEUROPIXELS_INDEX = {
+    "sessions.csv": [{"id": 1, "session_type": "brain_observatory_1.1"}, {"id": 2, "session_type": "functional_connectivity"},
+                     {"id": 3, "session_type": "brain_observatory_1.1"}],
+    "probes.csv": [{"id": 10, "ecephys_session_id": 1}, {"id": 20, "ecephys_session_id": 2}, {"id": 30, "ecephys_session_id": 3}],
+    "channels.csv": [{"id": 100, "ecephys_probe_id": 10, "ecephys_structure_acronym": "VISp"},
+                     {"id": 200, "ecephys_probe_id": 20, "ecephys_structure_acronym": "VISp"},
+                     {"id": 300, "ecephys_probe_id": 30, "ecephys_structure_acronym": "VISl"}],
+    "units.csv": [
+        {"id": 1000, "ecephys_channel_id": 100, "quality": "good", "isi_violations": 0.1, "amplitude_cutoff": 0.05, "presence_ratio": 0.99, "snr": 2.0},
+        {"id": 1001, "ecephys_channel_id": 100, "quality": "noise", "isi_violations": 0.1, "amplitude_cutoff": 0.05, "presence_ratio": 0.99, "snr": 2.0},
+        {"id": 2000, "ecephys_channel_id": 200, "quality": "good", "isi_violations": 0.1, "amplitude_cutoff": 0.05, "presence_ratio": 0.99, "snr": 2.0},
+        {"id": 3000, "ecephys_channel_id": 300, "quality": "good", "isi_violations": 0.9, "amplitude_cutoff": "", "presence_ratio": 0.99, "snr": 0.5},
+    ],
+}  # fmt: skip
+
+
+def write_neuropixels_index(folder: Path) -> None:
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in NEUROPIXELS_INDEX.items():
+        pd.DataFrame(rows).to_csv(folder / name, index=False)
+
+
 CHECKPOINTS = SHARED / "data" / "crijnen_checkpoints"
 CONTRASTS = [["readout", "random init"], ["rat", "tree shrew"]]
 # Of each reference group's five checkpoints: three show every group mechanism (shared tensors, both

@@ -22,7 +22,16 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import ALLENSDK_PYTHON, ROOT, SNAKEMAKE, default_config, digest, snakemake, write_config
+from conftest import (
+    ALLENSDK_PYTHON,
+    ROOT,
+    SNAKEMAKE,
+    default_config,
+    digest,
+    snakemake,
+    write_config,
+    write_neuropixels_index,
+)
 
 from brainlike.allen_index import CELL_METRICS_FILES, INDEX_FILES, experiment_files, population_experiments
 from brainlike.embedded_cache import write_index
@@ -49,7 +58,21 @@ def second_model(config, **changes):
 
 
 CONFIG_FAULTS = [
-    (lambda c: c["data"].update(source="alen"), "'alen' is not one of ['embedded', 'allen', 'own']"),
+    (lambda c: c["data"].update(source="alen"),
+     "'alen' is not one of ['embedded', 'allen', 'own', 'embedded_neuropixels', 'allen_neuropixels']"),
+    # The Neuropixels sources: every unit of an area is one population, read with its own options.
+    (lambda c: c["data"].update(source="embedded_neuropixels"), "a Neuropixels source scores every unit of an area together; set data.depths: [all]"),
+    (lambda c: c["data"].update(depths=["all"]), "'all' is for the Neuropixels sources"),
+    (lambda c: c["data"].update(depths=["deep"]), "'deep' is not valid under any of the given schemas"),
+    (lambda c: c["data"].update(source="embedded_neuropixels", depths=["all"]) or c["data"]["neuropixels"].update(scene_window_s=[0.3, 0.1]),
+     "data.neuropixels.scene_window_s [0.3, 0.1]: the window's end must be after its start"),
+    (lambda c: c["data"].update(source="embedded_neuropixels", depths=["all"]) or c["cells"].update(exclude_running_modulated=True),
+     "cells.exclude_running_modulated: true reads the 2-photon cache's running-modulation statistic"),
+    (lambda c: c["data"].update(source="embedded_neuropixels", depths=["all"]) or c["embedded"].pop("neuropixels"),
+     "data.source is embedded_neuropixels: set embedded.neuropixels"),
+    (lambda c: c["data"].update(source="allen_neuropixels", depths=["all"], offline=True),
+     "data.offline is true, but the Neuropixels cache data/allen_neuropixels has no ['manifest.json', 'sessions.csv'"),
+    (lambda c: c["data"]["neuropixels"]["units"].update(presence_ratio_minimum=1.5), "1.5 is not valid under any of the given schemas"),
     (lambda c: c["statistics"].update(splits=1), "1 is less than the minimum of 2"),
     (lambda c: c.update(metrics=["rsa", "svm"]), "'svm' is not one of ['rsa', 'ridge', 'cka']"),
     (lambda c: c.update(metrics=[]), "[] should be non-empty"),
@@ -162,6 +185,29 @@ def own_population(tmp_path, arrays: dict[str, np.ndarray], extra_rows: str = ""
 
 def responses(rng, trials=4, units=5):
     return rng.normal(size=(trials, N_STIMULI, units))
+
+
+@pytest.mark.parametrize(
+    "areas, sessions, message",
+    [
+        (["VISp", "VISl"], None, "has no VISl unit that passes the quality filters {'isi_violations_maximum': 0.5, "
+                                 "'amplitude_cutoff_maximum': 0.1, 'presence_ratio_minimum': 0.95} in a session showing"),
+        (["VISam"], None, "has no VISam unit that passes the quality filters"),
+        (["VISp"], [1, 2], "data.neuropixels.sessions: sessions {'2': 'functional_connectivity'} do not show natural_scenes"),
+    ],
+)
+def test_a_neuropixels_population_without_units_or_stimulus_is_named_before_any_job(tmp_path, areas, sessions, message):
+    """allen_neuropixels reads the cache's tables while it plans: a population with nothing to read
+    is an error then, naming the filters or the sessions, not a job that fails later."""
+    write_neuropixels_index(tmp_path / "npx")
+    (tmp_path / "npx" / "manifest.json").write_text("{}")
+    config = default_config()
+    config["data"].update(source="allen_neuropixels", depths=["all"], areas=areas)
+    config["data"]["neuropixels"].update(manifest="npx/manifest.json", sessions=sessions)
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

@@ -69,6 +69,23 @@ def verify_events(path: Path) -> None:
         raise CorruptFileError(f"{path}: events are {values.shape}, expected cells × frames")
 
 
+def verify_session_nwb(path: Path) -> None:
+    """Open a Visual Coding Neuropixels session NWB file and read its spike times; raise
+    CorruptFileError naming it."""
+    try:
+        with h5py.File(path, "r") as nwb:
+            spike_times = nwb["units/spike_times"][()]  # reading every chunk catches truncation anywhere
+            n_units = len(nwb["units/id"][()])
+            n_indexed = len(nwb["units/spike_times_index"][()])
+            presentations = [name for name in nwb.get("intervals", {}) if name.endswith("_presentations")]
+    except (OSError, KeyError, ValueError) as error:
+        raise CorruptFileError(f"{path} is truncated or corrupt, or not a Neuropixels session NWB file: {error}") from error
+    if n_indexed != n_units or spike_times.ndim != 1:
+        raise CorruptFileError(f"{path}: {n_units} units but {n_indexed} spike-time index entries")
+    if not presentations:
+        raise CorruptFileError(f"{path}: no stimulus presentation table (intervals/*_presentations)")
+
+
 def fetch(
     url: str,
     destination: Path,
@@ -138,6 +155,7 @@ FILES = {
     # kind: (allensdk query entry, verifier, pattern of its file name)
     "nwb": ("ophys_experiment_data", verify_nwb, re.compile(r"(\d+)\.nwb")),
     "events": ("ophys_events_file", verify_events, re.compile(r"(\d+)_events\.npz")),
+    "session": ("EcephysNwb", verify_session_nwb, re.compile(r"session_(\d+)\.nwb")),
 }
 
 
@@ -147,7 +165,10 @@ def kind_of(path: Path) -> tuple[str, int]:
         match = pattern.fullmatch(Path(path).name)
         if match:
             return kind, int(match.group(1))
-    raise ValueError(f"{path}: not an experiment's NWB (<id>.nwb) or events file (<id>_events.npz)")
+    raise ValueError(
+        f"{path}: not an experiment's NWB (<id>.nwb) or events file (<id>_events.npz), or a Neuropixels "
+        "session's NWB (session_<id>.nwb)"
+    )
 
 
 def download_file(path: Path, url_of: Callable[[str, int], str], **fetch_options) -> str:
@@ -159,11 +180,19 @@ def download_file(path: Path, url_of: Callable[[str, int], str], **fetch_options
 
 
 def allen_url_of(api) -> Callable[[str, int], str]:
-    """The public download address of an experiment's file, from the Allen API."""
+    """The public download address of an experiment's (or a Neuropixels session's) file, from the
+    Allen API."""
 
     def url_of(kind: str, experiment_id: int) -> str:
         entry = FILES[kind][0]
-        links = api.template_query("brain_observatory_queries", entry, ophys_experiment_id=experiment_id)
+        if kind == "session":
+            links = api.model_query(
+                "WellKnownFile",
+                criteria=f"well_known_file_type[name$eq'{entry}'][attachable_type$eq'EcephysSession']"
+                f"[attachable_id$eq{experiment_id}]",
+            )
+        else:
+            links = api.template_query("brain_observatory_queries", entry, ophys_experiment_id=experiment_id)
         if not links:
             raise DownloadError(f"the Allen API lists no {kind} file for experiment {experiment_id}")
         return api.api_url + links[0]["download_link"]

@@ -161,7 +161,7 @@ class Readout:
     weight: np.ndarray  # cells × READOUT_FEATURES
 
 
-def _planted_drives(
+def planted_drives(
     planted: LoadedModel, images: np.ndarray, readouts: dict[str, list[Readout]], batch_size: int
 ) -> dict[str, list[np.ndarray]]:
     """Drive (stimuli × cells) of every readout, from one pass over ``images``.
@@ -429,6 +429,26 @@ def write_index(cache_dir: Path, containers: list[tuple[int, str, int]], cre_lin
         (cache_dir / name).write_text(json.dumps(payload, indent=1))
 
 
+def stimulus_templates(config: dict) -> dict[str, np.ndarray]:
+    """The generated stimuli as shown, by stimulus name (``config``: the ``embedded`` section)."""
+    return {
+        "natural_scenes": natural_scenes(config["seed"], tuple(config["scene_template_shape"])),
+        "natural_movie_one": natural_movie(config["seed"], tuple(config["movie_template_shape"])),
+    }
+
+
+def planted_source(config: dict, models: dict, images: np.ndarray) -> tuple[LoadedModel, dict[str, int]]:
+    """The source network recording each area's planted layer (pathway = area), and the number of
+    features of each area's layer."""
+    source = load_model(config["source_model"], models[config["source_model"]])
+    planted = LoadedModel(
+        source.name, source.network, source.input_spec,
+        {area: [truth["layer"]] for area, truth in config["areas"].items()},
+    )  # fmt: skip
+    shapes = layer_shapes(planted, images, torch.device("cpu"))
+    return planted, {area: int(np.prod(shapes[(area, layer)][1])) for area, (layer,) in planted.pathways.items()}
+
+
 def generate(config: dict, cre_line: str, models: dict, out_dir: Path, workers: int = 1) -> None:
     """Write ``out_dir/cache`` (the Brain Observatory cache) and ``out_dir/truth.json``.
 
@@ -443,17 +463,8 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path, workers: 
     for sub in ("ophys_experiment_data", "ophys_experiment_events"):
         (cache / sub).mkdir(parents=True)
     seed = config["seed"]
-    templates = {
-        "natural_scenes": natural_scenes(seed, tuple(config["scene_template_shape"])),
-        "natural_movie_one": natural_movie(seed, tuple(config["movie_template_shape"])),
-    }
-    source = load_model(config["source_model"], models[config["source_model"]])
-    planted = LoadedModel(
-        source.name, source.network, source.input_spec,
-        {area: [truth["layer"]] for area, truth in config["areas"].items()},
-    )  # fmt: skip
-    shapes = layer_shapes(planted, templates["natural_scenes"], torch.device("cpu"))
-    n_features = {area: int(np.prod(shapes[(area, layer)][1])) for area, (layer,) in planted.pathways.items()}
+    templates = stimulus_templates(config)
+    planted, n_features = planted_source(config, models, templates["natural_scenes"])
 
     containers, plan, cells = [], [], {}
     next_id = 1_000_000
@@ -486,7 +497,7 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path, workers: 
                 next_id += 100
     readouts = {area: [item[4] for item in plan if item[0] == area] for area in config["areas"]}
     drives = {
-        stimulus: _planted_drives(planted, images, readouts, config["batch_size"])
+        stimulus: planted_drives(planted, images, readouts, config["batch_size"])
         for stimulus, images in templates.items()
     }
     position_in_area = {area: 0 for area in config["areas"]}

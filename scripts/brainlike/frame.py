@@ -295,7 +295,7 @@ def resample_arrays(resamples: dict[str, np.ndarray], table: pd.DataFrame, layer
     return {
         **resamples,
         "area": populations["area"].to_numpy(dtype=str),
-        "depth": populations["depth"].to_numpy(dtype=int),
+        "depth": populations["depth"].astype(str).to_numpy(dtype=str),
         "pathway": np.asarray([layer["pathway"] for layer in layers], dtype=str),
         "layer": np.asarray([layer["layer"] for layer in layers], dtype=str),
     }

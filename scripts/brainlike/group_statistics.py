@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from .depths import depth_of_every, depth_value
 from .inference import fdr, held_out_choice, percentile_interval
 from .layer_names import PIXEL_PATHWAY
 from .seeds import Stream, labelled_rng
@@ -49,7 +50,7 @@ class ModelScores:
         """``table``: the model's rows of the τ table on one stimulus set; ``resamples``: its compare
         job's resampled scores (``pathway``, ``layer``, ``area``, ``depth``, ``bootstrap``, ``halvings``)."""
         columns, sequences = distinct_tensors(np.asarray(resamples["pathway"]), np.asarray(resamples["layer"]))
-        populations = pd.DataFrame({"area": np.asarray(resamples["area"]), "depth": np.asarray(resamples["depth"]).astype(int)})
+        populations = pd.DataFrame({"area": np.asarray(resamples["area"]), "depth": [depth_value(depth) for depth in np.asarray(resamples["depth"]).tolist()]})
         keyed = table.set_index(["area", "depth", "pathway", "layer"])
         first = [pathways[0] for pathways in columns["pathways"]]
         index = [
@@ -169,7 +170,7 @@ def group_tables(
                 for area, position in zip(areas, at_depth):
                     ci_low, ci_high = percentile_interval(draws[:, position, best[position]], ci_level)
                     best_rows.append({
-                        "area": area, "depth": int(depth), "group": group,
+                        "area": area, "depth": depth_value(depth), "group": group,
                         "members": len(members), "pathway": pathway, "best_layer": columns["layer"].iloc[best[position]],
                         "best_layer_selected": fraction[position].max(), "best_layer_held_out_score": held_out[position],
                         "best_layer_score": np.median(stacked["score"][:, position, best[position]]),
@@ -302,7 +303,7 @@ def contrast_table(
                 warnings.simplefilter("ignore", RuntimeWarning)  # a pathway undefined everywhere
                 across = np.nanmean(per_split, axis=1)
             rows.append(pd.DataFrame([{
-                **common, "at": "across populations", "area": "all", "depth": -1, "pathway": pathway, "layer": "",
+                **common, "at": "across populations", "area": "all", "depth": depth_of_every(populations["depth"]), "pathway": pathway, "layer": "",
                 "difference": across[0], "median_difference": float(np.nanmedian(per_split[0])) if favour_a + favour_b else np.nan,
                 "ci_low": np.nan, "ci_high": np.nan, "p": float(_assignment_p(across[:, None])[0]),
                 "favour_a": favour_a, "favour_b": favour_b,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .atomic import write_npz
 from .correlation import relabelled_columnwise_r
+from .depths import depth_title
 from .recordings import sidecar
 from .seeds import Stream, labelled_rng
 from .splits import half_means, random_splits
@@ -191,7 +192,7 @@ def population(
     running-modulation p-value (None where a cell has none) when running-modulated cells are to be
     excluded and the data have the statistic, else None.
     """
-    label = f"{metadata['stimulus']} {metadata['area']} {metadata['depth']} µm"
+    label = f"{metadata['stimulus']} {metadata['area']} {depth_title(metadata['depth'])}"
     n_recordings = len(recordings)
     if movie_sessions == "matched":
         recordings = matched_cells(recordings)

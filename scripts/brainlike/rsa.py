@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import compare
+from .depths import depth_value
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES, bootstrap_pairs, permuted_vectors, sub_rdm_positions
 from .rdm import StoredRDMs, containers_note, stimuli_of_pairs
@@ -46,7 +47,7 @@ class BrainRDMs:
     def from_stored(cls, rdms: StoredRDMs) -> BrainRDMs:
         kinds = np.asarray(rdms.rdm_descriptors["kind"])
         vectors = rdms.get_vectors()
-        key = {"area": rdms.descriptors["area"], "depth": int(rdms.descriptors["depth"])}
+        key = {"area": rdms.descriptors["area"], "depth": depth_value(rdms.descriptors["depth"])}
         return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]),
                    vectors[kinds == "all"][0])  # fmt: skip
 

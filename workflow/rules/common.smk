@@ -4,14 +4,77 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from brainlike import allen_index
+from brainlike import allen_index, ecephys_index
 from brainlike.configs import Untracked, check_moved_keys
+from brainlike.depths import depth_stem, depth_title
 from brainlike.devices import resolve
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
 
 check_moved_keys(config)
 validate(config, "../schemas/config.schema.yaml")
+
+
+NEUROPIXELS_SOURCES = ("embedded_neuropixels", "allen_neuropixels")
+
+
+def _check_depths(config):
+    data = config["data"]
+    if data["source"] in NEUROPIXELS_SOURCES:
+        if data["depths"] != ["all"]:
+            raise ValueError(
+                f"data.depths {data['depths']}: a Neuropixels source scores every unit of an area "
+                "together; set data.depths: [all]"
+            )
+    elif "all" in data["depths"]:
+        raise ValueError(
+            f"data.depths {data['depths']}: 'all' is for the Neuropixels sources; source "
+            f"{data['source']} has populations per imaging depth in µm"
+        )
+
+
+def _check_neuropixels(config):
+    data, embedded = config["data"], config["embedded"]
+    if "neuropixels" not in data:
+        raise ValueError(
+            f"data.source is {data['source']}: set data.neuropixels (manifest, sessions, units, scene_window_s; "
+            "see config/README.md)"
+        )
+    low, high = data["neuropixels"]["scene_window_s"]
+    if not high > low:
+        raise ValueError(
+            f"data.neuropixels.scene_window_s {[low, high]}: the window's end must be after its start"
+        )
+    if config["cells"]["exclude_running_modulated"]:
+        raise ValueError(
+            "cells.exclude_running_modulated: true reads the 2-photon cache's running-modulation "
+            "statistic, which the Neuropixels sources do not have; set it to false"
+        )
+    if data["source"] == "embedded_neuropixels":
+        if "neuropixels" not in embedded:
+            raise ValueError(
+                "data.source is embedded_neuropixels: set embedded.neuropixels (sessions, units_per_area, "
+                "failing_units)"
+            )
+        missing = sorted(set(data["areas"]) - set(embedded["areas"]))
+        if missing:
+            raise ValueError(
+                f"data.areas asks for areas {missing} that embedded does not generate "
+                f"(embedded.areas: {sorted(embedded['areas'])})"
+            )
+    if data["source"] == "allen_neuropixels" and data["offline"]:
+        directory = os.path.dirname(data["neuropixels"]["manifest"]) or "."
+        missing = [
+            name
+            for name in ("manifest.json", *ecephys_index.INDEX_FILES)
+            if not os.path.exists(os.path.join(directory, name))
+        ]
+        if missing:
+            raise ValueError(
+                f"data.offline is true, but the Neuropixels cache {directory} has no {missing}: fetch the "
+                "index once where there is internet (data.offline: null; `snakemake neuropixels_index`), "
+                "or point data.neuropixels.manifest at a complete cache"
+            )
 
 
 def _check_config(config):
@@ -43,6 +106,9 @@ def _check_config(config):
             raise ValueError(
                 f"data.stimuli {unknown}: the Brain Observatory stimuli are natural_scenes and natural_movie_one"
             )
+    _check_depths(config)
+    if data["source"] in NEUROPIXELS_SOURCES:
+        _check_neuropixels(config)
     if embedded["source_model"] not in MODEL_ENTRIES:
         raise ValueError(
             f"embedded.source_model: {embedded['source_model']!r} is not a model "
@@ -121,6 +187,8 @@ if workflow.is_main_process and workflow.local_exec:
 
 AREAS = config["data"]["areas"]
 DEPTHS = [str(depth) for depth in config["data"]["depths"]]
+# Figure files name a depth "175um" or "all".
+DEPTH_OF_STEM = {depth_stem(depth): depth for depth in DEPTHS}
 STIMULI = config["data"]["stimuli"]
 MODELS = list(MODEL_ENTRIES)
 
@@ -181,6 +249,7 @@ STATISTICS_GPUS = int(str(config["statistics"]["device"]).startswith("cuda"))
 wildcard_constraints:
     area="|".join(AREAS),
     depth="|".join(DEPTHS),
+    depth_stem="|".join(DEPTH_OF_STEM),
     stimulus="|".join(STIMULI),
     model="|".join(MODELS),
     metric="|".join(METRICS),
@@ -188,14 +257,28 @@ wildcard_constraints:
 
 ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
 
-# The Brain Observatory cache the data jobs read: generated (embedded) or real (allen).
+NEUROPIXELS = SOURCE in NEUROPIXELS_SOURCES
+# The cache the data jobs read: a Brain Observatory (2-photon) or Visual Coding Neuropixels cache,
+# generated (embedded, embedded_neuropixels) or real (allen, allen_neuropixels).
 if SOURCE == "embedded":
     CACHE_DIR = f"{RESULTS}/embedded/cache"
     MANIFEST = f"{CACHE_DIR}/manifest.json"
+elif SOURCE == "embedded_neuropixels":
+    CACHE_DIR = f"{RESULTS}/embedded_neuropixels/cache"
+    MANIFEST = f"{CACHE_DIR}/manifest.json"
+elif SOURCE == "allen_neuropixels":
+    MANIFEST = config["data"]["neuropixels"]["manifest"]
+    CACHE_DIR = os.path.dirname(MANIFEST) or "."
 else:
     CACHE_DIR = os.path.dirname(config["data"]["allen_manifest"]) or "."
     MANIFEST = config["data"]["allen_manifest"]
-INDEX = [MANIFEST, *(f"{CACHE_DIR}/{name}" for name in allen_index.INDEX_FILES)]
+INDEX = [
+    MANIFEST,
+    *(
+        f"{CACHE_DIR}/{name}"
+        for name in (ecephys_index if NEUROPIXELS else allen_index).INDEX_FILES
+    ),
+]
 # area → container ids to keep (None: every container of the area).
 CONTAINERS = config["data"]["containers"] or {}
 
@@ -251,6 +334,32 @@ def recordings_input(wildcards):
         wildcards.area, wildcards.depth, wildcards.stimulus
     )
     return {"index": INDEX, "files": experiment_files(experiments, kinds)}
+
+
+def neuropixels_sessions(area, stimulus):
+    """The sessions a Neuropixels population reads, from the cache's index (fetched first if missing)."""
+    checkpoints.neuropixels_index.get()
+    npx = config["data"]["neuropixels"]
+    return ecephys_index.population_sessions(
+        CACHE_DIR, area, stimulus, npx["sessions"], npx["units"]
+    )
+
+
+def neuropixels_input(wildcards):
+    """What a Neuropixels population's AllenSDK job reads: the generated cache, or the index and the
+    NWB file of every session with units of the area (real data)."""
+    if SOURCE == "embedded_neuropixels":
+        return {"cache": rules.embedded_neuropixels_cache.output[0]}
+    sessions = neuropixels_sessions(wildcards.area, wildcards.stimulus)
+    return {
+        "index": INDEX,
+        "files": cache_files(
+            [
+                str(ecephys_index.session_file(CACHE_DIR, session["id"]))
+                for session in sessions
+            ]
+        ),
+    }
 
 
 def template_input(wildcards):

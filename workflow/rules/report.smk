@@ -92,7 +92,7 @@ rule figure:
             rules.brain_rdms.output,
             stimulus=wildcards.stimulus,
             area=AREAS,
-            depth=wildcards.depth,
+            depth=DEPTH_OF_STEM[wildcards.depth_stem],
         ),
         models=lambda wildcards: expand(
             rules.model_rdms.output, model=MODELS, stimulus=wildcards.stimulus
@@ -100,33 +100,33 @@ rule figure:
         stimuli=rules.stimuli.output[0],
     output:
         png=report(
-            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}.png",
             caption="../report/figure.rst",
             category="Figures",
             subcategory="{metric}: {stimulus}",
-            labels={"depth": "{depth} µm", "view": "raw"},
+            labels={"depth": "{depth_stem}", "view": "raw"},
         ),
-        svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.svg",
+        svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}.svg",
         corrected_png=report(
-            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_noise_corrected.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}_noise_corrected.png",
             caption="../report/figure_noise_corrected.rst",
             category="Figures",
             subcategory="{metric}: {stimulus}",
-            labels={"depth": "{depth} µm", "view": "noise-corrected"},
+            labels={"depth": "{depth_stem}", "view": "noise-corrected"},
         ),
-        corrected_svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_noise_corrected.svg",
+        corrected_svg=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}_noise_corrected.svg",
         # Self-contained (plotly.js inside); the report shows it on the interactive_figures page.
-        html=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.html",
-        plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um.plotly.json",
+        html=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}.html",
+        plotly=f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}.plotly.json",
         rdms=report(
-            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth}}um_rdms.png",
+            f"{RESULTS}/figures/{{metric}}/{{stimulus}}/{{depth_stem}}_rdms.png",
             caption="../report/rdm_views.rst",
             category="Figures",
             subcategory="{metric}: {stimulus}",
-            labels={"depth": "{depth} µm", "view": "RDMs"},
+            labels={"depth": "{depth_stem}", "view": "RDMs"},
         ),
     log:
-        f"{RESULTS}/logs/figure/{{metric}}/{{stimulus}}/{{depth}}.log",
+        f"{RESULTS}/logs/figure/{{metric}}/{{stimulus}}/{{depth_stem}}.log",
     conda:
         "../../envs/main.yaml"
     resources:
@@ -137,6 +137,7 @@ rule figure:
         models=MODELS,
         areas=AREAS,
         palette=config["figures"]["palette"],
+        depth=lambda wildcards: DEPTH_OF_STEM[wildcards.depth_stem],
         # Thumbnails of the stimuli along the RDM views, except for the frames of a movie.
         continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
     script:
@@ -177,8 +178,11 @@ rule best_layer_figure:
 
 INTERACTIVE = {
     **{
-        f"{metric} · {stimulus} · {depth} µm": expand(
-            rules.figure.output.plotly, metric=metric, stimulus=stimulus, depth=depth
+        f"{metric} · {stimulus} · {depth_title(depth)}": expand(
+            rules.figure.output.plotly,
+            metric=metric,
+            stimulus=stimulus,
+            depth_stem=depth_stem(depth),
         )[0]
         for metric in METRICS
         for stimulus in STIMULI
@@ -225,7 +229,12 @@ rule figures:
     per metric × stimulus when the config declares groups, and the page of interactive figures.
     """
     input:
-        expand(rules.figure.output, metric=METRICS, stimulus=STIMULI, depth=DEPTHS),
+        expand(
+            rules.figure.output,
+            metric=METRICS,
+            stimulus=STIMULI,
+            depth_stem=DEPTH_OF_STEM,
+        ),
         expand(
             rules.best_layer_figure.output,
             metric=METRICS,

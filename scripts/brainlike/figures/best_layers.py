@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..depths import depth_title
 from . import LABELS
 from .layers import colours
 
@@ -72,7 +73,7 @@ def best_layer_summary(
             ax.text(position[area], top + 0.04 * (top - bottom), "\n".join(lines), fontsize=5.5, ha="center",
                     va="bottom")  # fmt: skip
         ax.set_xticks(range(len(areas)), areas)
-        ax.set_title(f"{depth} µm")
+        ax.set_title(depth_title(depth))
         ax.set_ylim(top=top + 0.3 * (top - bottom))
     axes[0, 0].set_ylabel(f"{LABELS[comparison]} at the best layer:\nheld-out (filled), all stimuli (open, interval)")
     handles = []
@@ -81,8 +82,8 @@ def best_layer_summary(
         text = []
         for depth in depths:
             rho = rows[rows["depth"] == depth].iloc[0]
-            text.append(f"{depth} µm ρ={rho['hierarchy_rho']:.2f} [{rho['hierarchy_ci_low']:.2f}, "
-                        f"{rho['hierarchy_ci_high']:.2f}]" if np.isfinite(rho["hierarchy_rho"]) else f"{depth} µm ρ=n/a")  # fmt: skip
+            text.append(f"{depth_title(depth)} ρ={rho['hierarchy_rho']:.2f} [{rho['hierarchy_ci_low']:.2f}, "
+                        f"{rho['hierarchy_ci_high']:.2f}]" if np.isfinite(rho["hierarchy_rho"]) else f"{depth_title(depth)} ρ=n/a")  # fmt: skip
         handles.append(Line2D([], [], color=colour[group], marker=MARKERS[pathways.index(pathway) % len(MARKERS)],
                               linestyle="none", label=f"{group} · {pathway}: " + "; ".join(text)))  # fmt: skip
     handles += [Line2D([], [], linestyle="none", label=f"C{number}: {contrast}, held-out best layers, q (BH)")

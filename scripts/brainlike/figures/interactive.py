@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..atomic import write_text
+from ..depths import depth_title, depth_value
 from ..layer_names import PIXEL_PATHWAY
 from . import LABELS, NOISE_FREE, ceiling_label
 from .best_layers import short_layer
@@ -158,14 +159,14 @@ def interactive_best_layers(
     names = {key: f"{key[0]} · {key[1]}: ρ " + ", ".join(_shown(rho.get((*key, d), np.nan)) for d in depths)
              for key in series}  # fmt: skip
     # Depths stacked, so each area's slot can widen with the number of series beside each other.
-    figure = make_subplots(rows=len(depths), cols=1, shared_xaxes=True, subplot_titles=[f"{d} µm" for d in depths],
+    figure = make_subplots(rows=len(depths), cols=1, shared_xaxes=True, subplot_titles=[depth_title(d) for d in depths],
                            vertical_spacing=0.12)  # fmt: skip
     for row_number, depth in enumerate(depths, start=1):
         for group, pathway in series:
             rows = best[(best["group"] == group) & (best["pathway"] == pathway) & (best["depth"] == depth)]
             rows = rows.set_index("area").reindex([a for a in areas if a in set(rows["area"])]).reset_index()
             hover = [
-                f"<b>{group}</b> · {pathway} (median of {row.members}), {row.area} {depth} µm<br>"
+                f"<b>{group}</b> · {pathway} (median of {row.members}), {row.area} {depth_title(depth)}<br>"
                 f"best layer {row.best_layer}: chosen in {row.best_layer_selected:.0%} of halvings, "
                 f"held-out score {row.best_layer_held_out_score:.4f}<br>"
                 f"score on all stimuli {row.best_layer_score:.4f} [{row.best_layer_ci_low:.4f}, {row.best_layer_ci_high:.4f}]<br>"
@@ -181,7 +182,7 @@ def interactive_best_layers(
                 showlegend=row_number == 1, offsetgroup=f"{group}|{pathway}",
                 marker={"color": colour[group], "symbol": symbols[pathway], "size": 9},
                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-                meta={"group": group, "pathway": pathway, "depth": int(depth), "value": "held-out"},
+                meta={"group": group, "pathway": pathway, "depth": depth_value(depth), "value": "held-out"},
             ), row=row_number, col=1)  # fmt: skip
             figure.add_trace(go.Scatter(
                 x=rows["area"].tolist(), y=rows["best_layer_score"].tolist(), mode="markers",
@@ -192,13 +193,13 @@ def interactive_best_layers(
                          "array": (rows["best_layer_ci_high"] - rows["best_layer_score"]).tolist(),
                          "arrayminus": (rows["best_layer_score"] - rows["best_layer_ci_low"]).tolist()},
                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-                meta={"group": group, "pathway": pathway, "depth": int(depth), "value": "all stimuli"},
+                meta={"group": group, "pathway": pathway, "depth": depth_value(depth), "value": "all stimuli"},
             ), row=row_number, col=1)  # fmt: skip
     figure.update_xaxes(categoryorder="array", categoryarray=areas, showticklabels=True)
     figure.update_yaxes(title_text=f"{LABELS[comparison]} at the best layer:<br>held-out (filled), all stimuli (open, interval)")
     figure.update_layout(
         title=title, height=120 + 360 * len(depths), autosize=True, template="plotly_white",
-        scattermode="group", scattergap=0.3, legend={"title": {"text": "group · pathway: hierarchy ρ<br>per depth (" + ", ".join(f"{d} µm" for d in depths) + ")"}},
+        scattermode="group", scattergap=0.3, legend={"title": {"text": "group · pathway: hierarchy ρ<br>per depth (" + ", ".join(depth_title(d) for d in depths) + ")"}},
     )  # fmt: skip
     return figure
 

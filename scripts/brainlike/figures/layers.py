@@ -148,7 +148,7 @@ def scores_over_layers(
     and holds one marker per tensor, so its values can be read back."""
     areas = [area for area in areas if area in set(scores["area"])]
     families = _families(scores, model_order)
-    depth = int(scores["depth"].iloc[0])
+    depth = scores["depth"].iloc[0]
     names = [group for group, members in groups.items() if members[0] in scores["model"].values]
     names += [m for m in model_order if m in scores["model"].values and not any(m in ms for ms in groups.values())]
     colour = colours(names, palette)

@@ -1,0 +1,158 @@
+"""The Visual Coding Neuropixels source: the generated cache read through AllenSDK, offline; spike
+counts checked against a hand count of the NWB files; units against Allen's filters by hand; the
+planted layers recovered; and the real-data path (index, session files, offline) on the same cache."""
+
+import csv
+import json
+import subprocess
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import PLANTED, ROOT, SNAKEMAKE, neuropixels_config, snakemake, write_neuropixels_index
+
+from brainlike.configs import merged
+from brainlike.ecephys_index import population_sessions
+from brainlike.recordings import read_recordings
+
+FILTERS = {"isi_violations_maximum": 0.5, "amplitude_cutoff_maximum": 0.1, "presence_ratio_minimum": 0.95}
+
+
+def cache_of(run):
+    return run / "results" / "embedded_neuropixels" / "cache"
+
+
+def hand_spike_times(nwb_path):
+    """unit id → spike times, read with h5py from the NWB's ragged units table (not AllenSDK)."""
+    with h5py.File(nwb_path, "r") as nwb:
+        ids = nwb["units/id"][()]
+        ends = nwb["units/spike_times_index"][()]
+        times = nwb["units/spike_times"][()]
+    starts = np.concatenate([[0], ends[:-1]])
+    return {int(unit): times[start:end] for unit, start, end in zip(ids, starts, ends)}
+
+
+def hand_presentations(nwb_path, stimulus):
+    with h5py.File(nwb_path, "r") as nwb:
+        table = nwb[f"intervals/{stimulus}_presentations"]
+        return table["start_time"][()], table["stop_time"][()], table["frame"][()]
+
+
+def test_scene_counts_are_a_hand_count_of_the_nwb_spike_times_in_the_window(neuropixels_run):
+    recordings, metadata = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / "VISp" / "all.npz")
+    assert metadata["depth"] == "all" and metadata["signal"] == "spike counts"
+    low, high = neuropixels_config()["data"]["neuropixels"]["scene_window_s"]
+    for recording in recordings:
+        session = recording["container_id"]
+        nwb = cache_of(neuropixels_run) / f"session_{session}" / f"session_{session}.nwb"
+        spikes = hand_spike_times(nwb)
+        start, _stop, frame = hand_presentations(nwb, "natural_scenes")
+        responses = recording["responses"]
+        for column, unit in enumerate(recording["unit_id"]):
+            for image in range(responses.shape[1]):
+                onsets = sorted(start[frame == image])[: responses.shape[0]]
+                for trial, onset in enumerate(onsets):
+                    count = sum(1 for time in spikes[int(unit)] if onset + low <= time < onset + high)
+                    assert responses[trial, image, column] == count, (session, unit, image, trial)
+
+
+def test_movie_counts_are_per_frame_hand_counts_averaged_in_segments(neuropixels_run):
+    recordings, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_movie_one" / "VISl" / "all.npz")
+    segment = neuropixels_config()["responses"]["natural_movie_one"]["segment_frames"]
+    recording = recordings[0]
+    session = recording["container_id"]
+    nwb = cache_of(neuropixels_run) / f"session_{session}" / f"session_{session}.nwb"
+    spikes = hand_spike_times(nwb)
+    start, stop, frame = hand_presentations(nwb, "natural_movie_one")
+    order = np.argsort(start)
+    start, stop, frame = start[order], stop[order], frame[order]
+    repeats = len(frame) // 900
+    for column in (0, len(recording["unit_id"]) - 1):
+        times = spikes[int(recording["unit_id"][column])]
+        per_frame = np.array([sum(1 for t in times if a <= t < b) for a, b in zip(start, stop)], dtype=float)
+        expected = per_frame.reshape(repeats, 900 // segment, segment).mean(axis=2)
+        np.testing.assert_allclose(recording["responses"][:, :, column], expected, rtol=0, atol=1e-12)
+
+
+def test_units_are_the_area_units_that_pass_allens_filters_by_hand(neuropixels_run):
+    cache = cache_of(neuropixels_run)
+    truth = json.loads((neuropixels_run / "results" / "embedded_neuropixels" / "truth.json").read_text())
+    rows = lambda name: list(csv.DictReader(open(cache / name)))  # noqa: E731
+    area_of_channel = {row["id"]: row["ecephys_structure_acronym"] for row in rows("channels.csv")}
+    for area in PLANTED:
+        recordings, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / area / "all.npz")
+        read = sorted(int(unit) for recording in recordings for unit in recording["unit_id"])
+        expected = sorted(
+            int(row["id"]) for row in rows("units.csv")
+            if area_of_channel[row["ecephys_channel_id"]] == area and float(row["isi_violations"]) <= 0.5
+            and float(row["amplitude_cutoff"]) <= 0.1 and float(row["presence_ratio"]) >= 0.95
+        )  # fmt: skip
+        assert read == expected
+        assert not set(read) & set(truth["units"]["failing"])
+        # Every session is a container: the animal a unit's bootstrap and between-animal bound keep.
+        assert [recording["container_id"] for recording in recordings] == sorted({r["container_id"] for r in recordings})
+        assert len(recordings) == neuropixels_config()["embedded"]["neuropixels"]["sessions"]
+
+
+def test_the_planted_layer_is_best_in_every_planted_population(neuropixels_run):
+    scores = pd.read_parquet(neuropixels_run / "results" / "tables" / "scores.parquet")
+    scores = scores[scores["model"] == "efficientnet_lite0"]
+    assert set(scores["depth"]) == {"all"}
+    for (stimulus, area), rows in scores.groupby(["stimulus", "area"]):
+        best = rows.loc[rows["score"].idxmax()]
+        assert best["layer"] == PLANTED[area], (stimulus, area, rows[["layer", "score"]].to_string())
+        assert best["ceiling"] > 0.3, (stimulus, area, best["ceiling"])
+    for path in ("figures/rsa/natural_scenes/all.png", "figures/rsa/natural_movie_one/all_noise_corrected.png"):
+        assert (neuropixels_run / "results" / path).stat().st_size > 10_000
+
+
+def test_the_real_data_path_reads_the_same_counts_offline_from_the_index_and_session_files(neuropixels_run):
+    """allen_neuropixels on the generated cache, without a network: the index is read while the DAG
+    is built, each population's job lists its session files, and it reads what the embedded run read."""
+    path = neuropixels_run / "npx_allen.yaml"
+    overlay = {"results": "results_npx_allen",
+               "data": {"source": "allen_neuropixels", "offline": True,
+                        "neuropixels": {"manifest": "results/embedded_neuropixels/cache/manifest.json"}}}  # fmt: skip
+    path.write_text(yaml.safe_dump(merged(neuropixels_config(), overlay), sort_keys=False))
+    target = "results_npx_allen/recordings/natural_scenes/VISam/all.npz"
+    command = [*SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(neuropixels_run), "--cores", "2",
+               "--configfile", str(path), target]  # fmt: skip
+    result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    real, _ = read_recordings(neuropixels_run / target)
+    embedded, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / "VISam" / "all.npz")
+    assert [r["container_id"] for r in real] == [r["container_id"] for r in embedded]
+    for a, b in zip(real, embedded):
+        np.testing.assert_array_equal(a["responses"], b["responses"])
+        np.testing.assert_array_equal(a["unit_id"], b["unit_id"])
+
+    # An area no unit of which passes the filters is named before any job runs.
+    strict = merged(yaml.safe_load(path.read_text()), {"data": {"neuropixels": {"units": {"presence_ratio_minimum": 1.0}}}})
+    path.write_text(yaml.safe_dump(strict, sort_keys=False))
+    failed = snakemake(neuropixels_run, "-n", "--configfile", str(path), check=False)
+    assert failed.returncode != 0
+    assert "has no VISp unit that passes the quality filters" in failed.stderr + failed.stdout
+    assert "presence_ratio_minimum" in failed.stderr + failed.stdout
+
+
+def test_index_sessions_filters_and_errors_by_hand(tmp_path):
+    """The DAG's reading of the CSV index, on tables small enough to check by eye."""
+    write_neuropixels_index(tmp_path)
+    sessions = population_sessions(tmp_path, "VISp", "natural_scenes", None, FILTERS)
+    # Session 2 is a functional_connectivity session (no natural scenes); unit 1001 is not "good".
+    assert sessions == [{"id": 1, "session_type": "brain_observatory_1.1", "units": 1}]
+    with pytest.raises(ValueError, match=r"no VISl unit that passes .*1 such sessions.*1 VISl units before"):
+        population_sessions(tmp_path, "VISl", "natural_scenes", None, FILTERS)
+    # With the ISI filter off, the empty amplitude cutoff still fails (NaN passes no filter).
+    with pytest.raises(ValueError, match="no VISl unit"):
+        population_sessions(tmp_path, "VISl", "natural_scenes", None, {**FILTERS, "isi_violations_maximum": None})
+    loose = {"isi_violations_maximum": None, "amplitude_cutoff_maximum": None, "presence_ratio_minimum": None}
+    assert population_sessions(tmp_path, "VISl", "natural_scenes", None, loose)[0]["id"] == 3
+    with pytest.raises(ValueError, match="no VISl unit"):
+        population_sessions(tmp_path, "VISl", "natural_scenes", None, {**loose, "snr_minimum": 1.0})
+    with pytest.raises(ValueError, match=r"sessions \{'2': 'functional_connectivity'\} do not show natural_scenes"):
+        population_sessions(tmp_path, "VISp", "natural_scenes", [1, 2], FILTERS)
+    with pytest.raises(ValueError, match=r"sessions \['9'\] are not in the cache"):
+        population_sessions(tmp_path, "VISp", "natural_scenes", [9], FILTERS)
