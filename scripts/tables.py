@@ -20,13 +20,14 @@ for path in snakemake.input.responses:
     populations.append(
         {
             **key,
-            **{column: metadata[column] for column in ("cre_line", "cells", "containers", "trials", "stimuli")},
+            **{column: metadata[column] for column in ("modality", "cre_line", "cells", "containers", "trials", "stimuli")},
         }
     )
     selection = metadata["selection"]
     containers.extend(
         {
             **key,
+            "modality": metadata["modality"],
             "cre_line": metadata["cre_line"],
             "container_id": container,
             "cells": count,

@@ -79,13 +79,18 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+def completed_run(tmp_path_factory, name: str, config: dict) -> Path:
+    """A new working directory with ``config``, after one complete run of the workflow."""
+    workdir = tmp_path_factory.mktemp(name)
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory) -> Path:
     """The working directory of one complete run of the workflow on the small embedded config."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_config(workdir, small_config())
-    snakemake(workdir, "--cores", "2")
-    return workdir
+    return completed_run(tmp_path_factory, "workflow", small_config())
 
 
 @pytest.fixture(scope="session")
@@ -170,10 +175,7 @@ def neuropixels_config() -> dict:
 @pytest.fixture(scope="session")
 def neuropixels_run(tmp_path_factory) -> Path:
     """The working directory of one complete run on the embedded Neuropixels cache."""
-    workdir = tmp_path_factory.mktemp("neuropixels")
-    write_config(workdir, neuropixels_config())
-    snakemake(workdir, "--cores", "2")
-    return workdir
+    return completed_run(tmp_path_factory, "neuropixels", neuropixels_config())
 
 
 # A Neuropixels cache index small enough to check by eye: session 2 is functional_connectivity (no

@@ -12,7 +12,8 @@ from conftest import ROOT, SNAKEMAKE, default_config, write_config
 OPTIONAL = {"allensdk": "the AllenSDK environment (envs/allensdk.txt)", "torchvision": "extra 'torchvision'",
             "timm": "extra 'zoo'", "open_clip": "extra 'zoo'",
             # The embedded Neuropixels cache's writer, which runs in the AllenSDK environment (allensdk's own dependencies).
-            "pynwb": "the AllenSDK environment", "SimpleITK": "the AllenSDK environment"}  # fmt: skip
+            "pynwb": "the AllenSDK environment", "hdmf": "the AllenSDK environment",
+            "SimpleITK": "the AllenSDK environment"}  # fmt: skip
 
 
 def imported_modules() -> set[str]:

@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ALLEN_OVERLAY, ROOT, digest, group_config, metrics_config, own_base_config, small_config, snakemake
+from conftest import (
+    ALLEN_OVERLAY,
+    ROOT,
+    digest,
+    group_config,
+    metrics_config,
+    neuropixels_config,
+    own_base_config,
+    small_config,
+    snakemake,
+)
 
 from brainlike.configs import merged
 
@@ -128,8 +138,9 @@ def dry_run_counts(workdir: Path, config: dict, name: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def bases(workflow_run, allen_run, own_run, groups_run, metrics_run) -> dict[str, tuple[Path, dict]]:
+def bases(workflow_run, allen_run, own_run, groups_run, metrics_run, neuropixels_run) -> dict[str, tuple[Path, dict]]:
     return {
+        "neuropixels": (neuropixels_run, neuropixels_config()),
         "embedded": (workflow_run, small_config()),
         "metrics": (metrics_run[0], metrics_config()),
         "allen": (allen_run, merged(small_config(), ALLEN_OVERLAY)),

@@ -109,8 +109,10 @@ def test_table_describes_populations(table):
     assert set(table["comparison"]) == {"tau-a"} and set(table["distance"]) == {"correlation"}
     assert set(table["ceiling_method"]) == {"split-half tau-a"}
     assert set(table["weights"]) == {"imagenet"} and set(table["cre_line"]) == {"Cux2-CreERT2"}
-    assert list(table.columns[:11]) == [
-        "metric", "stimulus", "area", "depth", "cre_line", "model", "weights", "pathway", "layer", "layer_index", "score",
+    assert set(table["modality"]) == {"2-photon"}
+    assert list(table.columns[:12]) == [
+        "metric", "stimulus", "area", "depth", "modality", "cre_line", "model", "weights", "pathway", "layer",
+        "layer_index", "score",
     ]  # fmt: skip
     for column in ("score_sd", "ci_low_stimuli", "ci_high_stimuli", "ci_low_containers", "ci_high_containers", "p", "q",
                    "best_layer_selected", "best_layer_held_out_score", "ceiling_median", "ceiling_sd", "ceiling_p",

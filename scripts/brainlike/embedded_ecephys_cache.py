@@ -20,9 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+import hdmf.container
 import numpy as np
 import pandas as pd
 import pynwb
@@ -46,7 +50,7 @@ from .stimuli import N_MOVIE_FRAMES, N_SCENES
 SESSION_TYPE = "brain_observatory_1.1"
 FIRST_SESSION_ID = 750_000_000
 RATE_HZ = 20.0  # a unit's rate at gain 1 and drive 0 is RATE_HZ × softplus(SHARPNESS·BASELINE)/SHARPNESS ≈ 21 Hz
-GAIN_SD = 0.2  # log-normal spread of the units' gains
+GAIN_SD = 0.1  # log-normal spread of the units' gains
 BASELINE_MEAN, BASELINE_SD = 1.0, 0.1
 SHARPNESS = 2.0
 SCENE_SECONDS = 0.25
@@ -121,12 +125,33 @@ def _quality(units: int, failing_fraction: float, rng: np.random.Generator) -> t
     return metrics, failing
 
 
-def write_session(path: Path, session_id: int, table: pd.DataFrame, probes: list[Probe]) -> None:
+@contextmanager
+def _object_ids_from(rng: np.random.Generator) -> Iterator[None]:
+    """NWB gives every object a random UUID (hdmf draws uuid4 as each container is made): drawn
+    here from the session's own stream instead, so the same inputs write the same bytes."""
+    drawn = hdmf.container.uuid4
+    hdmf.container.uuid4 = lambda: uuid.UUID(bytes=rng.bytes(16), version=4)
+    try:
+        yield
+    finally:
+        hdmf.container.uuid4 = drawn
+
+
+def write_session(path: Path, session_id: int, table: pd.DataFrame, probes: list[Probe], rng: np.random.Generator) -> None:
+    with _object_ids_from(rng):
+        nwbfile = _session_file(session_id, table, probes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pynwb.NWBHDF5IO(str(path), "w") as io:
+            io.write(nwbfile, cache_spec=True)
+
+
+def _session_file(session_id: int, table: pd.DataFrame, probes: list[Probe]) -> pynwb.NWBFile:
     nwbfile = pynwb.NWBFile(
         session_description="Embedded Visual Coding Neuropixels session (planted ground truth)",
         identifier=str(session_id),  # AllenSDK's reader checks that it is the session id
         session_id=str(session_id),
         session_start_time=datetime(2019, 1, 1, 9, 0, 0, tzinfo=timezone.utc),
+        file_create_date=datetime(2019, 1, 1, 9, 0, 0, tzinfo=timezone.utc),  # same inputs, same bytes
         institution="brainlike embedded cache",
     )
     add_metadata_to_nwbfile(nwbfile, {
@@ -142,9 +167,7 @@ def write_session(path: Path, session_id: int, table: pd.DataFrame, probes: list
             table_description=f"Presentation times and stimulus details for '{name}' stimuli.",
         ))  # fmt: skip
     Probes(probes=probes).to_nwb(nwbfile=nwbfile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pynwb.NWBHDF5IO(str(path), "w") as io:
-        io.write(nwbfile, cache_spec=True)
+    return nwbfile
 
 
 def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
@@ -155,7 +178,7 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     cache = partial / "cache"
     cache.mkdir(parents=True)
-    layout, seed, areas = config["neuropixels"], config["seed"], list(config["areas"])
+    layout, seed, areas = config["neuropixels"], config["seed"], sorted(config["areas"])
     if len(areas) > len(PROBE_NAMES) or set(areas) - set(STRUCTURE_IDS):
         raise ValueError(f"embedded.areas {areas}: the Neuropixels cache records at most the six areas {sorted(STRUCTURE_IDS)}")
     with np.load(drives_file) as arrays:
@@ -227,7 +250,8 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
             "id": session_id, "published_at": "2019-10-03T00:00:00Z", "specimen_id": session_id + 999,
             "session_type": SESSION_TYPE, "age_in_days": 100.0, "sex": "M", "genotype": "wt/wt",
         })  # fmt: skip
-        write_session(ecephys_index.session_file(cache, session_id), session_id, table, probes)
+        write_session(ecephys_index.session_file(cache, session_id), session_id, table, probes,
+                      labelled_rng(seed, "neuropixels object ids", session_index))  # fmt: skip
         print(f"embedded Neuropixels cache: session {session_id} written", flush=True)
     for name, records in rows.items():
         pd.DataFrame(records).to_csv(cache / name, index=False)

@@ -32,7 +32,7 @@ from .seeds import Stream, labelled_rng
 log = logging.getLogger(__name__)
 
 # Columns every score table leads with, in this order (those a table has).
-LEADING_COLUMNS = ["metric", "stimulus", "area", "depth", "cre_line", "model", "weights", "pathway", "layer",
+LEADING_COLUMNS = ["metric", "stimulus", "area", "depth", "modality", "cre_line", "model", "weights", "pathway", "layer",
                    "layer_index", "score"]  # fmt: skip
 
 

@@ -258,6 +258,14 @@ wildcard_constraints:
 ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
 
 NEUROPIXELS = SOURCE in NEUROPIXELS_SOURCES
+# The tables' modality column.
+MODALITY = {
+    "embedded": "2-photon",
+    "allen": "2-photon",
+    "embedded_neuropixels": "Neuropixels",
+    "allen_neuropixels": "Neuropixels",
+    "own": "own",
+}[SOURCE]
 # The cache the data jobs read: a Brain Observatory (2-photon) or Visual Coding Neuropixels cache,
 # generated (embedded, embedded_neuropixels) or real (allen, allen_neuropixels).
 if SOURCE == "embedded":

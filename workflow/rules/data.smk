@@ -457,6 +457,7 @@ rule responses:
         mem_mb=2000,
         runtime=30,
     params:
+        modality=MODALITY,
         cells=config["cells"],
         movie_sessions=lambda wildcards: (
             config["responses"]["natural_movie_one"]["sessions"]
