@@ -258,7 +258,7 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
     _write_templates(cache, {stimulus: planted[template_key(stimulus)] for stimulus in STIMULI})
     open_cache(cache / "manifest.json", offline=True)  # AllenSDK writes its own manifest
     truth = {"source_model": config["source_model"], "areas": config["areas"], "units": truth_units, "config": config}
-    (partial / "truth.json").write_text(json.dumps(truth, indent=1))
+    (partial / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
     if out_dir.exists():
         shutil.rmtree(out_dir)
     partial.rename(out_dir)
