@@ -20,9 +20,9 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stderr.decode()
 
 
-def preset_dry_run(workdir, *overlays):
+def preset_dry_run(workdir, *overlays, preset=ROOT / "config/allen_reference.yaml"):
     command = [*SNAKEMAKE, "-s", str(ROOT / "workflow/Snakefile"), "-d", str(workdir), "-n", "--quiet", "rules",
-               "--configfile", str(ROOT / "config/allen_reference.yaml"), *map(str, overlays)]  # fmt: skip
+               "--configfile", str(preset), *map(str, overlays)]  # fmt: skip
     # A network namespace of its own has no route anywhere: any lookup or connection would fail.
     result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
     counts = {}
@@ -74,6 +74,48 @@ def test_real_allen_preset_lists_the_reference_containers():
     listed = {area: set(ids) for area, ids in preset["containers"].items() if ids}
     assert listed == by_area and set().union(*listed.values()) == reference
     assert preset["containers"]["VISrl"] is None and "VISrl" in preset["area_notes"]
+
+
+def test_real_neuropixels_preset_fetches_the_index_first_then_every_session_by_its_own_job(tmp_path):
+    """Without a cache, a dry run of config/allen_neuropixels.yaml plans the index checkpoint; with
+    an index (three brain_observatory_1.1 sessions recording the six areas, one functional
+    connectivity session that does not show the scenes), each session a population reads is a
+    download job of its own, and nothing else is fetched."""
+    write_config(tmp_path, default_config())
+    preset = ROOT / "config/allen_neuropixels.yaml"
+    result, counts = preset_dry_run(tmp_path, preset=preset)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert counts["neuropixels_index"] == 1 and "download_session" not in counts and "embedded_cache" not in counts
+    areas = yaml.safe_load(preset.read_text())["data"]["areas"]
+    sessions = {101: "brain_observatory_1.1", 102: "brain_observatory_1.1", 103: "brain_observatory_1.1",
+                104: "functional_connectivity"}  # fmt: skip
+    tables = {"sessions.csv": [], "probes.csv": [], "channels.csv": [], "units.csv": []}
+    for session, kind in sessions.items():
+        tables["sessions.csv"].append({"id": session, "session_type": kind})
+        for position, area in enumerate(areas):
+            probe = session * 10 + position
+            tables["probes.csv"].append({"id": probe, "ecephys_session_id": session})
+            tables["channels.csv"].append({"id": probe * 10, "ecephys_probe_id": probe, "ecephys_structure_acronym": area})
+            tables["units.csv"].append({"id": probe * 100, "ecephys_channel_id": probe * 10, "quality": "good",
+                                        "isi_violations": 0.1, "amplitude_cutoff": 0.01, "presence_ratio": 0.99, "snr": 2})  # fmt: skip
+    cache = tmp_path / "data/allen_neuropixels"
+    cache.mkdir(parents=True)
+    (cache / "manifest.json").write_text("{}")
+    for name, rows in tables.items():
+        with (cache / name).open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    result, counts = preset_dry_run(tmp_path, preset=preset)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "neuropixels_index" not in counts
+    assert counts["recordings"] == counts["responses"] == 6 * 2  # areas × stimuli, depth all
+    assert counts["download_session"] == 3  # every brain_observatory_1.1 session once, whatever reads it
+    offline = tmp_path / "offline.yaml"
+    offline.write_text("data: {offline: true}\n")
+    result, _counts = preset_dry_run(tmp_path, offline, preset=preset)
+    assert result.returncode != 0
+    assert "data.offline is true, but" in result.stdout + result.stderr and "session_101.nwb" in result.stdout + result.stderr
 
 
 def tiny_embedded() -> tuple[dict, dict]:

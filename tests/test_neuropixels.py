@@ -5,7 +5,9 @@ planted layers recovered; and the real-data path (index, session files, offline)
 import csv
 import json
 import os
+import shutil
 import subprocess
+import threading
 
 import h5py
 import numpy as np
@@ -187,3 +189,53 @@ def test_the_same_drives_write_the_same_bytes(neuropixels_run, tmp_path):
     assert files == sorted(path.relative_to(tmp_path / "again") for path in (tmp_path / "again").rglob("*") if path.is_file())
     for name in files:
         assert (written / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_a_session_file_is_downloaded_verified_and_a_truncated_one_named(neuropixels_run, tmp_path):
+    """The download rule's function on a session NWB, from a local server standing in for the Allen
+    API: a truncated file in place is named and fetched again, a valid one kept; the address comes
+    from the API's well-known-file query for the session; a truncated file is named when read."""
+    from test_downloads import Server
+
+    source = next(cache_of(neuropixels_run).glob("session_*/session_*.nwb"))
+    session = int(source.parent.name.removeprefix("session_"))
+    server = Server({f"/{source.name}": source.read_bytes()})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cache = tmp_path / "cache"
+    target = cache / source.parent.name / source.name
+    target.parent.mkdir(parents=True)
+    target.write_bytes(source.read_bytes()[:1000])
+    script = f"""
+from brainlike.downloads import allen_url_of, download_file
+
+class Api:
+    api_url = {server.url!r}
+    def model_query(self, model, criteria):
+        assert model == "WellKnownFile" and "[name$eq'EcephysNwb']" in criteria, criteria
+        assert "[attachable_type$eq'EcephysSession'][attachable_id$eq{session}]" in criteria, criteria
+        return [{{"download_link": "/session_{session}.nwb"}}]
+
+url_of = allen_url_of(Api())
+print(download_file({str(target)!r}, url_of))
+print(download_file({str(target)!r}, url_of))
+"""
+    result = subprocess.run([str(ALLENSDK_PYTHON), "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")})  # fmt: skip
+    server.shutdown()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["downloaded", "valid"]
+    assert "truncated or corrupt" in result.stderr
+    assert target.read_bytes() == source.read_bytes()
+
+    shutil.copytree(cache_of(neuropixels_run), tmp_path / "copy")
+    broken = tmp_path / "copy" / source.parent.name / source.name
+    broken.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    result = subprocess.run(
+        [str(ALLENSDK_PYTHON), "-m", "brainlike.ecephys_data", "recordings", "--manifest", str(tmp_path / "copy" / "manifest.json"),
+         "--area", "VISp", "--stimulus", "natural_scenes", "--filters", json.dumps(neuropixels_config()["data"]["neuropixels"]["units"]),
+         "--options", json.dumps({"window_s": [0, 0.25], "blanks": "drop"}), "--out", str(tmp_path / "out.npz")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"CorruptFileError: {broken} is truncated or corrupt" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out.npz").exists()
