@@ -72,6 +72,8 @@ CONFIG_FAULTS = [
      "data.source is embedded_neuropixels: set embedded.neuropixels"),
     (lambda c: c["data"].update(source="allen_neuropixels", depths=["all"], offline=True),
      "data.offline is true, but the Neuropixels cache data/allen_neuropixels has no ['manifest.json', 'sessions.csv'"),
+    (lambda c: c["data"].update(source="embedded_neuropixels", depths=["all"], containers={"VISp": [1]}),
+     "a Neuropixels source selects sessions (mice) with data.neuropixels.sessions"),
     (lambda c: c["data"]["neuropixels"]["units"].update(presence_ratio_minimum=1.5), "1.5 is not valid under any of the given schemas"),
     (lambda c: c["statistics"].update(splits=1), "1 is less than the minimum of 2"),
     (lambda c: c.update(metrics=["rsa", "svm"]), "'svm' is not one of ['rsa', 'ridge', 'cka']"),

@@ -85,7 +85,7 @@ def passes(unit: dict, filters: dict, where: Path) -> bool:
     return True
 
 
-def session_of_unit(cache_dir: Path) -> dict[str, tuple[str, str]]:
+def channel_places(cache_dir: Path) -> dict[str, tuple[str, str]]:
     """channel id → (session id, area acronym)."""
     cache_dir = Path(cache_dir)
     session_of_probe = {probe["id"]: probe["ecephys_session_id"] for probe in _table(cache_dir / PROBES_FILE)}
@@ -123,7 +123,7 @@ def population_sessions(
     showing = {
         session for session, row in sessions.items() if row["session_type"] in SESSION_TYPES_OF_STIMULUS[stimulus]
     }
-    where = session_of_unit(cache_dir)
+    where = channel_places(cache_dir)
     recorded, kept = Counter(), Counter()
     for unit in _table(cache_dir / UNITS_FILE):
         session, unit_area = where.get(unit["ecephys_channel_id"], (None, None))

@@ -522,7 +522,7 @@ def generate(config: dict, cre_line: str, models: dict, out_dir: Path, workers: 
     for container in containers:
         del container["cre_line"]
     truth = {
-        "source_model": source.name,
+        "source_model": planted.name,
         "areas": config["areas"],
         "cre_line": cre_line,
         "undriven_cells": sorted(i for i, cell in cells.items() if not cell.pop("driven")),

@@ -45,6 +45,11 @@ def _check_neuropixels(config):
         raise ValueError(
             f"data.neuropixels.scene_window_s {[low, high]}: the window's end must be after its start"
         )
+    if data["containers"]:
+        raise ValueError(
+            "data.containers selects 2-photon experiment containers; a Neuropixels source selects "
+            "sessions (mice) with data.neuropixels.sessions"
+        )
     if config["cells"]["exclude_running_modulated"]:
         raise ValueError(
             "cells.exclude_running_modulated: true reads the 2-photon cache's running-modulation "
@@ -63,11 +68,15 @@ def _check_neuropixels(config):
                 f"(embedded.areas: {sorted(embedded['areas'])})"
             )
     if data["source"] == "allen_neuropixels" and data["offline"]:
-        directory = os.path.dirname(data["neuropixels"]["manifest"]) or "."
+        manifest = data["neuropixels"]["manifest"]
+        directory = os.path.dirname(manifest) or "."
         missing = [
-            name
-            for name in ("manifest.json", *ecephys_index.INDEX_FILES)
-            if not os.path.exists(os.path.join(directory, name))
+            os.path.basename(path)
+            for path in (
+                manifest,
+                *(os.path.join(directory, name) for name in ecephys_index.INDEX_FILES),
+            )
+            if not os.path.exists(path)
         ]
         if missing:
             raise ValueError(
