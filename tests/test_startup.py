@@ -29,6 +29,7 @@ ALLOWED = {
     "interactive_figures": {"plotly", "matplotlib"},
     "extract_activations": {"torch"},
     "embedded_cache": {"torch", "sklearn"},
+    "embedded_unit_drives": {"torch", "sklearn"},
     "stimuli": {"sklearn"},
     "recordings": {"sklearn"},
 }
