@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from conftest import PLANTED, REFERENCE_MEMBERS, group_config, small_config
 
+from brainlike.depths import depth_value
 from brainlike.figures.best_layers import best_layer_summary
 from brainlike.figures.layers import scores_over_layers
 
@@ -168,6 +169,6 @@ def test_the_paired_draws_are_each_models_own_interval_draws(groups_run, tables)
             areas, depths = resamples["area"], resamples["depth"]
         level = (1 - small_config()["statistics"]["ci_level"]) / 2 * 100
         for position, (area, depth) in enumerate(zip(areas, depths)):
-            at = rows[(rows["area"] == area) & (rows["depth"] == depth)].sort_values("layer_index")
+            at = rows[(rows["area"] == area) & (rows["depth"] == depth_value(depth))].sort_values("layer_index")
             np.testing.assert_allclose(at["ci_low_stimuli"], np.percentile(draws[:, position], level, axis=0))
             np.testing.assert_allclose(at["ci_high_stimuli"], np.percentile(draws[:, position], 100 - level, axis=0))

@@ -208,7 +208,7 @@ def population(
     containers, counts = np.unique(arrays["container_id"], return_counts=True)
     options = dict(metadata["options"], **({"sessions": movie_sessions} if movie_sessions else {}))
     described = {
-        **{key: metadata[key] for key in ("stimulus", "area", "depth", "modality", "cre_line", "signal")},
+        **{key: metadata[key] for key in ("stimulus", "area", "depth", "cre_line", "signal")},
         "options": options, "recordings": n_recordings, "trials": trials, "stimuli": stimuli, "cells": n_cells,
         "containers": len(containers),
         "cells_per_container": {str(container): int(count) for container, count in zip(containers.tolist(), counts)},
