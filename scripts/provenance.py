@@ -15,6 +15,7 @@ provenance_table(
     snakemake.input.recordings,
     snakemake.params.weight_files,
     workflow_dir=Path(__file__).resolve().parents[1],
-    allensdk_python=None if config["data"]["source"] == "own" else config["envs"]["allensdk_python"],
+    allensdk_python=None if config["data"]["source"] in ("own", "rdms") else config["envs"]["allensdk_python"],
+    published_rdms=snakemake.input.published_rdms,
 ).to_csv(snakemake.output.table, index=False)
 Path(snakemake.output.config).write_text(yaml.safe_dump(config, sort_keys=False))

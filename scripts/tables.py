@@ -14,7 +14,7 @@ KEY = ["stimulus", "area", "depth"]
 
 to_file(snakemake.log[0])
 populations, containers = [], []
-for path in snakemake.input.responses:
+for path in snakemake.input.populations:
     metadata = read_metadata(path)
     key = {column: metadata[column] for column in KEY}
     populations.append(
@@ -49,4 +49,7 @@ table = leading_first(table)
 table = table.sort_values(["metric", "stimulus", "area", "depth", "model", "layer_index"], ignore_index=True, kind="stable")
 table.to_parquet(snakemake.output.parquet, index=False)
 table.to_csv(snakemake.output.csv, index=False)
-pd.DataFrame(containers).to_csv(snakemake.output.populations, index=False)
+# Published RDMs have no containers: their populations table is the header alone.
+columns = [*KEY, "modality", "cre_line", "container_id", "cells", "signal", "options", "population_cells_recorded",
+           "population_cells_kept", "selection"]  # fmt: skip
+pd.DataFrame(containers, columns=columns).to_csv(snakemake.output.populations, index=False)

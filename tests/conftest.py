@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,69 @@ def allen_run(workflow_run, workflow_results_digest) -> Path:
     return workflow_run
 
 
+# Published RDMs: the embedded run's all-trial brain RDMs exported with rsatoolbox, one file per
+# population, into the run's folder; one of them (PERMUTED) as an .npy matrix with its rows in another
+# order and a stimulus_order file, with the trial run's between-animal bounds as its published ceiling.
+PUBLISHED = "published"
+PERMUTED = ("natural_scenes", "VISp", "175")
+
+
+def rdms_config() -> dict:
+    """The small config on the RDMs its embedded run's brain RDM jobs wrote, published as above,
+    with the trial run's stimulus sets; results in results_rdms."""
+    config = small_config()
+    stimuli = {stimulus: f"results/stimuli/{stimulus}.npz" for stimulus in config["data"]["stimuli"]}
+    return merged(config, {"results": "results_rdms", "metrics": ["rsa"], "data": {"source": "rdms", "rdms": {
+        "manifest": f"{PUBLISHED}/manifest.csv", "stimuli": stimuli, "continuous": ["natural_movie_one"]}}})  # fmt: skip
+
+
+def publish_rdms(run: Path) -> Path:
+    """Export every brain RDM store of ``run`` as a published RDM (see PUBLISHED); the manifest."""
+    import pandas as pd
+    import rsatoolbox
+
+    folder = run / PUBLISHED
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for path in sorted((run / "results" / "rdms" / "brain").glob("*/*/*.hdf5")):
+        stimulus, area, depth = path.parts[-3], path.parts[-2], path.stem
+        rdm = rsatoolbox.rdm.load_rdm(str(path)).subset("kind", "all")
+        row = {"area": area, "depth": depth, "stimulus": stimulus}
+        if (stimulus, area, depth) == PERMUTED:
+            order = np.random.default_rng(0).permutation(rdm.n_cond)
+            np.save(folder / "permuted.npy", rdm.get_matrices()[0][np.ix_(order, order)])
+            (folder / "permuted_order.txt").write_text("\n".join(map(str, order)) + "\n")
+            ceiling = json.loads((run / "results" / "noise_ceiling" / stimulus / area / f"{depth}.json").read_text())
+            row |= {"file": "permuted.npy", "stimulus_order": "permuted_order.txt",
+                    "ceiling_lower": ceiling["ceiling_lower"], "ceiling_upper": ceiling["ceiling_upper"]}  # fmt: skip
+        else:
+            row["file"] = f"{stimulus}_{area}_{depth}.hdf5"
+            rdm.save(str(folder / row["file"]), file_type="hdf5", overwrite=True)
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder / "manifest.csv"
+
+
+def copy_of_run(run: Path, workdir: Path) -> None:
+    """A copy of the embedded run's folder without the other sources' runs made in it."""
+    shutil.copytree(run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml", "results_rdms", PUBLISHED))
+
+
+@pytest.fixture(scope="session")
+def rdms_run(workflow_run, workflow_results_digest) -> Path:
+    """data.source rdms on the embedded run's own brain RDMs (rdms_config), in the same folder; beside
+    the published files, copies of the manifest and of the scenes' stimulus set under other names
+    (manifest_copy.csv, natural_scenes_copy.npz), for tests that point the config at other files."""
+    manifest = publish_rdms(workflow_run)
+    path = workflow_run / "rdms.yaml"
+    path.write_text(yaml.safe_dump(rdms_config(), sort_keys=False))
+    snakemake(workflow_run, "--cores", "2", "--configfile", str(path))
+    path.unlink()
+    shutil.copy(manifest, manifest.with_name("manifest_copy.csv"))
+    shutil.copy(workflow_run / "results" / "stimuli" / "natural_scenes.npz", manifest.with_name("natural_scenes_copy.npz"))
+    return workflow_run
+
+
 def neuropixels_config() -> dict:
     """The small config on the embedded Neuropixels cache: the planted areas, every unit of each."""
     config = merged(small_config(), {"data": {"source": "embedded_neuropixels", "depths": ["all"], "areas": list(PLANTED)}})
@@ -250,7 +314,7 @@ def groups_run(workflow_run, tmp_path_factory):
     if not CHECKPOINTS.exists():
         pytest.skip("the reference checkpoints live in ../shared")
     workdir = tmp_path_factory.mktemp("groups") / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen"))
+    copy_of_run(workflow_run, workdir)
     path = workdir / "groups.yaml"
     path.write_text(yaml.safe_dump(group_config(), sort_keys=False))
     snakemake(workdir, "--cores", "2", "--configfile", str(path))
@@ -270,7 +334,7 @@ def metrics_run(workflow_run, tmp_path_factory) -> tuple[Path, str]:
     """A copy of the embedded run with every metric added by a config overlay, and that run's log
     (what it ran)."""
     workdir = tmp_path_factory.mktemp("metrics") / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    copy_of_run(workflow_run, workdir)
     path = workdir / "metrics.yaml"
     path.write_text(yaml.safe_dump(metrics_config(), sort_keys=False))
     result = snakemake(workdir, "--cores", "2", "--configfile", str(path))

@@ -23,6 +23,7 @@ import pytest
 import torch
 import yaml
 from conftest import (
+    copy_of_run,
     ALLENSDK_PYTHON,
     ROOT,
     SNAKEMAKE,
@@ -469,7 +470,7 @@ def test_killed_runs_resume_to_the_same_bytes_and_a_second_run_is_refused(workfl
     again (nothing half-written counts as done) and the results equal the uninterrupted run's bit for
     bit. While a run holds the folder, a second invocation is refused by Snakemake's lock."""
     workdir = tmp_path / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    copy_of_run(workflow_run, workdir)
     for folder in RECOMPUTED:
         shutil.rmtree(workdir / "results" / folder)
     logs = workdir / "results" / "logs"
@@ -503,7 +504,7 @@ def test_changing_only_the_statistics_seed_moves_only_the_resampled_columns(
     workflow_run, workflow_results_digest, tmp_path
 ):
     workdir = tmp_path / "seed"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    copy_of_run(workflow_run, workdir)
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     config["statistics"]["seed"] += 1
     overlay = tmp_path / "seed.yaml"

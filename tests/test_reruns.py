@@ -19,12 +19,15 @@ import pytest
 import yaml
 from conftest import (
     ALLEN_OVERLAY,
+    PUBLISHED,
     ROOT,
+    copy_of_run,
     digest,
     group_config,
     metrics_config,
     neuropixels_config,
     own_base_config,
+    rdms_config,
     small_config,
     snakemake,
 )
@@ -138,8 +141,9 @@ def dry_run_counts(workdir: Path, config: dict, name: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def bases(workflow_run, allen_run, own_run, groups_run, metrics_run, neuropixels_run) -> dict[str, tuple[Path, dict]]:
+def bases(workflow_run, allen_run, own_run, groups_run, metrics_run, neuropixels_run, rdms_run) -> dict[str, tuple[Path, dict]]:
     return {
+        "rdms": (rdms_run, rdms_config()),
         "neuropixels": (neuropixels_run, neuropixels_config()),
         "embedded": (workflow_run, small_config()),
         "metrics": (metrics_run[0], metrics_config()),
@@ -185,7 +189,8 @@ def test_two_results_folders_do_not_touch_each_other(allen_run, workflow_results
     """The allen run went to results_allen in the embedded run's folder: the embedded results are
     exactly as they were (every file's bytes), and nothing of the allen run is outside its folder."""
     assert digest(allen_run / "results") == workflow_results_digest
-    outside = {path.name for path in allen_run.iterdir()} - {"results", "results_allen", "config", ".snakemake"}
+    outside = {path.name for path in allen_run.iterdir()} - {"results", "results_allen", "config", ".snakemake",
+                                                              "results_rdms", PUBLISHED}  # the rdms run's, if it ran
     assert not outside, outside
 
 
@@ -242,7 +247,7 @@ def test_a_replaced_checkpoint_reruns_its_model_only(workflow_run, tmp_path):
     from brainlike.models import load_model
 
     workdir = tmp_path / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True)
+    copy_of_run(workflow_run, workdir)
     config = small_config()
     random = {"family": "torchvision", "variant": "resnet18", "weights": {"random_seed": 3}, "pathways": {"main": None},
               "input": {"size": 32, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}  # fmt: skip

@@ -92,7 +92,7 @@ def autocorrelated_null(seed, n=60, phi=0.8, shared=False):
     patterns = signal[None] + rng.normal(size=(4, n, 40))
     halves = upper(rdms_from_pattern_stack(patterns))
     all_trials = upper(rdms_from_pattern_stack(patterns.mean(axis=0)[None]))[0]
-    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2, all_trials=all_trials)
+    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers_note="", all_trials=all_trials)
     model_latent = latent if shared else smooth(rng, n, 5, phi)
     layer = upper(rdms_from_pattern_stack((model_latent @ rng.normal(size=(5, 30)))[None]))
     return brain, layer

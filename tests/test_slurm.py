@@ -8,12 +8,11 @@ submits exactly one job, and a failing job fails the run naming its log.
 
 import os
 import re
-import shutil
 
 import numpy as np
 import pytest
 import zarr
-from conftest import ROOT, small_config, snakemake, write_config
+from conftest import ROOT, copy_of_run, small_config, snakemake, write_config
 from slurm_cluster import Cluster, available
 
 reason = available()
@@ -21,8 +20,10 @@ pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
 
 SITE = [
     "--profile", str(ROOT / "workflow/profiles/slurm"),
-    # This test cluster's site settings: no accounting database, two cores.
+    # This test cluster's site settings: no accounting database, two cores; squeue on this one node
+    # answers at once, so status checks start a second after each submission, not ten.
     "--slurm-no-account", "--slurm-status-command", "squeue", "--max-threads", "2",
+    "--slurm-init-seconds-before-status-checks", "1",
 ]  # fmt: skip
 
 
@@ -47,7 +48,7 @@ def slurm_run(cluster, workflow_run, tmp_path_factory):
     env = {"BRAINLIKE_PARTITION": "debug", "BRAINLIKE_GPU_PARTITION": "debug", "BRAINLIKE_ACCOUNT": "none"}
     os.environ.update(env)
     workdir = tmp_path_factory.mktemp("slurm_workflow") / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    copy_of_run(workflow_run, workdir)
     result = snakemake(workdir, *SITE, "--forcerun", *FORCED)
     return workdir, result
 

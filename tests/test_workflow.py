@@ -197,12 +197,10 @@ def test_rerun_has_nothing_to_do(workflow_run):
 def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, tmp_path):
     """rsa.distance euclidean and rsa.comparison spearman (Spearman-Brown corrected) on a copy of the run:
     the data and activations are kept, every RDM and score is redone, and equals rsatoolbox."""
-    import shutil
-
-    from conftest import snakemake, write_config
+    from conftest import copy_of_run, snakemake, write_config
 
     workdir = tmp_path / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True)
+    copy_of_run(workflow_run, workdir)
     config = small_config()
     config["rsa"].update(distance="euclidean", comparison="spearman", spearman_brown=True)
     write_config(workdir, config)

@@ -1,7 +1,6 @@
 """timm and OpenCLIP models: random initialisation, local state dicts, published weights by tag (a
 clear error where they cannot be fetched), default layers, hooks, and the config check."""
 
-import shutil
 
 import huggingface_hub
 import numpy as np
@@ -9,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import snakemake
+from conftest import copy_of_run, snakemake
 
 from brainlike.activations import iter_activations, to_input
 from brainlike.models import check_entry, load_model
@@ -108,7 +107,7 @@ def test_timm_and_open_clip_models_are_extracted_and_scored_end_to_end(workflow_
     and scores run as jobs of the workflow, one row per population × default layer, every score a
     number with its p."""
     workdir = tmp_path / "run"
-    shutil.copytree(workflow_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("results_allen", "allen.yaml"))
+    copy_of_run(workflow_run, workdir)
     zoo = {"timm_r18": timm_entry({"random_seed": 3}), "clip_s32": clip_entry({"random_seed": 4})}
     overlay = tmp_path / "zoo.yaml"
     overlay.write_text(yaml.safe_dump({"models": zoo}))

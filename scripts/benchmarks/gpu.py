@@ -33,7 +33,7 @@ from brainlike.compare import compare
 from brainlike.encoding import Encoding, cross_validated_predictions, use_device
 from brainlike.inference import bootstrap_pairs
 from brainlike.models import load_model
-from brainlike.rdm import rdms_from_pattern_stack, upper
+from brainlike.rdm import containers_note, rdms_from_pattern_stack, upper
 from brainlike.resampling import Exchangeable
 from brainlike.rsa import BrainRDMs, RDMBlock
 from rsa import rdm_vectors  # the RSA benchmark's RDM generator (this script's folder is on the path)
@@ -80,7 +80,7 @@ def permutation_stage(rng: np.random.Generator, device: str, sizes: dict, relabe
     layers = rdm_vectors(rng, sizes["layers"], 118)
     drawn = Exchangeable(118).relabellings(rng, relabellings)
     score = partial(compare, method="tau-a", device=device)
-    populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], 1, half_a[0]) for index, half_a in enumerate(brain)]
+    populations = [BrainRDMs({"area": str(index), "depth": 0}, half_a, half_a[:0], containers_note(1), half_a[0]) for index, half_a in enumerate(brain)]
     block = RDMBlock(score, populations, layers, np.arange(len(layers)))
 
     def null():

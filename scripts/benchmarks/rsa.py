@@ -194,7 +194,7 @@ def rdm_memory(rows: int, columns: int) -> None:
 
 def compare_job(rng: np.random.Generator, brain: np.ndarray, layers: np.ndarray) -> None:
     populations = [
-        BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, rdm_vectors(rng, 200, 118), containers=10,
+        BrainRDMs({"area": f"area{index}", "depth": 175}, half_a, rdm_vectors(rng, 200, 118), containers_note="",
                   all_trials=half_a.mean(axis=0))
         for index, half_a in enumerate(brain.reshape(24, 100, -1))
     ]

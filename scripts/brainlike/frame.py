@@ -249,10 +249,13 @@ def guard_corrections(table: pd.DataFrame, alpha: float, floor: float) -> pd.Dat
     predictions) stands where the ceiling gives none."""
     ceiling, p = table["ceiling_noise_free"].to_numpy(dtype=float), table["ceiling_p"].to_numpy(dtype=float)
     above = p < alpha
+    # Why a population has no ceiling, where its ceiling job said (a published RDM).
+    notes = table["ceiling_note"].fillna("").to_numpy(dtype=object) if "ceiling_note" in table else np.full(len(table), "", object)
+    no_ceiling = np.where(notes == "", "no ceiling for this population", notes)
     flag = np.select(
         [np.isnan(ceiling), np.isnan(p), ~above, ceiling < floor],
         [
-            "no ceiling for this population",
+            no_ceiling,
             "no ceiling p (statistics.permutations: 0), so the ceiling is not shown above chance",
             f"ceiling not above chance (ceiling_p ≥ statistics.alpha = {alpha})",
             f"ceiling below statistics.ceiling_floor = {floor} (ceiling_noise_free)",

@@ -78,6 +78,38 @@ def split_half(
         "ceiling_splits": int(len(per_split)),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
+        "ceiling_note": "",
+    }
+
+
+# The ceiling columns of a published RDM (data.source: rdms), which has no trials to split.
+PUBLISHED_CEILING_NOTE = "published RDM: no trials to split, so no split-half ceiling"
+
+
+def published_ceiling(descriptors: dict, method: str) -> dict:
+    """The ceiling columns of a published RDM: no split-half ceiling (``ceiling_note`` says why),
+    and the bounds the manifest gives (``ceiling_lower``, ``ceiling_upper``; NaN where it gives
+    none), as published: they are not recomputed, and nothing is corrected by them."""
+    lower, upper = float(descriptors.get("ceiling_lower", np.nan)), float(descriptors.get("ceiling_upper", np.nan))
+    given = not (np.isnan(lower) and np.isnan(upper))
+    return {
+        "ceiling_noise_free": float("nan"),
+        "ceiling_median": float("nan"),
+        "ceiling_sd": float("nan"),
+        "ceiling_splits": 0,
+        "ceiling_p": float("nan"),
+        "ceiling_method": "none",
+        "ceiling_note": PUBLISHED_CEILING_NOTE,
+        "ceiling_p_method": "",
+        "ceiling_lower": lower,
+        "ceiling_upper": upper,
+        "ceiling_bound_containers": 0,
+        "ceiling_bound_note": "" if given else "published RDM: the manifest gives no ceiling bounds",
+        "ceiling_bound_method": (
+            f"published with the RDM (data.rdms.manifest), for its own comparison; this run's is {method}"
+            if given
+            else "none"
+        ),
     }
 
 

@@ -51,10 +51,12 @@ def _commit(workflow_dir: Path) -> str:
 
 
 def provenance_table(
-    recordings: list[Path], weight_files: dict[str, list[str]], workflow_dir: Path, allensdk_python: str | None
-) -> pd.DataFrame:
+    recordings: list[Path], weight_files: dict[str, list[str]], workflow_dir: Path, allensdk_python: str | None,
+    published_rdms: list[Path] = (),
+) -> pd.DataFrame:  # fmt: skip
     """Rows (section, item, value): software versions, the workflow's commit, each population's
-    recordings (experiment ids, or own data's labels) and the sha256 of each model's weight files.
+    recordings (experiment ids, or own data's labels) or published RDM file (its sha256), and the
+    sha256 of each model's weight files.
 
     ``recordings``: the populations' recordings sidecars (JSON); ``weight_files``: model → files.
     """
@@ -69,6 +71,8 @@ def provenance_table(
         for recording in population["recordings"]:
             ids = ", ".join(f"{key} {recording[key]}" for key in RECORDING_IDS if key in recording)
             rows.append(("data", name, ids))
+    for path in published_rdms:
+        rows.append(("data", "published RDM", f"{Path(path).name} sha256 {sha256(Path(path))}"))
     for model, files in weight_files.items():
         for file in files:
             rows.append(("weights", model, f"{Path(file).name} sha256 {sha256(Path(file))}"))

@@ -219,19 +219,26 @@ class StoredRDMs:
 
 
 def save_rdms(path: Path, rdms: np.ndarray, rdm_descriptors: dict, descriptors: dict, distance: str) -> None:
-    """Write a stack of n × n RDMs as an rsatoolbox ``RDMs`` hdf5 file (atomically)."""
+    """Write a stack of n × n RDMs of one of ``DISTANCES`` as an rsatoolbox ``RDMs`` hdf5 file (atomically)."""
+    save_rdm_vectors(path, upper(rdms), rdm_descriptors, descriptors, DISTANCES[distance])
+
+
+def save_rdm_vectors(path: Path, vectors: np.ndarray, rdm_descriptors: dict, descriptors: dict, measure: str) -> None:
+    """Write RDM vectors (RDMs × pairs, rsatoolbox's order) of dissimilarity ``measure`` as an
+    rsatoolbox ``RDMs`` hdf5 file (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
+    n = stimuli_of_pairs(vectors.shape[1])
     # rsatoolbox numbers RDMs and patterns in an ``index`` descriptor unless one is given.
-    rdm_descriptors = {"index": np.arange(len(rdms)), **rdm_descriptors}
+    rdm_descriptors = {"index": np.arange(len(vectors)), **rdm_descriptors}
     with h5py.File(partial, "w") as handle:
         handle.attrs["rsatoolbox_version"] = metadata.version("rsatoolbox")
-        handle.attrs["dissimilarity_measure"] = DISTANCES[distance]
-        handle["dissimilarities"] = upper(rdms)
+        handle.attrs["dissimilarity_measure"] = measure
+        handle["dissimilarities"] = vectors
         for name, values in (("descriptors", descriptors), ("rdm_descriptors", rdm_descriptors),
-                             ("pattern_descriptors", {"index": np.arange(rdms.shape[-1]), "stimulus": np.arange(rdms.shape[-1])})):  # fmt: skip
+                             ("pattern_descriptors", {"index": np.arange(n), "stimulus": np.arange(n)})):  # fmt: skip
             _write_group(handle.create_group(name), values)
     partial.replace(path)
 

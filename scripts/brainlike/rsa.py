@@ -33,14 +33,22 @@ from .inference import PERMUTED_ENTRIES, bootstrap_pairs, permuted_vectors, sub_
 from .rdm import StoredRDMs, containers_note, stimuli_of_pairs
 
 
+# Why a published RDM (data.source: rdms) has no interval across animals.
+PUBLISHED_CONTAINERS_NOTE = "published RDM: no per-animal RDMs, so no interval across animals"
+
+
 @dataclass
 class BrainRDMs:
-    """One population's RDM vectors, by kind (see ``rdm.population_rdms``)."""
+    """One population's RDM vectors, by kind (see ``rdm.population_rdms``).
+
+    A published RDM (a store with the all-trial RDM only) stands in for its own half-trial RDMs:
+    its score is the comparison with it, its bootstrap resamples its stimuli, and its held-out
+    best layer is chosen on halves of its stimuli."""
 
     key: dict
     half_a: np.ndarray
     container_bootstrap: np.ndarray
-    containers: int
+    containers_note: str
     all_trials: np.ndarray  # (pairs,): the RDM of the trial means, the population's own
 
     @classmethod
@@ -48,8 +56,11 @@ class BrainRDMs:
         kinds = np.asarray(rdms.rdm_descriptors["kind"])
         vectors = rdms.get_vectors()
         key = {"area": rdms.descriptors["area"], "depth": depth_value(rdms.descriptors["depth"])}
-        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"], int(rdms.descriptors["containers"]),
-                   vectors[kinds == "all"][0])  # fmt: skip
+        all_trials = vectors[kinds == "all"]
+        if not (kinds == "half_a").any():
+            return cls(key, all_trials, vectors[:0], PUBLISHED_CONTAINERS_NOTE, all_trials[0])
+        return cls(key, vectors[kinds == "half_a"], vectors[kinds == "container_bootstrap"],
+                   containers_note(int(rdms.descriptors["containers"])), all_trials[0])  # fmt: skip
 
 
 def layer_flags(layers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +173,7 @@ def score_layers(
     )
     table = metric_table(
         resampled, [brain.key for brain in brains], pathways, statistics, flags,
-        [containers_note(brain.containers) for brain in brains], ceilings, methods,
+        [brain.containers_note for brain in brains], ceilings, methods,
     )  # fmt: skip
     table["comparison"] = comparison
     return table, resampled.resamples()

@@ -4,12 +4,13 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from brainlike import allen_index, ecephys_index
+from brainlike import allen_index, ecephys_index, published_rdms
 from brainlike.configs import Untracked, check_moved_keys
 from brainlike.depths import depth_stem, depth_title
 from brainlike.devices import resolve
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
+from brainlike.own_data import stimulus_count
 
 check_moved_keys(config)
 validate(config, "../schemas/config.schema.yaml")
@@ -26,9 +27,9 @@ def _check_depths(config):
                 f"data.depths {data['depths']}: a Neuropixels source scores every unit of an area "
                 "together; set data.depths: [all]"
             )
-    elif "all" in data["depths"]:
+    elif "all" in data["depths"] and data["source"] != "rdms":
         raise ValueError(
-            f"data.depths {data['depths']}: 'all' is for the Neuropixels sources; source "
+            f"data.depths {data['depths']}: 'all' is for the Neuropixels sources and published RDMs; source "
             f"{data['source']} has populations per imaging depth in µm"
         )
 
@@ -86,6 +87,54 @@ def _check_neuropixels(config):
             )
 
 
+# Sources whose stimulus sets are the user's files: data.own or data.rdms (stimuli, continuous).
+GIVEN_STIMULI_SOURCES = ("own", "rdms")
+
+
+def _check_given_stimuli(data):
+    source = data["source"]
+    block = data.get(source)
+    if block is None:
+        raise ValueError(
+            f"data.source is {source}: set data.{source} (manifest and stimuli; see config/README.md)"
+        )
+    unknown = sorted(set(data["stimuli"]) - set(block["stimuli"]))
+    if unknown:
+        raise ValueError(
+            f"data.stimuli {unknown} are not keys of data.{source}.stimuli ({sorted(block['stimuli'])})"
+        )
+    unknown = sorted(set(block.get("continuous", [])) - set(block["stimuli"]))
+    if unknown:
+        raise ValueError(
+            f"data.{source}.continuous {unknown} are not keys of data.{source}.stimuli ({sorted(block['stimuli'])})"
+        )
+
+
+def _check_published_rdms(config):
+    """Every population's RDM read and checked against its stimulus set now, before any job."""
+    data = config["data"]
+    if config["metrics"] != ["rsa"]:
+        raise ValueError(
+            f"metrics {config['metrics']}: published RDMs (data.source: rdms) have no trials or cells for "
+            "ridge or CKA; set metrics: [rsa]"
+        )
+    stimulus_sets = data["rdms"]["stimuli"]
+    counts = {
+        stimulus: (stimulus_count(stimulus_sets[stimulus]), stimulus_sets[stimulus])
+        for stimulus in data["stimuli"]
+    }
+    published_rdms.check_manifest(
+        data["rdms"]["manifest"],
+        [
+            (area, depth, stimulus)
+            for area in data["areas"]
+            for depth in data["depths"]
+            for stimulus in data["stimuli"]
+        ],
+        counts,
+    )
+
+
 def _check_config(config):
     """Cross-key checks the schema cannot express; each error names the key and what is valid."""
     data, embedded = config["data"], config["embedded"]
@@ -94,21 +143,8 @@ def _check_config(config):
         raise ValueError(
             f"data.containers lists areas {unknown_areas} that are not in data.areas {data['areas']}"
         )
-    if data["source"] == "own":
-        if data["own"] is None:
-            raise ValueError("data.source is own: set data.own (manifest and stimuli)")
-        unknown = sorted(set(data["stimuli"]) - set(data["own"]["stimuli"]))
-        if unknown:
-            raise ValueError(
-                f"data.stimuli {unknown} are not keys of data.own.stimuli ({sorted(data['own']['stimuli'])})"
-            )
-        unknown = sorted(
-            set(data["own"].get("continuous", [])) - set(data["own"]["stimuli"])
-        )
-        if unknown:
-            raise ValueError(
-                f"data.own.continuous {unknown} are not keys of data.own.stimuli ({sorted(data['own']['stimuli'])})"
-            )
+    if data["source"] in GIVEN_STIMULI_SOURCES:
+        _check_given_stimuli(data)
     else:
         unknown = sorted(set(data["stimuli"]) - {"natural_scenes", "natural_movie_one"})
         if unknown:
@@ -118,6 +154,8 @@ def _check_config(config):
     _check_depths(config)
     if data["source"] in NEUROPIXELS_SOURCES:
         _check_neuropixels(config)
+    if data["source"] == "rdms":
+        _check_published_rdms(config)
     if embedded["source_model"] not in MODEL_ENTRIES:
         raise ValueError(
             f"embedded.source_model: {embedded['source_model']!r} is not a model "
@@ -233,8 +271,8 @@ RESULTS = config["results"]
 def continuous_stimulus(stimulus):
     """Whether a stimulus set is the segments of one movie, in order (its resamples keep the order;
     see brainlike.resampling)."""
-    if SOURCE == "own":
-        return stimulus in config["data"]["own"].get("continuous", [])
+    if SOURCE in GIVEN_STIMULI_SOURCES:
+        return stimulus in config["data"][SOURCE].get("continuous", [])
     return stimulus == "natural_movie_one"
 
 
@@ -264,6 +302,16 @@ wildcard_constraints:
     metric="|".join(METRICS),
 
 
+# Each population's response tensor (the sources with trials), its description (every source: the
+# populations the tables list) and its brain RDMs.
+RESPONSES = f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz"
+POPULATION_DESCRIPTION = (
+    f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.json"
+    if SOURCE == "rdms"
+    else f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.json"
+)
+BRAIN_RDMS = f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.hdf5"
+
 ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
 
 NEUROPIXELS = SOURCE in NEUROPIXELS_SOURCES
@@ -274,6 +322,7 @@ MODALITY = {
     "embedded_neuropixels": "Neuropixels",
     "allen_neuropixels": "Neuropixels",
     "own": "own",
+    "rdms": "published RDM",
 }[SOURCE]
 # The cache the data jobs read: a Brain Observatory (2-photon) or Visual Coding Neuropixels cache,
 # generated (embedded, embedded_neuropixels) or real (allen, allen_neuropixels).
@@ -399,11 +448,28 @@ def template_input(wildcards):
     )
 
 
-def own_stimulus_files(wildcards):
-    """Own data: the image files (or array file) of a stimulus set."""
+def given_stimulus_set(wildcards):
+    """A stimulus set the user gives (own data, published RDMs): its folder or file."""
+    return config["data"][SOURCE]["stimuli"][wildcards.stimulus]
+
+
+def given_stimulus_files(wildcards):
+    """The image files (or array file) of a stimulus set the user gives."""
     from brainlike.own_data import stimulus_files
 
-    return stimulus_files(config["data"]["own"]["stimuli"][wildcards.stimulus])
+    return stimulus_files(given_stimulus_set(wildcards))
+
+
+def published_rdm_input(wildcards):
+    """Published RDMs: the manifest and the files of a population's RDM."""
+    manifest = config["data"]["rdms"]["manifest"]
+    row = published_rdms.population_row(
+        manifest, wildcards.area, wildcards.depth, wildcards.stimulus
+    )
+    files = {"manifest": manifest, "rdm": str(row["file"])}
+    if row["stimulus_order"] is not None:
+        files["order"] = str(row["stimulus_order"])
+    return files
 
 
 def own_recordings_input(wildcards):
@@ -415,6 +481,17 @@ def own_recordings_input(wildcards):
         manifest, wildcards.area, int(wildcards.depth), wildcards.stimulus
     )
     return {"manifest": manifest, "arrays": [str(path) for path in rows["file"]]}
+
+
+def published_rdm_files():
+    """Published RDMs: every population's RDM file (the provenance table lists their checksums)."""
+    manifest = config["data"]["rdms"]["manifest"]
+    return [
+        str(published_rdms.population_row(manifest, area, depth, stimulus)["file"])
+        for stimulus in STIMULI
+        for area in AREAS
+        for depth in DEPTHS
+    ]
 
 
 def running_input(wildcards):

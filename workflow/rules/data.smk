@@ -269,11 +269,11 @@ if NEUROPIXELS:
             "--filters '{params.filters}' --options '{params.options}' --out {output.npz} > {log} 2>&1"
 
 
-if SOURCE == "own":
+if SOURCE in GIVEN_STIMULI_SOURCES:
 
     rule stimuli:
         input:
-            own_stimulus_files,
+            given_stimulus_files,
         output:
             f"{RESULTS}/stimuli/{{stimulus}}.npz",
         log:
@@ -281,13 +281,14 @@ if SOURCE == "own":
         conda:
             "../../envs/main.yaml"
         params:
-            own_source=lambda wildcards: config["data"]["own"]["stimuli"][
-                wildcards.stimulus
-            ],
+            stimulus_set=given_stimulus_set,
             blanks=None,
             segment_frames=None,
         script:
             "../../scripts/stimuli.py"
+
+
+if SOURCE == "own":
 
     rule recordings:
         input:
@@ -411,7 +412,7 @@ if SOURCE in ("embedded", "allen"):
             "--out {output} > {log} 2>&1"
 
 
-if SOURCE != "own":
+if SOURCE not in GIVEN_STIMULI_SOURCES:
 
     rule stimuli:
         input:
@@ -423,7 +424,7 @@ if SOURCE != "own":
         conda:
             "../../envs/main.yaml"
         params:
-            own_source=None,
+            stimulus_set=None,
             blanks=lambda wildcards: (
                 config["responses"]["natural_scenes"]["blanks"]
                 if wildcards.stimulus == "natural_scenes"
@@ -438,37 +439,40 @@ if SOURCE != "own":
             "../../scripts/stimuli.py"
 
 
-rule responses:
-    """One population: its recordings pooled, its cells selected (main environment)."""
-    input:
-        unpack(running_input),
-        recordings=rules.recordings.output.npz,
-        sidecar=rules.recordings.output.json,
-    output:
-        npz=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz",
-        json=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.json",
-    log:
-        f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
-    conda:
-        "../../envs/main.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    params:
-        modality=MODALITY,
-        cells=config["cells"],
-        movie_sessions=lambda wildcards: (
-            config["responses"]["natural_movie_one"]["sessions"]
-            if wildcards.stimulus == "natural_movie_one"
-            else None
-        ),
-    script:
-        "../../scripts/responses.py"
+if SOURCE != "rdms":
 
+    rule responses:
+        """One population: its recordings pooled, its cells selected (main environment)."""
+        input:
+            unpack(running_input),
+            recordings=rules.recordings.output.npz,
+            sidecar=rules.recordings.output.json,
+        output:
+            npz=RESPONSES,
+            json=POPULATION_DESCRIPTION,
+        log:
+            f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
+        conda:
+            "../../envs/main.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            modality=MODALITY,
+            cells=config["cells"],
+            movie_sessions=lambda wildcards: (
+                config["responses"]["natural_movie_one"]["sessions"]
+                if wildcards.stimulus == "natural_movie_one"
+                else None
+            ),
+        script:
+            "../../scripts/responses.py"
 
-rule neural:
-    """Stage target: every population's response tensor."""
-    input:
-        expand(rules.responses.output.npz, stimulus=STIMULI, area=AREAS, depth=DEPTHS),
+    rule neural:
+        """Stage target: every population's response tensor."""
+        input:
+            expand(
+                rules.responses.output.npz, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+            ),

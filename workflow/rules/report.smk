@@ -4,8 +4,8 @@ rule tables:
             "table",
             [(m, model, s) for m in METRICS for model in MODELS for s in STIMULI],
         ),
-        responses=expand(
-            rules.responses.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+        populations=expand(
+            POPULATION_DESCRIPTION, stimulus=STIMULI, area=AREAS, depth=DEPTHS
         ),
     output:
         parquet=f"{RESULTS}/tables/scores.parquet",
@@ -89,7 +89,7 @@ rule figure:
         table=rules.tables.output.parquet,
         groups=rules.groups.output.groups,
         brain=lambda wildcards: expand(
-            rules.brain_rdms.output,
+            BRAIN_RDMS,
             stimulus=wildcards.stimulus,
             area=AREAS,
             depth=DEPTH_OF_STEM[wildcards.depth_stem],
@@ -251,9 +251,17 @@ rule provenance:
         tables=rules.tables.output.csv,
         groups=rules.groups.output.groups_csv,
         figures=rules.figures.input,
-        recordings=expand(
-            rules.recordings.output.json, stimulus=STIMULI, area=AREAS, depth=DEPTHS
+        recordings=(
+            []
+            if SOURCE == "rdms"
+            else expand(
+                rules.recordings.output.json,
+                stimulus=STIMULI,
+                area=AREAS,
+                depth=DEPTHS,
+            )
         ),
+        published_rdms=published_rdm_files() if SOURCE == "rdms" else [],
         weights=[path for model in MODELS for path in model_files(model)],
     output:
         table=report(

@@ -135,6 +135,8 @@ def _draw_panel(ax, family, panel, group_scores, groups, family_models, area, de
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
         return
     median, sd = ceiling["ceiling_median"], ceiling["ceiling_sd"]
+    if np.isnan(median):  # a published RDM has no split-half ceiling
+        return
     ax.axhline(median, color="0.3", linestyle="--", linewidth=1)
     ax.axhspan(median - sd, median + sd, color="0.6", alpha=0.3, linewidth=0)
 
@@ -189,13 +191,20 @@ def scores_over_layers(
     handles += [Line2D([], [], color="0.2", linestyle=linestyle, label="pathway " + ", ".join(dict.fromkeys(names)))
                 for linestyle, names in by_style.items()]  # fmt: skip
     comparison = scores["comparison"].iloc[0]
-    handles += [Line2D([], [], color="0.3", linestyle="--", label=NOISE_FREE) if corrected
-                else Patch(color="0.6", alpha=0.4, label=ceiling_label(comparison))]  # fmt: skip
+    split_half = scores["ceiling_median"].notna().any()
+    if corrected:
+        handles.append(Line2D([], [], color="0.3", linestyle="--", label=NOISE_FREE))
+    elif split_half:
+        handles.append(Patch(color="0.6", alpha=0.4, label=ceiling_label(comparison)))
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False)
     figure.suptitle(title)
     if "ceiling_lower" in scores and scores["ceiling_lower"].notna().any():
-        figure.text(0.0, -0.02, "Between-animal ceiling bounds are not drawn: they compare one animal's all-trial RDM "
-                    "with the others', a scale a half-trial score does not share (table: ceiling_lower, ceiling_upper).",
+        why = (
+            "they compare one animal's all-trial RDM with the others', a scale a half-trial score does not share"
+            if split_half
+            else "they were published with the RDMs, computed with their authors' comparison and data"
+        )
+        figure.text(0.0, -0.02, f"Ceiling bounds are not drawn: {why} (table: ceiling_lower, ceiling_upper).",
                     fontsize=7, ha="left", va="top")  # fmt: skip
     figure.tight_layout()
     return figure
