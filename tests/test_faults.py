@@ -60,7 +60,14 @@ def second_model(config, **changes):
 
 CONFIG_FAULTS = [
     (lambda c: c["data"].update(source="alen"),
-     "'alen' is not one of ['embedded', 'allen', 'own', 'embedded_neuropixels', 'allen_neuropixels']"),
+     "'alen' is not one of ['embedded', 'allen', 'own', 'embedded_neuropixels', 'allen_neuropixels', 'rdms']"),
+    # Published RDMs: the source's block, its stimulus sets, and the metrics that need trials.
+    (lambda c: c["data"].update(source="rdms"), "data.source is rdms: set data.rdms (manifest and stimuli"),
+    (lambda c: c["data"].update(source="rdms", rdms={"manifest": "m.csv", "stimuli": {"natural_scenes": "s.npy"}}),
+     "data.stimuli ['natural_movie_one'] are not keys of data.rdms.stimuli (['natural_scenes'])"),
+    (lambda c: c["data"].update(source="rdms", stimuli=["natural_scenes"], rdms={"manifest": "m.csv", "stimuli": {"natural_scenes": "s.npy"}})
+     or c.update(metrics=["rsa", "ridge"]),
+     "metrics ['rsa', 'ridge']: published RDMs (data.source: rdms) have no trials or cells for ridge or CKA; set metrics: [rsa]"),
     # The Neuropixels sources: every unit of an area is one population, read with its own options.
     (lambda c: c["data"].update(source="embedded_neuropixels"), "a Neuropixels source scores every unit of an area together; set data.depths: [all]"),
     (lambda c: c["data"].update(depths=["all"]), "'all' is for the Neuropixels sources"),
@@ -292,6 +299,86 @@ def test_too_few_trials_or_cells_are_refused(tmp_path):
         own_population(tmp_path, {"m1": responses(rng, units=1)})
 
 
+# --- Data: published RDMs ---------------------------------------------------------------------------
+
+def symmetric(rng, n=N_STIMULI):
+    upper_triangle = np.triu(rng.random((n, n)), k=1)
+    return upper_triangle + upper_triangle.T
+
+
+def with_nan(matrix):
+    matrix = matrix.copy()
+    matrix[1, 3] = matrix[3, 1] = np.nan
+    return matrix
+
+
+def asymmetric(matrix):
+    matrix = matrix.copy()
+    matrix[0, 2] += 0.5
+    return matrix
+
+
+def two_rdms(path, rng):
+    from brainlike.rdm import save_rdms
+
+    save_rdms(path, np.stack([symmetric(rng), symmetric(rng)]), {"kind": ["a", "b"]}, {}, "correlation")
+
+
+RDM_FAULTS = [
+    ("not square", lambda rng: rng.random((N_STIMULI, N_STIMULI - 1)), {}, "an RDM is a square stimuli × stimuli matrix, got shape (6, 5)"),
+    ("not symmetric", lambda rng: asymmetric(symmetric(rng)), {}, "not symmetric: entry (0, 2) is"),
+    ("NaN", lambda rng: with_nan(symmetric(rng)), {}, "2 NaN or infinite entries off the diagonal (the first at row 1, column 3)"),
+    ("another set", lambda rng: symmetric(rng, N_STIMULI + 1), {}, "7 stimuli, but the stimulus set s (stimuli.npy) has 6"),
+    ("order repeats", symmetric, {"order": [0, 0, 2, 3, 4, 5]}, "name each of the set's 6 stimuli (positions 0 to 5) once; it has 6 entries, repeated [0]"),
+    ("order outside", symmetric, {"order": [0, 1, 2, 3, 4, 9]}, "it has 6 entries, outside the set [9]"),
+    ("two RDMs", two_rdms, {}, "holds 2 RDMs; the manifest gives one per population"),
+    ("no row", symmetric, {"area": "LM"}, "no row for area V1, depth 100, stimulus s (data.areas × data.depths × data.stimuli); it lists [('LM', '100', 's')]"),
+    ("depth with unit", symmetric, {"depth": "100um"}, "column depth holds values that are neither numbers nor 'all' (['100um']"),
+]  # fmt: skip
+
+
+def write_published(folder: Path, rng, make, area="V1", depth="100", order=None) -> Path:
+    """One published RDM of a 6-stimulus set ``s`` (V1, 100 µm), made by ``make``, and its manifest."""
+    if make is two_rdms:
+        file = "rdm.hdf5"
+        two_rdms(folder / file, rng)
+    else:
+        file = "rdm.npy"
+        np.save(folder / file, make(rng))
+    row = {"area": area, "depth": depth, "stimulus": "s", "file": file}
+    if order is not None:
+        (folder / "order.txt").write_text("\n".join(map(str, order)))
+        row["stimulus_order"] = "order.txt"
+    pd.DataFrame([row]).to_csv(folder / "manifest.csv", index=False)
+    return folder / "manifest.csv"
+
+
+@pytest.mark.parametrize("case, make, options, message", RDM_FAULTS, ids=[case[0] for case in RDM_FAULTS])
+def test_an_unusable_published_rdm_is_refused_naming_its_file(tmp_path, case, make, options, message):
+    from brainlike.published_rdms import check_manifest
+
+    manifest = write_published(tmp_path, np.random.default_rng(3), make, **options)
+    with pytest.raises(ValueError) as raised:
+        check_manifest(manifest, [("V1", 100, "s")], {"s": (N_STIMULI, "stimuli.npy")})
+    assert message in str(raised.value)
+    assert str(tmp_path) in str(raised.value)  # the manifest or the RDM file, by its path
+
+
+def test_a_published_rdm_is_checked_before_any_job(tmp_path):
+    """The checks run while the workflow plans: a dry run fails naming the file, and nothing is written."""
+    write_published(tmp_path, np.random.default_rng(3), lambda rng: asymmetric(symmetric(rng)))
+    np.save(tmp_path / "stimuli.npy", np.zeros((N_STIMULI, 8, 8), np.uint8))
+    config = default_config()
+    config["data"].update(source="rdms", areas=["V1"], depths=[100], stimuli=["s"], cre_line="published",
+                          rdms={"manifest": "manifest.csv", "stimuli": {"s": "stimuli.npy"}})  # fmt: skip
+    config["metrics"] = ["rsa"]
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert "rdm.npy: not symmetric: entry (0, 2)" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
 def test_truncated_or_corrupt_cache_files_are_named(tmp_path):
     nwb = tmp_path / "500.nwb"
     with h5py.File(nwb, "w") as handle:
@@ -422,7 +509,7 @@ def test_zero_variance_units_give_a_flagged_layer_never_a_score():
     corr = np.einsum("kif,kjf->kij", centred, centred) / np.sqrt(
         np.einsum("kif,kif->ki", centred, centred)[:, :, None] * np.einsum("kjf,kjf->kj", centred, centred)[:, None, :])
     halves = (1 - corr)[:, rows, columns]
-    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, len(rows))), containers=2, all_trials=halves.mean(axis=0))
+    brain = BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, len(rows))), containers_note="", all_trials=halves.mean(axis=0))
     dead_layer = np.full((1, len(rows)), np.nan)  # every unit constant: correlation distance undefined
     settings = Statistics(seed=0, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
     table, _ = score_layers([brain], dead_layer, np.array(["main"]), settings, "tau-a", "s")

@@ -22,7 +22,7 @@ from brainlike.inference import (
 )
 from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.populations import spearman_brown
-from brainlike.rdm import rdm_from_patterns, rdms_from_pattern_stack, upper
+from brainlike.rdm import load_rdms, rdm_from_patterns, rdms_from_pattern_stack, save_rdm_vectors, upper
 from brainlike.resampling import Exchangeable, Relabellings
 from brainlike.frame import Statistics
 from brainlike.rsa import BrainRDMs, score_layers
@@ -140,7 +140,7 @@ def brains_from_patterns(rng, signal, splits, noise):
     patterns = signal[None] + noise * rng.normal(size=(splits,) + signal.shape)
     halves = upper(rdms_from_pattern_stack(patterns))
     all_trials = upper(rdm_from_patterns(patterns.mean(axis=0)))
-    return BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers=2, all_trials=all_trials)
+    return BrainRDMs({"area": "A", "depth": 0}, halves, np.empty((0, halves.shape[1])), containers_note="", all_trials=all_trials)
 
 
 def planted_model(rng, n_stimuli, n_layers, width, planted, splits):
@@ -295,10 +295,15 @@ def test_an_undefined_or_constant_layer_has_no_score_p_interval_or_best_layer_ch
     assert np.isnan(fdr(table["p"].to_numpy())[[0, 4]]).all()
 
 
-def test_a_population_of_one_container_has_no_container_interval_and_says_why():
+def test_a_population_of_one_container_has_no_container_interval_and_says_why(tmp_path):
     rng = np.random.default_rng(14)
-    _, layers, brain = planted_model(rng, 12, 2, 20, planted=0, splits=3)
-    brain.containers = 1
+    _, layers, planted = planted_model(rng, 12, 2, 20, planted=0, splits=3)
+    # Through the store, as the compare job reads it: a population of one container has no container
+    # draws (rdm.population_rdms) and says so from its container count.
+    vectors = np.concatenate([planted.half_a, planted.all_trials[None]])
+    kinds = ["half_a"] * len(planted.half_a) + ["all"]
+    save_rdm_vectors(tmp_path / "one.hdf5", vectors, {"kind": kinds}, {"area": "A", "depth": 0, "containers": 1}, "correlation")
+    brain = BrainRDMs.from_stored(load_rdms(tmp_path / "one.hdf5"))
     settings = Statistics(seed=1, stimulus_bootstraps=5, permutations=9, ci_level=0.9, best_layer_folds=2)
     table, _ = score_layers([brain], layers, np.array(["main"] * 2), settings, "tau-a", "s")
     assert table["ci_low_containers"].isna().all()

@@ -49,7 +49,7 @@ def rsa_corrected(seed: int, noise: float) -> tuple[float, float]:
                                         np.random.default_rng(0), 0)  # fmt: skip
     kinds = np.asarray(descriptors["kind"])
     vectors = upper(rdms)
-    brain = BrainRDMs({"area": "A", "depth": 0}, vectors[kinds == "half_a"], vectors[:0], 2, vectors[kinds == "all"][0])
+    brain = BrainRDMs({"area": "A", "depth": 0}, vectors[kinds == "half_a"], vectors[:0], "", vectors[kinds == "all"][0])
     ceiling = split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], "tau-a", False, NO_RELABELLINGS)
     model = upper(rdms_from_pattern_stack(signal[None]))
     table, _ = score_layers([brain], model, np.array(["main"]), STATISTICS, "tau-a", "s", [ceiling])
