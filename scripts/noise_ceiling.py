@@ -8,7 +8,7 @@ from brainlike.compare import use_threads
 from brainlike.depths import depth_value
 from brainlike.devices import resolve
 from brainlike.logs import to_file
-from brainlike.noise_ceiling import between_animal, published_ceiling, split_half
+from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
 from brainlike.resampling import ceiling_relabellings, design
 
@@ -16,31 +16,29 @@ to_file(snakemake.log[0])
 use_threads(snakemake.threads)
 params, wildcards = snakemake.params, snakemake.wildcards
 device = resolve(params.device.value, "statistics.device")
-rdms = load_rdms(snakemake.input.brain)
+rdms = load_rdms(snakemake.input.brain[0])
 kinds = np.asarray(rdms.rdm_descriptors["kind"])
-key = {"stimulus": wildcards.stimulus, "area": wildcards.area, "depth": depth_value(wildcards.depth)}
-if not (kinds == "half_a").any():
-    summary = {**key, **published_ceiling(rdms.descriptors, params.comparison)}
-else:
-    vectors = rdms.get_vectors()
-    permutations = ceiling_relabellings(params.seed, params.permutations, wildcards.stimulus, wildcards.area,
-                                        wildcards.depth, rdms.n_cond, params.continuous)  # fmt: skip
-    stimuli = design(rdms.n_cond, params.continuous)
-    summary = {
-        **key,
-        **split_half(
-            vectors[kinds == "half_a"],
-            vectors[kinds == "half_b"],
-            params.comparison,
-            params.spearman_brown,
-            permutations,
-            device,
-        ),
-        "ceiling_p_method": (
-            f"one-sided; the first split's {params.comparison} between its halves against the same under "
-            f"{stimuli.relabelling_method(len(permutations))} of its B half"
-        ),
-        **between_animal(vectors[kinds == "container"], params.comparison, device),
-    }
+vectors = rdms.get_vectors()
+permutations = ceiling_relabellings(params.seed, params.permutations, wildcards.stimulus, wildcards.area, wildcards.depth,
+                                    rdms.n_cond, params.continuous)  # fmt: skip
+stimuli = design(rdms.n_cond, params.continuous)
+summary = {
+    "stimulus": wildcards.stimulus,
+    "area": wildcards.area,
+    "depth": depth_value(wildcards.depth),
+    **split_half(
+        vectors[kinds == "half_a"],
+        vectors[kinds == "half_b"],
+        params.comparison,
+        params.spearman_brown,
+        permutations,
+        device,
+    ),
+    "ceiling_p_method": (
+        f"one-sided; the first split's {params.comparison} between its halves against the same under "
+        f"{stimuli.relabelling_method(len(permutations))} of its B half"
+    ),
+    **between_animal(vectors[kinds == "container"], params.comparison, device),
+}
 with open(snakemake.output[0], "w") as handle:
     json.dump(summary, handle, indent=1)

@@ -177,7 +177,7 @@ def rdms_config() -> dict:
     """The small config on the RDMs its embedded run's brain RDM jobs wrote, published as above,
     with the trial run's stimulus sets; results in results_rdms."""
     config = small_config()
-    stimuli = {stimulus: f"results/stimuli/{stimulus}.npz" for stimulus in config["data"]["stimuli"]}
+    stimuli = {stimulus: f"results/templates/{stimulus}.npz" for stimulus in config["data"]["stimuli"]}
     return merged(config, {"results": "results_rdms", "metrics": ["rsa"], "data": {"source": "rdms", "rdms": {
         "manifest": f"{PUBLISHED}/manifest.csv", "stimuli": stimuli, "continuous": ["natural_movie_one"]}}})  # fmt: skip
 
@@ -225,7 +225,7 @@ def rdms_run(workflow_run, workflow_results_digest) -> Path:
     snakemake(workflow_run, "--cores", "2", "--configfile", str(path))
     path.unlink()
     shutil.copy(manifest, manifest.with_name("manifest_copy.csv"))
-    shutil.copy(workflow_run / "results" / "stimuli" / "natural_scenes.npz", manifest.with_name("natural_scenes_copy.npz"))
+    shutil.copy(workflow_run / "results" / "templates" / "natural_scenes.npz", manifest.with_name("natural_scenes_copy.npz"))
     return workflow_run
 
 

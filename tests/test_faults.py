@@ -65,6 +65,8 @@ CONFIG_FAULTS = [
     (lambda c: c["data"].update(source="rdms"), "data.source is rdms: set data.rdms (manifest and stimuli"),
     (lambda c: c["data"].update(source="rdms", rdms={"manifest": "m.csv", "stimuli": {"natural_scenes": "s.npy"}}),
      "data.stimuli ['natural_movie_one'] are not keys of data.rdms.stimuli (['natural_scenes'])"),
+    (lambda c: c["data"].update(source="rdms", stimuli=["mine"], rdms={"manifest": "m.csv", "stimuli": {"mine": "t.npz"}}),
+     "data.rdms.stimuli ['mine']: an .npz stimulus set is an Allen template (results/templates/<stimulus>.npz), of natural_scenes or natural_movie_one"),
     (lambda c: c["data"].update(source="rdms", stimuli=["natural_scenes"], rdms={"manifest": "m.csv", "stimuli": {"natural_scenes": "s.npy"}})
      or c.update(metrics=["rsa", "ridge"]),
      "metrics ['rsa', 'ridge']: published RDMs (data.source: rdms) have no trials or cells for ridge or CKA; set metrics: [rsa]"),

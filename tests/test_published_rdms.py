@@ -19,6 +19,7 @@ from scipy.stats import kendalltau
 from brainlike.noise_ceiling import PUBLISHED_CEILING_NOTE
 from brainlike.rdm import load_rdms
 from brainlike.rsa import PUBLISHED_CONTAINERS_NOTE
+from brainlike.stimuli import model_stimuli, template_count
 
 KEY = ["stimulus", "area", "depth", "model", "pathway", "layer"]
 
@@ -100,3 +101,15 @@ def test_the_store_holds_the_published_rdm_in_the_sets_order(rdms_run):
 
 def test_the_trial_runs_results_are_untouched(rdms_run, workflow_results_digest):
     assert digest(rdms_run / "results") == workflow_results_digest
+
+
+@pytest.mark.parametrize("stimulus, frames, blanks, segment_frames", [("natural_scenes", 118, "drop", None),
+                                                                      ("natural_scenes", 118, "keep", None),
+                                                                      ("natural_movie_one", 900, None, 15),
+                                                                      ("natural_movie_one", 900, None, 30)])  # fmt: skip
+def test_a_templates_stimulus_count_is_read_from_its_header(tmp_path, stimulus, frames, blanks, segment_frames):
+    """The plan-time count equals the rows the stimuli job makes of the whole template."""
+    path = tmp_path / "template.npz"
+    np.savez(path, images=np.zeros((frames, 3, 4), np.uint8))
+    made = model_stimuli(np.load(path)["images"], stimulus, blanks, segment_frames)
+    assert template_count(path, stimulus, blanks, segment_frames) == len(np.unique(made["groups"]))

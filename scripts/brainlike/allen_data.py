@@ -21,14 +21,10 @@ from allensdk.core.brain_observatory_cache import BrainObservatoryCache
 
 from . import allen_index
 from .atomic import write_npz
-from .downloads import CorruptFileError, verify_events, verify_nwb
+from .downloads import CorruptFileError, OfflineCacheError, verify_events, verify_nwb
 from .recordings import write_recordings
 from .responses import movie_responses, scene_responses
 from .stimuli import N_MOVIE_FRAMES, N_SCENES
-
-
-class OfflineCacheError(RuntimeError):
-    pass
 
 
 class MissingStimulusError(ValueError):

@@ -34,6 +34,10 @@ class CorruptFileError(RuntimeError):
     pass
 
 
+class OfflineCacheError(RuntimeError):
+    """A reader of an offline cache (2-photon or Neuropixels) was asked for a file it does not hold."""
+
+
 class DownloadError(RuntimeError):
     pass
 

@@ -22,7 +22,7 @@ from allensdk.brain_observatory.ecephys.ecephys_session import EcephysSession
 
 from . import ecephys_index
 from .atomic import write_npz
-from .downloads import CorruptFileError, verify_session_nwb
+from .downloads import CorruptFileError, OfflineCacheError, verify_session_nwb
 from .recordings import write_recordings
 from .responses import movie_spike_counts, scene_spike_counts
 from .stimuli import N_MOVIE_FRAMES, N_SCENES
@@ -32,10 +32,6 @@ ALLENSDK_FILTERS = ("isi_violations_maximum", "amplitude_cutoff_maximum", "prese
 SIGNAL = "spike counts"
 # Neuropixels sessions pool mice of several genotypes; the tables' cre_line column says so.
 GENOTYPES = "all genotypes"
-
-
-class OfflineCacheError(RuntimeError):
-    pass
 
 
 def _refuse_download(*_args, **_kwargs):

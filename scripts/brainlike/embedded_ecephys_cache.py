@@ -170,6 +170,66 @@ def _session_file(session_id: int, table: pd.DataFrame, probes: list[Probe]) -> 
     return nwbfile
 
 
+def _channels(probe_id: int, area_index: int, area: str) -> tuple[list[Channel], list[dict]]:
+    """A probe's channels, all in ``area``: AllenSDK's Channel objects (for the NWB file) and the
+    channels.csv rows, from one record of each channel's geometry."""
+    channels, rows = [], []
+    for position in range(CHANNELS_PER_PROBE):
+        channel_id = probe_id * 100 + position
+        geometry = {"probe_horizontal_position": 43, "probe_vertical_position": 20 * position,
+                    "anterior_posterior_ccf_coordinate": 8000.0 + area_index,
+                    "dorsal_ventral_ccf_coordinate": 1000.0 - 20 * position, "left_right_ccf_coordinate": 7600.0}  # fmt: skip
+        channels.append(Channel(id=channel_id, probe_id=probe_id, valid_data=True, probe_channel_number=position,
+                                structure_acronym=area, **geometry))  # fmt: skip
+        rows.append({"id": channel_id, "ecephys_probe_id": probe_id, "local_index": position, **geometry,
+                     "ecephys_structure_id": STRUCTURE_IDS[area], "ecephys_structure_acronym": area})  # fmt: skip
+    return channels, rows
+
+
+def _probe(
+    session_id: int, session_index: int, area_index: int, area: str, table: pd.DataFrame, planted: dict, config: dict
+) -> tuple[Probe, dict[str, list[dict]], dict[str, list[int]]]:  # fmt: skip
+    """One session's probe in one area: AllenSDK's Probe (its channels and units, with spike trains
+    drawn from the planted drives), its rows of the channel, unit and probe tables, and which of its
+    units read nothing (``undriven``) or fail a quality filter (``failing``)."""
+    per_session = config["neuropixels"]["units_per_area"]
+    probe_id = session_id + 1 + area_index
+    channels, channel_rows = _channels(probe_id, area_index, area)
+    units_of_session = slice(session_index * per_session, (session_index + 1) * per_session)
+    drives = {stimulus: planted[drive_key(stimulus, area)][:, units_of_session].astype(np.float64) for stimulus in STIMULI}
+    driven = planted[driven_key(area)][units_of_session]
+    unit_rng = labelled_rng(config["seed"], "neuropixels spikes", session_index, area)
+    gain = unit_rng.lognormal(0.0, GAIN_SD, per_session)
+    baseline = unit_rng.normal(BASELINE_MEAN, BASELINE_SD, per_session)
+    quality, failing = _quality(per_session, config["neuropixels"]["failing_units"], unit_rng)
+    rates = unit_rates(table, drives, config["areas"][area]["noise"], gain, baseline, unit_rng)
+    # The gaps before, between and after the blocks, at each unit's drive-0 rate.
+    background = RATE_HZ * gain * np.logaddexp(0.0, SHARPNESS * baseline) / SHARPNESS
+    edges = _gaps(table)
+    starts = np.concatenate([table["start_time"].to_numpy(), edges[:, 0]])
+    stops = np.concatenate([table["stop_time"].to_numpy(), edges[:, 1]])
+    all_rates = np.concatenate([rates, np.repeat(background[:, None], len(edges), axis=1)], axis=1)
+    trains = spike_trains(all_rates, starts, stops, unit_rng)
+    units, unit_rows = [], []
+    for position, (times, metrics) in enumerate(zip(trains, quality)):
+        record = {"id": probe_id * 1000 + position, "quality": "good", "firing_rate": float(len(times) / stops.max()), **metrics}
+        channel_id = channels[position % CHANNELS_PER_PROBE].id
+        units.append(Unit(
+            peak_channel_id=channel_id, local_index=position, cluster_id=position, spike_times=times,
+            spike_amplitudes=np.full(len(times), 1e-4), mean_waveforms=np.zeros((CHANNELS_PER_PROBE, WAVEFORM_SAMPLES)),
+            **record,
+        ))  # fmt: skip
+        unit_rows.append({"id": record["id"], "ecephys_channel_id": channel_id} | record)
+    unit_ids = [row["id"] for row in unit_rows]
+    probe_row = {"id": probe_id, "ecephys_session_id": session_id, "name": PROBE_NAMES[area_index],
+                 "sampling_rate": 30000.0, "lfp_sampling_rate": 2500.0, "phase": "3a", "has_lfp_data": False}  # fmt: skip
+    probe = Probe(id=probe_id, name=PROBE_NAMES[area_index], channels=Channels(channels), units=Units(units), sampling_rate=30000.0)
+    rows = {ecephys_index.UNITS_FILE: unit_rows, ecephys_index.CHANNELS_FILE: channel_rows, ecephys_index.PROBES_FILE: [probe_row]}
+    truth = {"undriven": [unit for unit, reads in zip(unit_ids, driven) if not reads],
+             "failing": [unit for unit, fails in zip(unit_ids, failing) if fails]}  # fmt: skip
+    return probe, rows, truth
+
+
 def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
     """Write ``out_dir/cache`` (the Neuropixels cache) and ``out_dir/truth.json`` from the drives
     written by brainlike.embedded_units. ``config`` is the validated ``embedded`` section."""
@@ -183,7 +243,6 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
         raise ValueError(f"embedded.areas {areas}: the Neuropixels cache records at most the six areas {sorted(STRUCTURE_IDS)}")
     with np.load(drives_file) as arrays:
         planted = {key: arrays[key] for key in arrays.files}
-    per_session = layout["units_per_area"]
     rows = {name: [] for name in ecephys_index.INDEX_FILES}
     truth_units = {"undriven": [], "failing": []}
     for session_index in range(layout["sessions"]):
@@ -192,60 +251,12 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
         table = presentations(config["scene_trials"], config["movie_repeats"], rng)
         probes = []
         for area_index, area in enumerate(areas):
-            probe_id = session_id + 1 + area_index
-            channel_ids = [probe_id * 100 + position for position in range(CHANNELS_PER_PROBE)]
-            channels = [
-                Channel(id=channel_id, probe_id=probe_id, valid_data=True, probe_channel_number=position,
-                        probe_vertical_position=20 * position, probe_horizontal_position=43,
-                        structure_acronym=area, anterior_posterior_ccf_coordinate=8000.0 + area_index,
-                        dorsal_ventral_ccf_coordinate=1000.0 - 20 * position, left_right_ccf_coordinate=7600.0)
-                for position, channel_id in enumerate(channel_ids)
-            ]  # fmt: skip
-            units_of_session = slice(session_index * per_session, (session_index + 1) * per_session)
-            drives = {stimulus: planted[drive_key(stimulus, area)][:, units_of_session].astype(np.float64) for stimulus in STIMULI}
-            driven = planted[driven_key(area)][units_of_session]
-            unit_rng = labelled_rng(seed, "neuropixels spikes", session_index, area)
-            gain = unit_rng.lognormal(0.0, GAIN_SD, per_session)
-            baseline = unit_rng.normal(BASELINE_MEAN, BASELINE_SD, per_session)
-            quality, failing = _quality(per_session, layout["failing_units"], unit_rng)
-            rates = unit_rates(table, drives, config["areas"][area]["noise"], gain, baseline, unit_rng)
-            # The gaps before, between and after the blocks, at each unit's drive-0 rate.
-            background = RATE_HZ * gain * np.logaddexp(0.0, SHARPNESS * baseline) / SHARPNESS
-            edges = _gaps(table)
-            starts = np.concatenate([table["start_time"].to_numpy(), edges[:, 0]])
-            stops = np.concatenate([table["stop_time"].to_numpy(), edges[:, 1]])
-            all_rates = np.concatenate([rates, np.repeat(background[:, None], len(edges), axis=1)], axis=1)
-            trains = spike_trains(all_rates, starts, stops, unit_rng)
-            units = []
-            for position, (times, metrics) in enumerate(zip(trains, quality)):
-                unit_id = probe_id * 1000 + position
-                channel_id = channel_ids[position % CHANNELS_PER_PROBE]
-                units.append(Unit(
-                    id=unit_id, peak_channel_id=channel_id, local_index=position, cluster_id=position, quality="good",
-                    firing_rate=float(len(times) / stops.max()), spike_times=times,
-                    spike_amplitudes=np.full(len(times), 1e-4), mean_waveforms=np.zeros((CHANNELS_PER_PROBE, WAVEFORM_SAMPLES)),
-                    **metrics,
-                ))  # fmt: skip
-                rows[ecephys_index.UNITS_FILE].append({"id": unit_id, "ecephys_channel_id": channel_id, "quality": "good",
-                                                       "firing_rate": units[-1].firing_rate, **metrics})  # fmt: skip
-                if not driven[position]:
-                    truth_units["undriven"].append(unit_id)
-                if failing[position]:
-                    truth_units["failing"].append(unit_id)
-            for position, channel_id in enumerate(channel_ids):
-                rows[ecephys_index.CHANNELS_FILE].append({
-                    "id": channel_id, "ecephys_probe_id": probe_id, "local_index": position,
-                    "probe_horizontal_position": 43, "probe_vertical_position": 20 * position,
-                    "anterior_posterior_ccf_coordinate": 8000.0 + area_index,
-                    "dorsal_ventral_ccf_coordinate": 1000.0 - 20 * position, "left_right_ccf_coordinate": 7600.0,
-                    "ecephys_structure_id": STRUCTURE_IDS[area], "ecephys_structure_acronym": area,
-                })  # fmt: skip
-            rows[ecephys_index.PROBES_FILE].append({
-                "id": probe_id, "ecephys_session_id": session_id, "name": PROBE_NAMES[area_index],
-                "sampling_rate": 30000.0, "lfp_sampling_rate": 2500.0, "phase": "3a", "has_lfp_data": False,
-            })  # fmt: skip
-            probes.append(Probe(id=probe_id, name=PROBE_NAMES[area_index], channels=Channels(channels), units=Units(units),
-                                sampling_rate=30000.0))  # fmt: skip
+            probe, probe_rows, probe_truth = _probe(session_id, session_index, area_index, area, table, planted, config)
+            probes.append(probe)
+            for name, records in probe_rows.items():
+                rows[name].extend(records)
+            for kind, unit_ids in probe_truth.items():
+                truth_units[kind].extend(unit_ids)
         rows[ecephys_index.SESSIONS_FILE].append({
             "id": session_id, "published_at": "2019-10-03T00:00:00Z", "specimen_id": session_id + 999,
             "session_type": SESSION_TYPE, "age_in_days": 100.0, "sex": "M", "genotype": "wt/wt",
@@ -265,10 +276,9 @@ def write_cache(drives_file: Path, config: dict, out_dir: Path) -> None:
 
 
 def _gaps(table: pd.DataFrame) -> np.ndarray:
-    """[start, stop) of the stretches without a presentation: before, between and after the blocks."""
+    """[start, stop) of the stretches without a presentation: before, between and after the blocks
+    of ``table``, in time order as ``presentations`` builds it."""
     start, stop = table["start_time"].to_numpy(), table["stop_time"].to_numpy()
-    order = np.argsort(start)
-    start, stop = start[order], stop[order]
     between = np.flatnonzero(start[1:] > stop[:-1] + 1e-9)
     return np.array([[0.0, start[0]], *[[stop[i], start[i + 1]] for i in between], [stop[-1], stop[-1] + GAP_SECONDS]])
 

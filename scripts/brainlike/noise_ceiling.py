@@ -86,11 +86,10 @@ def split_half(
 PUBLISHED_CEILING_NOTE = "published RDM: no trials to split, so no split-half ceiling"
 
 
-def published_ceiling(descriptors: dict, method: str) -> dict:
+def published_ceiling(lower: float, upper: float) -> dict:
     """The ceiling columns of a published RDM: no split-half ceiling (``ceiling_note`` says why),
-    and the bounds the manifest gives (``ceiling_lower``, ``ceiling_upper``; NaN where it gives
-    none), as published: they are not recomputed, and nothing is corrected by them."""
-    lower, upper = float(descriptors.get("ceiling_lower", np.nan)), float(descriptors.get("ceiling_upper", np.nan))
+    and the bounds its manifest gives (NaN where it gives none), as published: in their authors'
+    comparison, so they are not recomputed and nothing is corrected by them."""
     given = not (np.isnan(lower) and np.isnan(upper))
     return {
         "ceiling_noise_free": float("nan"),
@@ -101,15 +100,11 @@ def published_ceiling(descriptors: dict, method: str) -> dict:
         "ceiling_method": "none",
         "ceiling_note": PUBLISHED_CEILING_NOTE,
         "ceiling_p_method": "",
-        "ceiling_lower": lower,
-        "ceiling_upper": upper,
+        "ceiling_lower": float(lower),
+        "ceiling_upper": float(upper),
         "ceiling_bound_containers": 0,
         "ceiling_bound_note": "" if given else "published RDM: the manifest gives no ceiling bounds",
-        "ceiling_bound_method": (
-            f"published with the RDM (data.rdms.manifest), for its own comparison; this run's is {method}"
-            if given
-            else "none"
-        ),
+        "ceiling_bound_method": "published with the RDM (data.rdms.manifest), in its authors' comparison" if given else "none",
     }
 
 

@@ -87,34 +87,11 @@ def load_stimuli(path: Path) -> np.ndarray:
     raise ValueError(f"{path}: stimuli must be a folder of images or an .npy array")
 
 
-def load_stimulus_set(path: Path) -> dict[str, np.ndarray]:
-    """A stimulus set as the model stage reads it: ``images`` (n × H × W uint8) and ``groups``, the
-    stimulus (response row) of each image. A folder or ``.npy`` gives one stimulus per image; an
-    ``.npz`` is a set as the workflow's stimuli rule writes it (a movie's frames grouped into
-    segments), e.g. ``results/stimuli/natural_movie_one.npz`` of an Allen run."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        images = load_stimuli(path)
-        return {"images": images, "groups": np.arange(len(images))}
-    with np.load(path, allow_pickle=False) as stored:
-        missing = sorted({"images", "groups"} - set(stored.files))
-        if missing:
-            raise ValueError(f"{path}: a stimulus set .npz holds images and groups (as the stimuli rule writes); it has no {missing}")
-        images, groups = _to_grey_uint8(stored["images"], path), stored["groups"]
-    if groups.shape != (len(images),) or not np.array_equal(np.unique(groups), np.arange(groups.max(initial=-1) + 1)):
-        raise ValueError(f"{path}: groups must give each image its stimulus, numbered 0, 1, … with none skipped")
-    return {"images": images, "groups": groups}
-
-
 def stimulus_count(path: Path) -> int:
-    """The stimuli in a set (without reading its images): images of a folder, rows of an .npy,
-    groups of an .npz."""
+    """The stimuli in a set (without reading its images): images of a folder, rows of an .npy."""
     path = Path(path)
     if path.is_dir():
         return len(stimulus_files(path))
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as stored:
-            return int(stored["groups"].max()) + 1 if "groups" in stored.files else len(stored["images"])
     if path.suffix == ".npy":
         return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
     return len(load_stimuli(path))  # refuses the file, naming what a set may be

@@ -7,6 +7,9 @@ the neural responses are).
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
 import numpy as np
 
 N_SCENES = 118
@@ -36,3 +39,21 @@ def model_stimuli(template: np.ndarray, stimulus: str, blanks: str | None, segme
     if blanks == "keep":
         images = np.concatenate([images, np.full((1, *images.shape[1:]), MEAN_GREY, dtype=np.uint8)])
     return {"images": images, "groups": np.arange(len(images))}
+
+
+def template_count(path: Path, stimulus: str, blanks: str | None, segment_frames: int | None) -> int:
+    """The stimuli ``model_stimuli`` makes of a template file (``images``, as the stimulus_template
+    rule writes it), from the array's header alone: a real template is hundreds of MB."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("images.npy") as member:
+            version = np.lib.format.read_magic(member)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape = header(member)[0]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a stimulus template (an .npz with images, as results/templates/ holds): {error}") from None
+    if stimulus == "natural_movie_one":
+        return int(segment_of_frame(shape[0], segment_frames)[-1]) + 1
+    if stimulus == "natural_scenes":
+        return shape[0] + (blanks == "keep")
+    raise ValueError(f"{path}: a template is of natural_scenes or natural_movie_one, not {stimulus!r} (give its images instead)")

@@ -11,6 +11,7 @@ from brainlike.devices import resolve
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
 from brainlike.own_data import stimulus_count
+from brainlike.stimuli import template_count
 
 check_moved_keys(config)
 validate(config, "../schemas/config.schema.yaml")
@@ -91,6 +92,12 @@ def _check_neuropixels(config):
 GIVEN_STIMULI_SOURCES = ("own", "rdms")
 
 
+def is_template(path):
+    """A given stimulus set that is an Allen template file (results/templates/<stimulus>.npz of an
+    Allen run): the model stage reads it as it reads the Brain Observatory's."""
+    return str(path).endswith(".npz")
+
+
 def _check_given_stimuli(data):
     source = data["source"]
     block = data.get(source)
@@ -102,6 +109,17 @@ def _check_given_stimuli(data):
     if unknown:
         raise ValueError(
             f"data.stimuli {unknown} are not keys of data.{source}.stimuli ({sorted(block['stimuli'])})"
+        )
+    templates = sorted(
+        name
+        for name, path in block["stimuli"].items()
+        if is_template(path) and name not in ("natural_scenes", "natural_movie_one")
+    )
+    if templates:
+        raise ValueError(
+            f"data.{source}.stimuli {templates}: an .npz stimulus set is an Allen template "
+            "(results/templates/<stimulus>.npz), of natural_scenes or natural_movie_one; give "
+            "other sets as a folder of images or an .npy array"
         )
     unknown = sorted(set(block.get("continuous", [])) - set(block["stimuli"]))
     if unknown:
@@ -120,7 +138,19 @@ def _check_published_rdms(config):
         )
     stimulus_sets = data["rdms"]["stimuli"]
     counts = {
-        stimulus: (stimulus_count(stimulus_sets[stimulus]), stimulus_sets[stimulus])
+        stimulus: (
+            (
+                template_count(
+                    stimulus_sets[stimulus],
+                    stimulus,
+                    config["responses"]["natural_scenes"]["blanks"],
+                    config["responses"]["natural_movie_one"]["segment_frames"],
+                )
+                if is_template(stimulus_sets[stimulus])
+                else stimulus_count(stimulus_sets[stimulus])
+            ),
+            stimulus_sets[stimulus],
+        )
         for stimulus in data["stimuli"]
     }
     published_rdms.check_manifest(
@@ -302,15 +332,17 @@ wildcard_constraints:
     metric="|".join(METRICS),
 
 
-# Each population's response tensor (the sources with trials), its description (every source: the
-# populations the tables list) and its brain RDMs.
-RESPONSES = f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz"
+# Each population's recordings (the sources with trials), its description (every source: the
+# populations the tables list; a published RDM's is written with it), its brain RDMs and its ceiling.
+RECORDINGS = f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.npz"
+RECORDINGS_SIDECAR = f"{RESULTS}/recordings/{{stimulus}}/{{area}}/{{depth}}.json"
 POPULATION_DESCRIPTION = (
     f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.json"
     if SOURCE == "rdms"
     else f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.json"
 )
 BRAIN_RDMS = f"{RESULTS}/rdms/brain/{{stimulus}}/{{area}}/{{depth}}.hdf5"
+CEILING = f"{RESULTS}/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.json"
 
 ALLENSDK_PYTHON = Untracked(config["envs"]["allensdk_python"])
 
@@ -453,11 +485,29 @@ def given_stimulus_set(wildcards):
     return config["data"][SOURCE]["stimuli"][wildcards.stimulus]
 
 
-def given_stimulus_files(wildcards):
-    """The image files (or array file) of a stimulus set the user gives."""
+def given_stimulus_input(wildcards):
+    """The files of a given stimulus set: a template, or the images (or the array file)."""
     from brainlike.own_data import stimulus_files
 
-    return stimulus_files(given_stimulus_set(wildcards))
+    path = given_stimulus_set(wildcards)
+    if is_template(path):
+        return {"template": path}
+    return {"images": stimulus_files(path)}
+
+
+def given_image_set(wildcards):
+    """The stimuli rule's own_source: the given set, or None for a template (read as Allen's)."""
+    path = given_stimulus_set(wildcards)
+    return None if is_template(path) else path
+
+
+def given_template_option(wildcards, option):
+    """A template's reading option (blanks for natural_scenes, segment_frames for the movie), as
+    for the Brain Observatory's; None for a set of images."""
+    if not is_template(given_stimulus_set(wildcards)):
+        return None
+    key = {"blanks": "natural_scenes", "segment_frames": "natural_movie_one"}[option]
+    return config["responses"][key][option] if wildcards.stimulus == key else None
 
 
 def published_rdm_input(wildcards):

@@ -1,6 +1,6 @@
 rule noise_ceiling:
     input:
-        brain=BRAIN_RDMS,
+        brain=rules.brain_rdms.output,
     output:
         f"{RESULTS}/noise_ceiling/{{stimulus}}/{{area}}/{{depth}}.json",
     log:
@@ -29,7 +29,9 @@ rule noise_ceiling:
 rule compare:
     input:
         model=rules.model_rdms.output,
-        brain=expand(BRAIN_RDMS, area=AREAS, depth=DEPTHS, allow_missing=True),
+        brain=expand(
+            rules.brain_rdms.output, area=AREAS, depth=DEPTHS, allow_missing=True
+        ),
         # Each population's ceiling, merged into the table as every metric's job merges its own.
         ceilings=expand(
             rules.noise_ceiling.output, area=AREAS, depth=DEPTHS, allow_missing=True

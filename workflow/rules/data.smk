@@ -273,7 +273,7 @@ if SOURCE in GIVEN_STIMULI_SOURCES:
 
     rule stimuli:
         input:
-            given_stimulus_files,
+            unpack(given_stimulus_input),
         output:
             f"{RESULTS}/stimuli/{{stimulus}}.npz",
         log:
@@ -281,9 +281,11 @@ if SOURCE in GIVEN_STIMULI_SOURCES:
         conda:
             "../../envs/main.yaml"
         params:
-            stimulus_set=given_stimulus_set,
-            blanks=None,
-            segment_frames=None,
+            own_source=given_image_set,
+            blanks=lambda wildcards: given_template_option(wildcards, "blanks"),
+            segment_frames=lambda wildcards: given_template_option(
+                wildcards, "segment_frames"
+            ),
         script:
             "../../scripts/stimuli.py"
 
@@ -424,7 +426,7 @@ if SOURCE not in GIVEN_STIMULI_SOURCES:
         conda:
             "../../envs/main.yaml"
         params:
-            stimulus_set=None,
+            own_source=None,
             blanks=lambda wildcards: (
                 config["responses"]["natural_scenes"]["blanks"]
                 if wildcards.stimulus == "natural_scenes"
@@ -439,36 +441,37 @@ if SOURCE not in GIVEN_STIMULI_SOURCES:
             "../../scripts/stimuli.py"
 
 
-if SOURCE != "rdms":
+rule responses:
+    """One population: its recordings pooled, its cells selected (main environment)."""
+    input:
+        unpack(running_input),
+        recordings=RECORDINGS,
+        sidecar=RECORDINGS_SIDECAR,
+    output:
+        npz=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.npz",
+        json=f"{RESULTS}/responses/{{stimulus}}/{{area}}/{{depth}}.json",
+    log:
+        f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
+    conda:
+        "../../envs/main.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        modality=MODALITY,
+        cells=config["cells"],
+        movie_sessions=lambda wildcards: (
+            config["responses"]["natural_movie_one"]["sessions"]
+            if wildcards.stimulus == "natural_movie_one"
+            else None
+        ),
+    script:
+        "../../scripts/responses.py"
 
-    rule responses:
-        """One population: its recordings pooled, its cells selected (main environment)."""
-        input:
-            unpack(running_input),
-            recordings=rules.recordings.output.npz,
-            sidecar=rules.recordings.output.json,
-        output:
-            npz=RESPONSES,
-            json=POPULATION_DESCRIPTION,
-        log:
-            f"{RESULTS}/logs/responses/{{stimulus}}/{{area}}/{{depth}}.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/responses/{{stimulus}}/{{area}}/{{depth}}.tsv"
-        conda:
-            "../../envs/main.yaml"
-        resources:
-            mem_mb=2000,
-            runtime=30,
-        params:
-            modality=MODALITY,
-            cells=config["cells"],
-            movie_sessions=lambda wildcards: (
-                config["responses"]["natural_movie_one"]["sessions"]
-                if wildcards.stimulus == "natural_movie_one"
-                else None
-            ),
-        script:
-            "../../scripts/responses.py"
+
+if SOURCE != "rdms":
 
     rule neural:
         """Stage target: every population's response tensor."""

@@ -3,7 +3,9 @@ rule encode:
     model (metric ridge; see brainlike.encoding)."""
     input:
         store=rules.extract_activations.output.store,
-        responses=expand(RESPONSES, area=AREAS, depth=DEPTHS, allow_missing=True),
+        responses=expand(
+            rules.responses.output.npz, area=AREAS, depth=DEPTHS, allow_missing=True
+        ),
     output:
         table=f"{RESULTS}/ridge/{{model}}/{{stimulus}}.parquet",
         # The resampled scores behind the intervals and held-out choices, for group statistics.

@@ -1,4 +1,5 @@
-"""Rule brain_rdms (data.source: rdms): a published RDM as the population's brain-RDM store, beside its description."""
+"""Rule published_rdm (data.source: rdms): a published RDM as the population's brain-RDM store, beside its description
+and its ceiling as published."""
 
 import json
 
@@ -7,6 +8,7 @@ import numpy as np
 from brainlike.atomic import write_text
 from brainlike.depths import depth_value
 from brainlike.logs import to_file
+from brainlike.noise_ceiling import published_ceiling
 from brainlike.published_rdms import population_row, read_rdm
 from brainlike.rdm import save_rdm_vectors
 
@@ -21,8 +23,7 @@ save_rdm_vectors(
     snakemake.output.store,
     published.vector[None],
     rdm_descriptors={"kind": ["all"], "index": [0], "container": [""]},
-    descriptors={**key, "source": str(published.file), "ceiling_lower": published.ceiling_lower,
-                 "ceiling_upper": published.ceiling_upper},  # fmt: skip
+    descriptors={**key, "source": str(published.file)},
     measure=published.measure,
 )
 description = {
@@ -40,3 +41,4 @@ description = {
     "cells_per_container": {},
 }
 write_text(snakemake.output.description, json.dumps(description, indent=1))
+write_text(snakemake.output.ceiling, json.dumps({**key, **published_ceiling(published.ceiling_lower, published.ceiling_upper)}, indent=1))
