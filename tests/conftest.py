@@ -138,10 +138,13 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
-# The embedded run's generated cache read as real Allen data, into a results folder of its own.
+# The embedded run's generated cache read as real Allen data, into a results folder of its own: the
+# scenes' populations (every area and depth), which read every kind of cache file (the movie's
+# reading is the embedded run's own, tested there).
 ALLEN_OVERLAY = {
     "results": "results_allen",
-    "data": {"source": "allen", "allen_manifest": "results/embedded/cache/manifest.json", "offline": True},
+    "data": {"source": "allen", "allen_manifest": "results/embedded/cache/manifest.json", "offline": True,
+             "stimuli": ["natural_scenes"]},
 }
 
 
@@ -175,11 +178,13 @@ PERMUTED = ("natural_scenes", "VISp", "175")
 
 def rdms_config() -> dict:
     """The small config on the RDMs its embedded run's brain RDM jobs wrote, published as above,
-    with the trial run's stimulus sets; results in results_rdms."""
+    with the trial run's stimulus templates; the planted areas at 175 µm (of the 20 populations the
+    manifest lists), results in results_rdms."""
     config = small_config()
     stimuli = {stimulus: f"results/templates/{stimulus}.npz" for stimulus in config["data"]["stimuli"]}
-    return merged(config, {"results": "results_rdms", "metrics": ["rsa"], "data": {"source": "rdms", "rdms": {
-        "manifest": f"{PUBLISHED}/manifest.csv", "stimuli": stimuli, "continuous": ["natural_movie_one"]}}})  # fmt: skip
+    return merged(config, {"results": "results_rdms", "metrics": ["rsa"], "data": {
+        "source": "rdms", "areas": list(PLANTED), "depths": [175],
+        "rdms": {"manifest": f"{PUBLISHED}/manifest.csv", "stimuli": stimuli, "continuous": ["natural_movie_one"]}}})  # fmt: skip
 
 
 def publish_rdms(run: Path) -> Path:

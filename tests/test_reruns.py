@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import (
@@ -179,10 +180,19 @@ def test_each_key_reruns_exactly_its_declared_jobs(bases):
 
 def test_allen_source_on_the_generated_cache_equals_the_embedded_run(allen_run):
     """data.source allen, the network unreachable, reads the generated cache through the index and
-    the per-file inputs: its tables are byte for byte the embedded run's."""
-    for name in ("scores.csv", "scores.parquet", "populations.csv"):
-        ours = (allen_run / "results_allen" / "tables" / name).read_bytes()
-        assert ours == (allen_run / "results" / "tables" / name).read_bytes(), name
+    the per-file inputs: every scene population's responses are byte for byte the embedded run's,
+    and so are its rows of the tables (the FDR family is the model × stimulus, so q too)."""
+    responses = sorted((allen_run / "results_allen" / "responses" / "natural_scenes").glob("*/*"))
+    assert len(responses) == 20  # 5 areas × 2 depths, an npz and its description each
+    for path in responses:
+        relative = path.relative_to(allen_run / "results_allen")
+        assert path.read_bytes() == (allen_run / "results" / relative).read_bytes(), relative
+    for name in ("scores.parquet", "populations.csv"):
+        read = pd.read_parquet if name.endswith(".parquet") else pd.read_csv
+        ours = read(allen_run / "results_allen" / "tables" / name)
+        embedded = read(allen_run / "results" / "tables" / name)
+        embedded = embedded[embedded["stimulus"] == "natural_scenes"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, embedded, check_exact=True)
 
 
 def test_two_results_folders_do_not_touch_each_other(allen_run, workflow_results_digest):

@@ -20,10 +20,8 @@ pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
 
 SITE = [
     "--profile", str(ROOT / "workflow/profiles/slurm"),
-    # This test cluster's site settings: no accounting database, two cores; squeue on this one node
-    # answers at once, so status checks start a second after each submission, not ten.
+    # This test cluster's site settings: no accounting database, two cores.
     "--slurm-no-account", "--slurm-status-command", "squeue", "--max-threads", "2",
-    "--slurm-init-seconds-before-status-checks", "1",
 ]  # fmt: skip
 
 

@@ -4,14 +4,12 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from brainlike import allen_index, ecephys_index, published_rdms
+from brainlike import allen_index, ecephys_index
 from brainlike.configs import Untracked, check_moved_keys
 from brainlike.depths import depth_stem, depth_title
 from brainlike.devices import resolve
 from brainlike.model_groups import expand_models
 from brainlike.model_checks import check_models
-from brainlike.own_data import stimulus_count
-from brainlike.stimuli import template_count
 
 check_moved_keys(config)
 validate(config, "../schemas/config.schema.yaml")
@@ -130,6 +128,11 @@ def _check_given_stimuli(data):
 
 def _check_published_rdms(config):
     """Every population's RDM read and checked against its stimulus set now, before any job."""
+    # Imported where used: every plan (and every dry run) of the other sources would pay for them.
+    from brainlike import published_rdms
+    from brainlike.own_data import stimulus_count
+    from brainlike.stimuli import template_count
+
     data = config["data"]
     if config["metrics"] != ["rsa"]:
         raise ValueError(
@@ -512,6 +515,8 @@ def given_template_option(wildcards, option):
 
 def published_rdm_input(wildcards):
     """Published RDMs: the manifest and the files of a population's RDM."""
+    from brainlike import published_rdms
+
     manifest = config["data"]["rdms"]["manifest"]
     row = published_rdms.population_row(
         manifest, wildcards.area, wildcards.depth, wildcards.stimulus
@@ -535,6 +540,8 @@ def own_recordings_input(wildcards):
 
 def published_rdm_files():
     """Published RDMs: every population's RDM file (the provenance table lists their checksums)."""
+    from brainlike import published_rdms
+
     manifest = config["data"]["rdms"]["manifest"]
     return [
         str(published_rdms.population_row(manifest, area, depth, stimulus)["file"])
