@@ -326,6 +326,12 @@ def two_rdms(path, rng):
     save_rdms(path, np.stack([symmetric(rng), symmetric(rng)]), {"kind": ["a", "b"]}, {}, "correlation")
 
 
+def hdf5_with_nan(path, rng):
+    from brainlike.rdm import save_rdms
+
+    save_rdms(path, with_nan(symmetric(rng))[None], {"kind": ["all"]}, {}, "correlation")
+
+
 RDM_FAULTS = [
     ("not square", lambda rng: rng.random((N_STIMULI, N_STIMULI - 1)), {}, "an RDM is a square stimuli × stimuli matrix, got shape (6, 5)"),
     ("not symmetric", lambda rng: asymmetric(symmetric(rng)), {}, "not symmetric: entry (0, 2) is"),
@@ -334,6 +340,7 @@ RDM_FAULTS = [
     ("order repeats", symmetric, {"order": [0, 0, 2, 3, 4, 5]}, "name each of the set's 6 stimuli (positions 0 to 5) once; it has 6 entries, repeated [0]"),
     ("order outside", symmetric, {"order": [0, 1, 2, 3, 4, 9]}, "it has 6 entries, outside the set [9]"),
     ("two RDMs", two_rdms, {}, "holds 2 RDMs; the manifest gives one per population"),
+    ("NaN in hdf5", hdf5_with_nan, {}, "1 NaN or infinite dissimilarities (the first at row 1, column 3)"),
     ("no row", symmetric, {"area": "LM"}, "no row for area V1, depth 100, stimulus s (data.areas × data.depths × data.stimuli); it lists [('LM', '100', 's')]"),
     ("depth with unit", symmetric, {"depth": "100um"}, "column depth holds values that are neither numbers nor 'all' (['100um']"),
 ]  # fmt: skip
@@ -341,9 +348,9 @@ RDM_FAULTS = [
 
 def write_published(folder: Path, rng, make, area="V1", depth="100", order=None) -> Path:
     """One published RDM of a 6-stimulus set ``s`` (V1, 100 µm), made by ``make``, and its manifest."""
-    if make is two_rdms:
+    if make in (two_rdms, hdf5_with_nan):
         file = "rdm.hdf5"
-        two_rdms(folder / file, rng)
+        make(folder / file, rng)
     else:
         file = "rdm.npy"
         np.save(folder / file, make(rng))

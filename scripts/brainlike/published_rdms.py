@@ -15,7 +15,8 @@ such. ``depth`` is a number of µm, or ``all``. Only the entries above the diago
 diagonal of a dissimilarity is 0 by definition, and some files store NaN there).
 
 An RDM is refused, naming its file, when it is not square, not symmetric, has NaN or infinite
-entries, or has a stimulus count or order that is not the set's; every check runs before any job.
+entries (off the diagonal), or has a stimulus count or order that is not the set's; every check
+runs before any job.
 """
 
 from __future__ import annotations
@@ -127,6 +128,13 @@ def _read_matrix(path: Path) -> tuple[np.ndarray, str, np.ndarray | None]:
         pairs = len(vector)
         if stimuli_of_pairs(pairs) * (stimuli_of_pairs(pairs) - 1) // 2 != pairs:
             raise ValueError(f"{path}: {pairs} dissimilarities are not the pairs of any stimulus count")
+        bad = ~np.isfinite(vector)
+        if bad.any():
+            row, column = (index[np.argmax(bad)] for index in np.triu_indices(stimuli_of_pairs(pairs), k=1))
+            raise ValueError(
+                f"{path}: {bad.sum()} NaN or infinite dissimilarities (the first at row {row}, column {column}); every "
+                "stimulus pair needs one"
+            )
         labels = stored.pattern_descriptors.get("stimulus")
         return vector, stored.dissimilarity_measure, None if labels is None else np.asarray(labels)
     if path.suffix != ".npy":
