@@ -346,6 +346,18 @@ def metrics_run(workflow_run, tmp_path_factory) -> tuple[Path, str]:
     return workdir, result.stdout + result.stderr
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's loadgroup: every test that reads one of the suite's runs (a
+    session fixture of this file) on one worker, so each run is made once; the other tests a file
+    to a group, so a module's own fixtures are made once too. The other worker takes the files of
+    unit tests while the runs go on."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo").name2fixturedefs.values()
+        reads_a_run = any(fixture.scope == "session" and fixture.func.__module__ == __name__
+                          for chain in definitions for fixture in chain)  # fmt: skip
+        item.add_marker(pytest.mark.xdist_group("runs" if reads_a_run else item.path.name))
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault suite's count, for the closing note: cases tried and passed."""
     outcomes = {}
