@@ -113,3 +113,18 @@ def test_a_templates_stimulus_count_is_read_from_its_header(tmp_path, stimulus, 
     np.savez(path, images=np.zeros((frames, 3, 4), np.uint8))
     made = model_stimuli(np.load(path)["images"], stimulus, blanks, segment_frames)
     assert template_count(path, stimulus, blanks, segment_frames) == len(np.unique(made["groups"]))
+
+
+def test_the_manifest_is_parsed_once_per_version_of_its_file(tmp_path):
+    """The plan looks up every population's row; a rewritten manifest is read anew, and a caller's
+    change to the frame it got does not reach the next caller."""
+    from brainlike.published_rdms import population_row, read_manifest
+
+    path = tmp_path / "manifest.csv"
+    path.write_text("area,depth,stimulus,file\nVISp,175,natural_scenes,a.npy\n")
+    first = read_manifest(path)
+    first.loc[0, "area"] = "changed"
+    assert population_row(path, "VISp", "175", "natural_scenes")["file"] == tmp_path / "a.npy"
+    path.write_text("area,depth,stimulus,file\nVISp,175,natural_scenes,bb.npy\nVISl,all,natural_scenes,c.npy\n")
+    assert population_row(path, "VISp", "175", "natural_scenes")["file"] == tmp_path / "bb.npy"
+    assert list(read_manifest(path)["depth"]) == [175, "all"]

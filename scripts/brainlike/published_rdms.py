@@ -22,6 +22,7 @@ runs before any job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,13 @@ def read_manifest(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data.rdms.manifest: no file {path}")
+    stat = path.stat()
+    return _parsed_manifest(path, stat.st_mtime_ns, stat.st_size).copy()
+
+
+# A plan looks up every population's row: one parse per version of the file (its time and size).
+@lru_cache(maxsize=4)
+def _parsed_manifest(path: Path, _mtime_ns: int, _size: int) -> pd.DataFrame:
     manifest = pd.read_csv(path, dtype={"depth": str, "stimulus_order": str}, float_precision="round_trip")
     missing = [column for column in MANIFEST_COLUMNS if column not in manifest.columns]
     if missing:

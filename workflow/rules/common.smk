@@ -187,7 +187,8 @@ def _check_config(config):
     _check_depths(config)
     if data["source"] in NEUROPIXELS_SOURCES:
         _check_neuropixels(config)
-    if data["source"] == "rdms":
+    # Once per run: a cluster job re-reading this file would read every population's RDM again.
+    if data["source"] == "rdms" and workflow.is_main_process:
         _check_published_rdms(config)
     if embedded["source_model"] not in MODEL_ENTRIES:
         raise ValueError(
