@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _pytest.nodeid import NodeId
 
 from brainlike.configs import merged
 
@@ -234,17 +235,37 @@ def rdms_run(workflow_run, workflow_results_digest) -> Path:
     return workflow_run
 
 
+# The embedded Neuropixels cache (units of the generator's five areas), its planted areas read, every
+# unit of each: the Neuropixels entry of MODALITIES, in a folder of its own.
+NEUROPIXELS_RESULTS = "results_neuropixels"
+NEUROPIXELS_OVERLAY = {"results": NEUROPIXELS_RESULTS,
+                       "data": {"source": "embedded_neuropixels", "depths": ["all"], "areas": list(PLANTED)}}  # fmt: skip
+# Both modalities in one config: the embedded run's own folder as the 2-photon entry (complete, so
+# nothing of it reruns), the Neuropixels entry made from nothing, every table of both in one.
+MODALITIES = {"results": "results_modalities",
+              "modalities": {"two_photon": {"results": "results"}, "neuropixels": NEUROPIXELS_OVERLAY}}  # fmt: skip
+
+
 def neuropixels_config() -> dict:
-    """The small config on the embedded Neuropixels cache: the planted areas, every unit of each."""
-    config = merged(small_config(), {"data": {"source": "embedded_neuropixels", "depths": ["all"], "areas": list(PLANTED)}})
-    config["embedded"]["areas"] = {area: config["embedded"]["areas"][area] for area in PLANTED}
-    return config
+    """The Neuropixels entry of modalities_config() as a config of its own: the same jobs."""
+    return merged(small_config(), NEUROPIXELS_OVERLAY)
+
+
+def modalities_config() -> dict:
+    return merged(small_config(), MODALITIES)
 
 
 @pytest.fixture(scope="session")
-def neuropixels_run(tmp_path_factory) -> Path:
-    """The working directory of one complete run on the embedded Neuropixels cache."""
-    return completed_run(tmp_path_factory, "neuropixels", neuropixels_config())
+def neuropixels_run(workflow_run, tmp_path_factory) -> Path:
+    """A copy of the embedded run after a run of modalities_config() in it; the run's log in
+    modalities.log."""
+    workdir = tmp_path_factory.mktemp("modalities") / "run"
+    copy_of_run(workflow_run, workdir)
+    path = workdir / "modalities.yaml"
+    path.write_text(yaml.safe_dump(modalities_config(), sort_keys=False))
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    (workdir / "modalities.log").write_text(result.stdout + result.stderr)
+    return workdir
 
 
 # A Neuropixels cache index small enough to check by eye: session 2 is functional_connectivity (no
@@ -346,6 +367,7 @@ def metrics_run(workflow_run, tmp_path_factory) -> tuple[Path, str]:
     return workdir, result.stdout + result.stderr
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's loadgroup: every test that reads one of the suite's runs (a
     session fixture of this file) on one worker, so each run is made once; the other tests a file
@@ -355,7 +377,12 @@ def pytest_collection_modifyitems(config, items):
         definitions = getattr(item, "_fixtureinfo").name2fixturedefs.values()
         reads_a_run = any(fixture.scope == "session" and fixture.func.__module__ == __name__
                           for chain in definitions for fixture in chain)  # fmt: skip
-        item.add_marker(pytest.mark.xdist_group("runs" if reads_a_run else item.path.name))
+        group = "runs" if reads_a_run else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
+        if getattr(config.option, "loadgroup", False):
+            # xdist 3.8 tells a worker's groups to the scheduler by a suffix of each test's id,
+            # written where pytest 8 kept the id; pytest 9 keeps it as a NodeId.
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import (
     ALLENSDK_PYTHON,
+    NEUROPIXELS_RESULTS,
     PLANTED,
     ROOT,
     SNAKEMAKE,
@@ -32,7 +33,7 @@ FILTERS = {"isi_violations_maximum": 0.5, "amplitude_cutoff_maximum": 0.1, "pres
 
 
 def cache_of(run):
-    return run / "results" / "embedded_neuropixels" / "cache"
+    return run / NEUROPIXELS_RESULTS / "embedded_neuropixels" / "cache"
 
 
 def hand_spike_times(nwb_path):
@@ -52,7 +53,7 @@ def hand_presentations(nwb_path, stimulus):
 
 
 def test_scene_counts_are_a_hand_count_of_the_nwb_spike_times_in_the_window(neuropixels_run):
-    recordings, metadata = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / "VISp" / "all.npz")
+    recordings, metadata = read_recordings(neuropixels_run / NEUROPIXELS_RESULTS / "recordings" / "natural_scenes" / "VISp" / "all.npz")
     assert metadata["depth"] == "all" and metadata["signal"] == "spike counts"
     low, high = neuropixels_config()["data"]["neuropixels"]["scene_window_s"]
     for recording in recordings:
@@ -71,7 +72,7 @@ def test_scene_counts_are_a_hand_count_of_the_nwb_spike_times_in_the_window(neur
 
 
 def test_movie_counts_are_per_frame_hand_counts_averaged_in_segments(neuropixels_run):
-    recordings, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_movie_one" / "VISl" / "all.npz")
+    recordings, _ = read_recordings(neuropixels_run / NEUROPIXELS_RESULTS / "recordings" / "natural_movie_one" / "VISl" / "all.npz")
     segment = neuropixels_config()["responses"]["natural_movie_one"]["segment_frames"]
     recording = recordings[0]
     session = recording["container_id"]
@@ -90,11 +91,11 @@ def test_movie_counts_are_per_frame_hand_counts_averaged_in_segments(neuropixels
 
 def test_units_are_the_area_units_that_pass_allens_filters_by_hand(neuropixels_run):
     cache = cache_of(neuropixels_run)
-    truth = json.loads((neuropixels_run / "results" / "embedded_neuropixels" / "truth.json").read_text())
+    truth = json.loads((neuropixels_run / NEUROPIXELS_RESULTS / "embedded_neuropixels" / "truth.json").read_text())
     rows = lambda name: list(csv.DictReader(open(cache / name)))  # noqa: E731
     area_of_channel = {row["id"]: row["ecephys_structure_acronym"] for row in rows("channels.csv")}
     for area in PLANTED:
-        recordings, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / area / "all.npz")
+        recordings, _ = read_recordings(neuropixels_run / NEUROPIXELS_RESULTS / "recordings" / "natural_scenes" / area / "all.npz")
         read = sorted(int(unit) for recording in recordings for unit in recording["unit_id"])
         expected = sorted(
             int(row["id"]) for row in rows("units.csv")
@@ -109,7 +110,7 @@ def test_units_are_the_area_units_that_pass_allens_filters_by_hand(neuropixels_r
 
 
 def test_the_planted_layer_is_best_in_every_planted_population(neuropixels_run):
-    scores = pd.read_parquet(neuropixels_run / "results" / "tables" / "scores.parquet")
+    scores = pd.read_parquet(neuropixels_run / NEUROPIXELS_RESULTS / "tables" / "scores.parquet")
     scores = scores[scores["model"] == "efficientnet_lite0"]
     assert set(scores["depth"]) == {"all"} and set(scores["modality"]) == {"Neuropixels"}
     assert set(scores["cre_line"]) == {"all genotypes"}
@@ -118,7 +119,7 @@ def test_the_planted_layer_is_best_in_every_planted_population(neuropixels_run):
         assert best["layer"] == PLANTED[area], (stimulus, area, rows[["layer", "score"]].to_string())
         assert best["ceiling_median"] > 0.5, (stimulus, area, best["ceiling_median"])
     for path in ("figures/rsa/natural_scenes/all.png", "figures/rsa/natural_movie_one/all_noise_corrected.png"):
-        assert (neuropixels_run / "results" / path).stat().st_size > 10_000
+        assert (neuropixels_run / NEUROPIXELS_RESULTS / path).stat().st_size > 10_000
 
 
 def test_the_real_data_path_reads_the_same_counts_offline_from_the_index_and_session_files(neuropixels_run):
@@ -127,7 +128,7 @@ def test_the_real_data_path_reads_the_same_counts_offline_from_the_index_and_ses
     path = neuropixels_run / "npx_allen.yaml"
     overlay = {"results": "results_npx_allen",
                "data": {"source": "allen_neuropixels", "offline": True,
-                        "neuropixels": {"manifest": "results/embedded_neuropixels/cache/manifest.json"}}}  # fmt: skip
+                        "neuropixels": {"manifest": f"{NEUROPIXELS_RESULTS}/embedded_neuropixels/cache/manifest.json"}}}  # fmt: skip
     path.write_text(yaml.safe_dump(merged(neuropixels_config(), overlay), sort_keys=False))
     target = "results_npx_allen/recordings/natural_scenes/VISam/all.npz"
     command = [*SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(neuropixels_run), target, "--cores", "2",
@@ -135,7 +136,7 @@ def test_the_real_data_path_reads_the_same_counts_offline_from_the_index_and_ses
     result = subprocess.run(["unshare", "--net", *command], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     real, _ = read_recordings(neuropixels_run / target)
-    embedded, _ = read_recordings(neuropixels_run / "results" / "recordings" / "natural_scenes" / "VISam" / "all.npz")
+    embedded, _ = read_recordings(neuropixels_run / NEUROPIXELS_RESULTS / "recordings" / "natural_scenes" / "VISam" / "all.npz")
     assert [r["container_id"] for r in real] == [r["container_id"] for r in embedded]
     for a, b in zip(real, embedded):
         np.testing.assert_array_equal(a["responses"], b["responses"])
@@ -178,12 +179,12 @@ def test_the_same_drives_write_the_same_bytes(neuropixels_run, tmp_path):
     keys = ("seed", "source_model", "areas", "scene_trials", "movie_repeats", "neuropixels")
     result = subprocess.run(
         [str(ALLENSDK_PYTHON), "-m", "brainlike.embedded_ecephys_cache",
-         "--drives", str(neuropixels_run / "results" / "planted" / "neuropixels_drives.npz"),
+         "--drives", str(neuropixels_run / NEUROPIXELS_RESULTS / "planted" / "neuropixels_drives.npz"),
          "--config", json.dumps({key: embedded[key] for key in keys}), "--out", str(tmp_path / "again")],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    written = neuropixels_run / "results" / "embedded_neuropixels"
+    written = neuropixels_run / NEUROPIXELS_RESULTS / "embedded_neuropixels"
     # Snakemake marks a directory output with a timestamp file of its own.
     files = sorted(path.relative_to(written) for path in written.rglob("*") if path.is_file() and path.name != ".snakemake_timestamp")
     assert files == sorted(path.relative_to(tmp_path / "again") for path in (tmp_path / "again").rglob("*") if path.is_file())

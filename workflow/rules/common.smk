@@ -244,7 +244,13 @@ def _check_config(config):
 # Models by name, group declarations expanded into their members (without the grouping keys,
 # so a group's label is not part of any member's extraction); group → member names.
 MODEL_ENTRIES, GROUPS, DECLARED = expand_models(config["models"])
-_check_config(config)
+try:
+    _check_config(config)
+except ValueError as error:
+    if not workflow.modifier.is_module:
+        raise
+    # An entry of modalities (or another project's import) is a module named for it: say which.
+    raise ValueError(f"module {__name__}: {error}") from None
 # Every model is built once without weights, so a misspelt layer fails now, not after hours of
 # other jobs (once per run: cluster jobs re-reading this file skip it; an architecture that passed
 # is remembered, see brainlike.model_checks).
