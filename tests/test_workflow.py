@@ -207,7 +207,7 @@ def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, t
     summary = snakemake(workdir, "-n", "--quiet", "rules").stdout
     assert "extract_activations" not in summary and "responses" not in summary
     assert "model_rdms" in summary and "compare" in summary and "noise_ceiling" in summary
-    snakemake(workdir, "--cores", "2")
+    snakemake(workdir, "results/tables/scores.parquet", "--cores", "2")
     results = workdir / "results"
     table = pd.read_parquet(results / "tables" / "scores.parquet")
     assert set(table["comparison"]) == {"spearman"} and set(table["distance"]) == {"squared euclidean"}
