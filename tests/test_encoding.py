@@ -122,8 +122,9 @@ def test_planted_layer_first_and_noise_corrected_r_approaches_one():
         assert rows.loc[1, "score"] <= rows.loc[1, "ceiling_median"] + 0.02
         assert rows.loc[1, "ceiling_p"] == pytest.approx(1 / 100)
         corrected.append(rows.loc[1, "score_noise_corrected"])
-    # 20 features fitted from 192 stimuli: a perfect readout up to the fit's own error.
-    assert corrected == sorted(corrected) and corrected[-1] > 0.95, corrected
+    # 20 features fitted from 192 stimuli: a perfect readout, at every noise level, up to the ratio's
+    # sampling error (largest at the noisiest population, whose ceiling is lowest).
+    assert corrected == pytest.approx([1.0] * len(noises), abs=0.1) and corrected[-1] > 0.95, corrected
 
 
 def test_unreliable_population_and_constant_layer_are_not_scored():

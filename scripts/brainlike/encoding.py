@@ -16,13 +16,18 @@ in column chunks: ``rdm.stimulus_gram``); the cells are fitted in chunks of ``ce
 kernel is divided by its mean diagonal over the training stimuli, so one grid of alphas suits
 layers of any scale.
 
-A cell is reliable when its split-half reliability over trials (Spearman–Brown corrected:
-``populations.split_half_reliability``) reaches the threshold. A population's score is the median
-r over its reliable cells, its ceiling the median √reliability (the r of a perfect model of the
-trial means). Its noise-corrected score is the median of r / √reliability divided by √ the
-predictions' own reliability: the Spearman–Brown r between the predictions of ridges fitted, at
-each cell's chosen penalty, to the trial means of the two halves of the first split (a model's
-weights are fitted to noisy means, so its predictions carry noise of their own).
+A cell is reliable when its split-half reliability over trials (Spearman–Brown corrected to the
+full trial count: ``populations.split_half_reliability``) reaches the threshold. The trials of each
+stimulus are halved at random first: the cells are selected on one half's reliability and their
+reliability is measured again on the other half. Measured on the trials that selected it, a cell
+near the threshold would carry the chance that let it in (a winner's curse: the ceiling would
+overstate the selected cells and the corrected score fall to 0.7 of its value). A population's
+score is the median r over its reliable cells, its ceiling √ the median of their reliability on
+the other half (the r of a perfect model of the trial means). Its noise-corrected score is the
+score over the ceiling over √ the predictions' own reliability: the Spearman–Brown r between the
+predictions of ridges fitted, at each cell's chosen penalty, to the trial means of the two halves
+of a split of all trials (a model's weights are fitted to noisy means, so its predictions carry
+noise of their own). So a model equal to the noise-free response reads 1, as in every metric.
 
 Resamples: stimulus-bootstrap draws (the RSA draws) with the reliable cells drawn with
 replacement, containers drawn with replacement, halvings of the stimuli for the held-out best
@@ -40,7 +45,7 @@ import pandas as pd
 
 from .correlation import columnwise_r
 from .frame import Plan, Statistics, metric_table, resample
-from .populations import spearman_brown, split_half_correlations
+from .populations import spearman_brown, split_half_reliability
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings
 from .seeds import Stream, labelled_rng
@@ -88,12 +93,13 @@ class ReliableCells:
 
     key: dict
     targets: np.ndarray  # stimuli × reliable cells (trial means)
-    halves: np.ndarray  # 2 × stimuli × reliable cells: the trial means of each half of the first split
-    reliability: np.ndarray  # reliable cells
+    halves: np.ndarray  # 2 × stimuli × reliable cells: the trial means of each half of a split of all trials
+    reliability: np.ndarray  # reliable cells: measured on the trials that did not select them
     reliable: np.ndarray  # indices of the reliable cells among all cells
     container_ids: np.ndarray  # all cells
-    best_reliability: float
-    # p of the first split's median split-half r over all cells against the same with its B half relabelled
+    best_reliability: float  # the most reliable cell's, on the trials that select
+    # p of the reliable cells' median split-half r on the trials that did not select them, against the
+    # same with the B half relabelled
     reliability_p: float
 
     @classmethod
@@ -102,25 +108,36 @@ class ReliableCells:
         relabellings: Relabellings,
     ) -> ReliableCells:  # fmt: skip
         """``relabellings``: of the stimuli, for the p of the population's reliability."""
-        labels = (stimulus, key["area"], key["depth"])
-        splits = random_splits(labelled_rng(seed, Stream.RELIABILITY, *labels), encoding.reliability_splits, *responses.shape[:2])
-        split_half = split_half_correlations(responses, splits)
-        reliability = spearman_brown(split_half)
-        reliable = np.flatnonzero(reliability >= encoding.reliability_threshold)
+        trials, stimuli = responses.shape[:2]
+        if trials < 4:
+            raise ValueError(
+                f"{stimulus} {key['area']} {key['depth']}: ridge needs at least 4 trials per stimulus (its cells are "
+                f"selected on half of them and their reliability measured on the other half, each split in two), got {trials}"
+            )
+        rng = labelled_rng(seed, Stream.RELIABILITY, *(stimulus, key["area"], key["depth"]))
+        trial_halves = random_splits(rng, 1, trials, stimuli)[0]
+        stimulus_index = np.arange(stimuli)[None, :]
+        selecting, measuring = (responses[rows, stimulus_index] for rows in np.split(trial_halves, [trials // 2]))
+        # Each half's reliability is that of half the trials' mean, stepped up to the full count.
+        selection = spearman_brown(split_half_reliability(selecting, encoding.reliability_splits, rng))
+        reliable = np.flatnonzero(selection >= encoding.reliability_threshold)
+        measured = spearman_brown(split_half_reliability(measuring[:, :, reliable], encoding.reliability_splits, rng))
+        measuring_split = random_splits(rng, 1, len(measuring), stimuli)[0]
+        split = random_splits(rng, 1, trials, stimuli)[0]
         return cls(
             key,
             responses[:, :, reliable].mean(axis=0),
-            np.stack(half_means(responses[:, :, reliable], splits[0])),
-            reliability[reliable],
+            np.stack(half_means(responses[:, :, reliable], split)),
+            measured,
             reliable,
             container_ids,
-            float(np.nanmax(reliability)) if reliability.size else float("nan"),
-            _reliability_p(responses, splits[0], relabellings) if len(relabellings) else float("nan"),
+            float(np.nanmax(selection)) if selection.size else float("nan"),
+            _reliability_p(measuring[:, :, reliable], measuring_split, relabellings) if len(relabellings) and len(reliable) else float("nan"),
         )
 
 
 def _reliability_p(responses: np.ndarray, split: np.ndarray, relabellings: Relabellings) -> float:
-    """p of the median over all cells of one split's split-half r (0 for a cell constant in a half)
+    """p of the median over cells of one split's split-half r (0 for a cell constant in a half)
     against the same with the B half relabelled."""
     a, b = half_means(responses, split)
     window = relabellings.window
@@ -361,7 +378,6 @@ def encode_layers(
     halves = np.concatenate([population.halves for population in populations], axis=2)
     edges = np.cumsum([0] + [population.targets.shape[1] for population in populations])
     owners = [np.arange(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
-    scale = np.sqrt(np.concatenate([population.reliability for population in populations]))
     keys = [(stimulus, population.key["area"], population.key["depth"]) for population in populations]
     cell_draws = [
         labelled_rng(seed, Stream.CELL_BOOTSTRAP, *labels).integers(0, max(len(columns), 1), size=(len(plan.draws), len(columns)))
@@ -373,6 +389,9 @@ def encode_layers(
         place[population.reliable] = columns
         draws = container_draws(labelled_rng(seed, Stream.CONTAINER_BOOTSTRAP, *labels), population.container_ids, container_bootstraps)
         container_cells.append([place[cells][place[cells] >= 0] for cells in draws])
+    # √ the median reliability is the r of a perfect model of the trial means: ceiling and noise-free score at once.
+    ceiling = np.array([np.sqrt(max(np.median(population.reliability), 0.0)) if len(population.reliability) else np.nan
+                        for population in populations])  # fmt: skip
     tensors = {}  # id of a Gram object → the layer positions that record it
     for position, gram in enumerate(grams):
         tensors.setdefault(id(gram), []).append(position)
@@ -394,35 +413,33 @@ def encode_layers(
             # reliability is the Spearman–Brown split-half r of predictions fitted to each half.
             agreement = spearman_brown(_medians(fold_mean_r(half_a, half_b, fold_of), owners))
             prediction_reliability[:, positions] = agreement[:, None]
-            with np.errstate(invalid="ignore"):
-                noise_free = _medians(block.cell_r / scale, owners) / np.sqrt(np.where(agreement > 0, agreement, np.nan))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                noise_free = _medians(block.cell_r, owners) / ceiling / np.sqrt(np.where(agreement > 0, agreement, np.nan))
             corrected[:, positions] = noise_free[:, None]
             yield block
 
     what = f"{stimulus}, {len(populations)} population(s) × {len(grams)} layer(s): encoding models"
     counts = [len(draws) for draws in container_cells]
     resampled = resample(blocks(), len(tensors), len(populations), len(grams), 1, counts, plan, what)
-    # The median √reliability is the r of a perfect model of the trial means: ceiling and noise-free score at once.
-    medians = [float(np.median(np.sqrt(population.reliability))) if len(population.reliability) else np.nan
-               for population in populations]  # fmt: skip
     ceilings = [
         {
             "cells_reliable": len(population.reliability),
-            "ceiling_noise_free": median,
-            "ceiling_median": median,
+            "ceiling_noise_free": float(median),
+            "ceiling_median": float(median),
             "ceiling_sd": np.nan,
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (
-                "one-sided; the median over all cells of the first split's split-half r against the same under "
-                f"{plan.stimuli.relabelling_method(statistics.permutations)} of its B half"
+                "one-sided; the median over the reliable cells of a split-half r on the trials that did not select "
+                f"them, against the same under {plan.stimuli.relabelling_method(statistics.permutations)} of its B half"
             ),
             "ceiling_method": (
-                f"median √(split-half reliability, Spearman-Brown corrected) over the cells at or above "
-                f"{encoding.reliability_threshold}: the r of a perfect model of the trial means"
+                f"√ median split-half reliability (Spearman-Brown corrected) of the cells at or above "
+                f"{encoding.reliability_threshold} on a random half of each stimulus's trials, measured on the other "
+                "half: the r of a perfect model of the trial means"
             ),
         }
-        for population, median in zip(populations, medians)
+        for population, median in zip(populations, ceiling)
     ]
     methods = plan.methods(
         statistics,
