@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+import forked_snakemake
 from _pytest.nodeid import NodeId
 
 from brainlike.configs import merged
@@ -71,11 +72,13 @@ def write_config(workdir: Path, config: dict) -> None:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [*SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), *args],
-        capture_output=True,
-        text=True,
-    )
+    """A run of the workflow in ``workdir``; a dry run (``-n``) is forked from a process that has
+    imported Snakemake already (the suite makes hundreds)."""
+    argv = ["-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), *args]
+    if "-n" in args:
+        result = forked_snakemake.run(argv)
+    else:
+        result = subprocess.run([*SNAKEMAKE, *argv], capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result
@@ -312,12 +315,15 @@ def group_config() -> dict:
     base.pop("group")  # a model outside every group: drawn as its own line
     lite = {key: base[key] for key in ("family", "variant", "input", "pathways")}
     readouts = {
-        f"readout{seed}": {**lite, "weights": "imagenet", "group": "readout", "max_features": 4096,
+        f"readout{seed}": {**lite, "weights": "imagenet", "group": "readout", "max_features": 1024,
                            "feature_reduction": "random_projection", "projection_seed": seed}
         for seed in range(4)
     }  # fmt: skip
+    # Small inputs keep the run short: 5 frames of 64 × 64 (a third of the video models' time at 15
+    # frames), projections to 1024 features (building a 4096-row projection matrix per layer width
+    # took two thirds of a readout's extraction).
     video = {"family": "two_pathway_video", "out_merge": "concat", "pathways": {"p1": None, "p2": None},
-             "input": {"size": 64, "frames": 15, "mean": "checkpoint", "std": "checkpoint", "resize": "stretch"}}  # fmt: skip
+             "input": {"size": 64, "frames": 5, "mean": "checkpoint", "std": "checkpoint", "resize": "stretch"}}  # fmt: skip
     config["models"] |= readouts | {
         "random": {**lite, "group": "random init", "members": {"random_seeds": [1, 2, 3, 4]}},
         "rat": {**video, "group": "rat", "members": {"checkpoints": [str(CHECKPOINTS / f"rat{i}.ckpt") for i in range(1, REFERENCE_MEMBERS + 1)]}},
@@ -367,22 +373,31 @@ def metrics_run(workflow_run, tmp_path_factory) -> tuple[Path, str]:
     return workdir, result.stdout + result.stderr
 
 
+# The session fixtures that read the embedded run only; the others are runs made from it (or, the own
+# data run, beside it) and the rerun map reads them all.
+EMBEDDED_RUN_FIXTURES = {"workflow_run", "workflow_report", "workflow_results_digest"}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's loadgroup: every test that reads one of the suite's runs (a
-    session fixture of this file) on one worker, so each run is made once; the other tests a file
-    to a group, so a module's own fixtures are made once too. The other worker takes the files of
-    unit tests while the runs go on."""
+    """Groups for pytest-xdist's loadgroup. The tests that read runs made from the embedded run
+    (a session fixture of this file) are one group, on one worker, so each run is made once; the
+    tests that read the embedded run alone are another, which makes that run again on another
+    worker (2 minutes) so that the two halves of the runs' time go on side by side. Every other
+    file is a group of its own, so a module's own fixtures are made once too."""
     for item in items:
         definitions = getattr(item, "_fixtureinfo").name2fixturedefs.values()
-        reads_a_run = any(fixture.scope == "session" and fixture.func.__module__ == __name__
-                          for chain in definitions for fixture in chain)  # fmt: skip
-        group = "runs" if reads_a_run else item.path.name
+        runs = {fixture.argname for chain in definitions for fixture in chain
+                if fixture.scope == "session" and fixture.func.__module__ == __name__}  # fmt: skip
+        group = "runs" if runs - EMBEDDED_RUN_FIXTURES else "embedded run" if runs else item.path.name
         item.add_marker(pytest.mark.xdist_group(group))
         if getattr(config.option, "loadgroup", False):
             # xdist 3.8 tells a worker's groups to the scheduler by a suffix of each test's id,
             # written where pytest 8 kept the id; pytest 9 keeps it as a NodeId.
             item._id = NodeId.parse(f"{item.nodeid}@{group}")
+    # The scheduler hands out groups in the order of their first test, the first two to different
+    # workers: the two long groups first, so they never wait on one worker for each other.
+    items.sort(key=lambda item: {"runs": 0, "embedded run": 1}.get(item.get_closest_marker("xdist_group").args[0], 2))
 
 
 def pytest_terminal_summary(terminalreporter):
