@@ -82,8 +82,8 @@ def ridge_guarded(seed: int, noise: float) -> tuple[float, float]:
     (the ceiling's p drawn: 100 relabellings)."""
     signal, responses, _ = population(seed, noise, RIDGE_CELLS)
     relabellings = ceiling_relabellings(seed, 100, "s", "A", 0, N_STIMULI, False)
-    cells = ReliableCells.from_responses({"area": "A", "depth": 0}, responses, np.repeat([1, 2], RIDGE_CELLS // 2), ENCODING,
-                                         seed, "s", relabellings)  # fmt: skip
+    containers = np.repeat([1, 2], RIDGE_CELLS // 2)
+    cells = ReliableCells.from_responses({"area": "A", "depth": 0}, responses, containers, ENCODING, seed, "s", relabellings)
     if len(cells.reliable) == 0:
         return np.nan, np.nan
     table, _ = encode_layers([cells], [signal @ signal.T], np.array(["main"]), STATISTICS, ENCODING, "s", 0)

@@ -111,8 +111,9 @@ class ReliableCells:
         trials, stimuli = responses.shape[:2]
         if trials < 4:
             raise ValueError(
-                f"{stimulus} {key['area']} {key['depth']}: ridge needs at least 4 trials per stimulus (its cells are "
-                f"selected on half of them and their reliability measured on the other half, each split in two), got {trials}"
+                f"{stimulus} {key['area']} {key['depth']}: ridge needs at least 4 trials per stimulus (its cells "
+                "are selected on half of them and their reliability measured on the other half, each split in two), "
+                f"got {trials}"
             )
         rng = labelled_rng(seed, Stream.RELIABILITY, *(stimulus, key["area"], key["depth"]))
         trial_halves = random_splits(rng, 1, trials, stimuli)[0]
@@ -132,7 +133,11 @@ class ReliableCells:
             reliable,
             container_ids,
             float(np.nanmax(selection)) if selection.size else float("nan"),
-            _reliability_p(measuring[:, :, reliable], measuring_split, relabellings) if len(relabellings) and len(reliable) else float("nan"),
+            (
+                _reliability_p(measuring[:, :, reliable], measuring_split, relabellings)
+                if len(relabellings) and len(reliable)
+                else float("nan")
+            ),
         )
 
 
@@ -413,8 +418,9 @@ def encode_layers(
             # reliability is the Spearman–Brown split-half r of predictions fitted to each half.
             agreement = spearman_brown(_medians(fold_mean_r(half_a, half_b, fold_of), owners))
             prediction_reliability[:, positions] = agreement[:, None]
+            predictions_scale = np.sqrt(np.where(agreement > 0, agreement, np.nan))
             with np.errstate(invalid="ignore", divide="ignore"):
-                noise_free = _medians(block.cell_r, owners) / ceiling / np.sqrt(np.where(agreement > 0, agreement, np.nan))
+                noise_free = _medians(block.cell_r, owners) / ceiling / predictions_scale
             corrected[:, positions] = noise_free[:, None]
             yield block
 

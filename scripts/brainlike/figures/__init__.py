@@ -21,7 +21,10 @@ CEILINGS = {
     "ridge": "ceiling: median √(split-half reliability) of the cells",
     "cka": "ceiling: √(split-half CKA), median ± SD",
 }
-CORRECTIONS = {"ridge": "median over cells of r / √reliability, over √prediction reliability", "cka": "score / √(split-half CKA) median"}
+CORRECTIONS = {
+    "ridge": "median r / √(cells' median reliability on other trials), over √prediction reliability",
+    "cka": "score / √(split-half CKA) median",
+}
 # What a noise-corrected view's line at 1 is: the same for every metric (frame.metric_table).
 NOISE_FREE = "1: a model equal to the noise-free response"
 
