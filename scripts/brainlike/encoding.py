@@ -115,7 +115,7 @@ class ReliableCells:
                 "are selected on half of them and their reliability measured on the other half, each split in two), "
                 f"got {trials}"
             )
-        rng = labelled_rng(seed, Stream.RELIABILITY, *(stimulus, key["area"], key["depth"]))
+        rng = labelled_rng(seed, Stream.RELIABILITY, stimulus, key["area"], key["depth"])
         trial_halves = random_splits(rng, 1, trials, stimuli)[0]
         stimulus_index = np.arange(stimuli)[None, :]
         selecting, measuring = (responses[rows, stimulus_index] for rows in np.split(trial_halves, [trials // 2]))

@@ -18,7 +18,7 @@ LABELS = {
 }  # fmt: skip
 # The ceiling line and the noise correction, where a metric's differ from RSA's split-half ones.
 CEILINGS = {
-    "ridge": "ceiling: median √(split-half reliability) of the cells",
+    "ridge": "ceiling: √ median split-half reliability of the cells, on trials that did not select them",
     "cka": "ceiling: √(split-half CKA), median ± SD",
 }
 CORRECTIONS = {
