@@ -147,6 +147,19 @@ def test_unreliable_population_and_constant_layer_are_not_scored():
     assert np.isnan(resamples["bootstrap"][:, :, 1]).all()
 
 
+def test_a_cell_whose_trial_halves_disagree_is_never_stepped_up_into_the_population(monkeypatch):
+    """The reliability of half the trials is stepped up to the full count by 2r / (1 + r); a half
+    whose own split-half reliability is below −1 (r = −0.5 between its quarters) would come out at
+    4, far above any threshold. It counts as 0."""
+    import brainlike.encoding as encoding
+
+    half_reliabilities = np.array([-2.0, 0.5, -0.9, 0.0])  # the second cell alone is reliable: 2·0.5/1.5
+    monkeypatch.setattr(encoding, "split_half_reliability", lambda half, splits, rng: half_reliabilities[: half.shape[2]])
+    cells = ReliableCells.from_responses({"area": "A", "depth": 0}, np.ones((8, 12, 4)), np.ones(4), ENCODING, seed=1,
+                                         stimulus="natural_scenes", relabellings=design(12, False).relabellings(np.random.default_rng(0), 0))  # fmt: skip
+    assert cells.reliable.tolist() == [1] and cells.best_reliability == pytest.approx(2 / 3)
+
+
 def test_columnwise_r_against_numpy():
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(118, 7)), rng.normal(size=(118, 7))

@@ -119,10 +119,9 @@ class ReliableCells:
         trial_halves = random_splits(rng, 1, trials, stimuli)[0]
         stimulus_index = np.arange(stimuli)[None, :]
         selecting, measuring = (responses[rows, stimulus_index] for rows in np.split(trial_halves, [trials // 2]))
-        # Each half's reliability is that of half the trials' mean, stepped up to the full count.
-        selection = spearman_brown(split_half_reliability(selecting, encoding.reliability_splits, rng))
+        selection = _full_count_reliability(selecting, encoding.reliability_splits, rng)
         reliable = np.flatnonzero(selection >= encoding.reliability_threshold)
-        measured = spearman_brown(split_half_reliability(measuring[:, :, reliable], encoding.reliability_splits, rng))
+        measured = _full_count_reliability(measuring[:, :, reliable], encoding.reliability_splits, rng)
         measuring_split = random_splits(rng, 1, len(measuring), stimuli)[0]
         split = random_splits(rng, 1, trials, stimuli)[0]
         return cls(
@@ -139,6 +138,13 @@ class ReliableCells:
                 else float("nan")
             ),
         )
+
+
+def _full_count_reliability(half: np.ndarray, splits: int, rng: np.random.Generator) -> np.ndarray:
+    """Each cell's reliability from half the trials (trials × stimuli × cells), stepped up to the
+    full trial count. A negative half's reliability counts as 0: stepped up by 2r / (1 + r) a value
+    below −1 would turn positive (r = −0.5 of a quarter of the trials would read 4)."""
+    return spearman_brown(np.maximum(split_half_reliability(half, splits, rng), 0.0))
 
 
 def _reliability_p(responses: np.ndarray, split: np.ndarray, relabellings: Relabellings) -> float:
