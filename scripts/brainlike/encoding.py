@@ -121,7 +121,8 @@ class ReliableCells:
         selecting, measuring = (responses[rows, stimulus_index] for rows in np.split(trial_halves, [trials // 2]))
         selection = _full_count_reliability(selecting, encoding.reliability_splits, rng)
         reliable = np.flatnonzero(selection >= encoding.reliability_threshold)
-        measured = _full_count_reliability(measuring[:, :, reliable], encoding.reliability_splits, rng)
+        measuring = measuring[:, :, reliable]
+        measured = _full_count_reliability(measuring, encoding.reliability_splits, rng)
         measuring_split = random_splits(rng, 1, len(measuring), stimuli)[0]
         split = random_splits(rng, 1, trials, stimuli)[0]
         return cls(
@@ -133,7 +134,7 @@ class ReliableCells:
             container_ids,
             float(np.nanmax(selection)) if selection.size else float("nan"),
             (
-                _reliability_p(measuring[:, :, reliable], measuring_split, relabellings)
+                _reliability_p(measuring, measuring_split, relabellings)
                 if len(relabellings) and len(reliable)
                 else float("nan")
             ),
