@@ -54,23 +54,24 @@ def rsa_corrected(seed: int, noise: float) -> tuple[float, float]:
     ceiling = split_half(vectors[kinds == "half_a"], vectors[kinds == "half_b"], "tau-a", False, NO_RELABELLINGS)
     model = upper(rdms_from_pattern_stack(signal[None]))
     table, _ = score_layers([brain], model, np.array(["main"]), STATISTICS, "tau-a", "s", [ceiling])
-    return floor_guarded(table)
+    return guarded(table, ceiling_p=0.0)
 
 
 def cka_corrected(seed: int, noise: float) -> tuple[float, float]:
     signal, responses, splits = population(seed, noise)
     grams = HalfTrialGrams({"area": "A", "depth": 0}, responses, np.repeat([1, 2], CELLS // 2), splits)
     table, _ = cka_layers([grams], centred_gram(signal)[None], np.array(["main"]), STATISTICS, "s", 0)
-    return floor_guarded(table)
+    return guarded(table, ceiling_p=0.0)
 
 
-def floor_guarded(table: pd.DataFrame) -> tuple[float, float]:
+def guarded(table: pd.DataFrame, ceiling_p: float | None = None) -> tuple[float, float]:
     """The ceiling and the corrected score as the tables rule leaves them: empty below the floor
-    (a ceiling the sampling error has put near 0 would make the ratio 100). The ceiling's p is
-    not drawn here (no relabellings), so it is taken as significant: the floor is the guard that
-    matters at these ceilings, whose p are far below 0.05."""
-    guarded = guard_corrections(table.assign(ceiling_p=0.0), alpha=0.05, floor=FLOOR)
-    return guarded["ceiling_noise_free"].iloc[0], guarded["score_noise_corrected"].iloc[0]
+    (a ceiling the sampling error has put near 0 would make the ratio 100) or not above chance.
+    ``ceiling_p`` stands in for a p not drawn (no relabellings): 0, significant, for RSA and CKA,
+    where the floor is the guard that matters at these ceilings, whose p are far below 0.05."""
+    table = table if ceiling_p is None else table.assign(ceiling_p=ceiling_p)
+    corrected = guard_corrections(table, alpha=0.05, floor=FLOOR)
+    return corrected["ceiling_noise_free"].iloc[0], corrected["score_noise_corrected"].iloc[0]
 
 
 ENCODING = Encoding(alphas=(0.01, 0.1, 1.0, 10.0, 100.0), folds=5, inner_folds=5, reliability_threshold=0.3,
@@ -88,8 +89,7 @@ def ridge_guarded(seed: int, noise: float) -> tuple[float, float]:
     if len(cells.reliable) == 0:
         return np.nan, np.nan
     table, _ = encode_layers([cells], [signal @ signal.T], np.array(["main"]), STATISTICS, ENCODING, "s", 0)
-    guarded = guard_corrections(table, alpha=0.05, floor=FLOOR)
-    return guarded["ceiling_noise_free"].iloc[0], guarded["score_noise_corrected"].iloc[0]
+    return guarded(table)
 
 
 @pytest.mark.parametrize("metric", ["rsa", "cka"])
