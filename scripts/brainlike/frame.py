@@ -26,7 +26,7 @@ import pandas as pd
 
 from .inference import held_out_best_layer, percentile_interval
 from .logs import Progress
-from .resampling import Continuous, Exchangeable, Relabellings, design
+from .resampling import Continuous, Exchangeable, Relabellings, design, stimulus_draws
 from .seeds import Stream, labelled_rng
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Plan:
         seed = statistics.seed
         return cls(
             stimuli,
-            stimuli.bootstrap_draws(labelled_rng(seed, Stream.STIMULUS_BOOTSTRAP, stimulus), statistics.stimulus_bootstraps),
+            stimulus_draws(seed, stimulus, n_stimuli, statistics.continuous, statistics.stimulus_bootstraps),
             stimuli.relabellings(labelled_rng(seed, Stream.RELABELLING, stimulus), statistics.permutations),
             stimuli.halvings(labelled_rng(seed, Stream.HALVING, stimulus), statistics.best_layer_folds),
         )

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
-from .inference import PERMUTED_ENTRIES, permuted_vectors, sub_rdm_positions
+from .inference import PERMUTED_ENTRIES, bootstrap_pairs, permuted_vectors, sub_rdm_positions
 from .populations import spearman_brown
 from .rdm import MIN_CONTAINERS, containers_note, stimuli_of_pairs
 from .resampling import Relabellings
@@ -41,18 +41,29 @@ def noise_free_score(split_half: np.ndarray, method: str) -> np.ndarray:
     return np.sqrt(clipped)
 
 
+def ceiling_cv(estimate: float, drawn: np.ndarray) -> float:
+    """The ceiling's coefficient of variation: its SD over stimulus-bootstrap draws (``drawn``, the
+    ceiling recomputed on each) over its value; NaN without draws. A corrected score divides by the
+    ceiling, and a ratio's bias grows as the square of its denominator's CV (1/x, expanded)."""
+    if len(drawn) < 2 or not np.isfinite(estimate):
+        return float("nan")
+    return float(np.std(drawn, ddof=1) / estimate) if estimate > 0 else float("inf")
+
+
 def split_half(
     halves_a: np.ndarray,
     halves_b: np.ndarray,
     method: str,
     correct: bool,
     relabellings: Relabellings,
+    draws: np.ndarray,
     device: str | None = None,
 ) -> dict:
     """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
 
-    ``relabellings``: of the stimuli, for the p-value (none: no p); ``device``: as for
-    ``compare.compare``.
+    ``relabellings``: of the stimuli, for the p-value (none: no p); ``draws``: stimulus-bootstrap
+    draws (draws × stimuli), on each of which the ceiling is recomputed for its CV; ``device``: as
+    for ``compare.compare``.
     """
     if correct and method not in CORRELATION_METHODS:
         raise ValueError(
@@ -69,6 +80,11 @@ def split_half(
         orders = relabellings.orders[start : start + batch]
         null[start : start + batch] = compare(fixed, permuted_vectors(halves_b[0], orders, n), method, device)[0]
     noise_free = noise_free_score(per_split, method)
+    drawn = np.empty(len(draws))
+    for index, draw in enumerate(draws):
+        positions, weights = bootstrap_pairs(draw, n)
+        drawn_per_split = [compare(a[positions], b[positions], method, device, weights)[0, 0] for a, b in zip(halves_a, halves_b)]
+        drawn[index] = np.median(noise_free_score(np.asarray(drawn_per_split), method))
     if correct:
         per_split = spearman_brown(per_split)
     return {
@@ -76,6 +92,7 @@ def split_half(
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),
+        "ceiling_cv": ceiling_cv(float(np.median(noise_free)), drawn),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
         "ceiling_note": "",
@@ -95,6 +112,7 @@ def published_ceiling(lower: float, upper: float) -> dict:
         "ceiling_noise_free": float("nan"),
         "ceiling_median": float("nan"),
         "ceiling_sd": float("nan"),
+        "ceiling_cv": float("nan"),
         "ceiling_splits": 0,
         "ceiling_p": float("nan"),
         "ceiling_method": "none",
