@@ -130,7 +130,7 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
     np.testing.assert_allclose(held_out[3], np.mean([0.8, 0.9, 0.6, 0.7]))
 
 
-NO_DRAWS = np.empty((0, 0), dtype=int)  # no stimulus-bootstrap draws: no ceiling_cv
+NO_DRAWS = np.empty((0, 0), dtype=int)  # no stimulus-bootstrap draws: no ceiling_se
 
 
 def relabel(orders: np.ndarray) -> Relabellings:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES
-from .noise_ceiling import ceiling_cv
+from .noise_ceiling import ceiling_se
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings, ceiling_relabellings
 from .seeds import Stream, labelled_rng
@@ -113,7 +113,7 @@ def split_half_ceiling(
     two halves of every split (splits × n × n centred Gram matrices each), the CKA that the
     population's noise-free response would reach with one half when the halves' noise is
     independent (as √ of a split-half reliability is the r of a perfect model); its median and SD
-    over splits, its CV over the stimulus-bootstrap ``draws`` (each leaves out the pairs of a
+    over splits, its standard error over the stimulus-bootstrap ``draws`` (each leaves out the pairs of a
     stimulus with its own copy, as the score's draws do), and the p of the first split's CKA
     against the same with its B half relabelled (whether the halves share stimulus structure at all)."""
 
@@ -133,7 +133,7 @@ def split_half_ceiling(
         "ceiling_noise_free": median,
         "ceiling_median": median,
         "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
-        "ceiling_cv": ceiling_cv(median, drawn),
+        "ceiling_se": ceiling_se(drawn),
         "ceiling_splits": len(ceilings),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": "√(split-half debiased linear CKA), median over splits",

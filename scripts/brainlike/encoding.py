@@ -45,7 +45,7 @@ import pandas as pd
 
 from .correlation import columnwise_r
 from .frame import Plan, Statistics, metric_table, resample
-from .noise_ceiling import ceiling_cv
+from .noise_ceiling import ceiling_se
 from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings
@@ -454,7 +454,7 @@ def encode_layers(
             "ceiling_noise_free": float(median),
             "ceiling_median": float(median),
             "ceiling_sd": np.nan,
-            "ceiling_cv": ceiling_cv(median, np.array([population.ceiling(draw) for draw in plan.draws])),
+            "ceiling_se": ceiling_se(np.array([population.ceiling(draw) for draw in plan.draws])),
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (

@@ -41,13 +41,10 @@ def noise_free_score(split_half: np.ndarray, method: str) -> np.ndarray:
     return np.sqrt(clipped)
 
 
-def ceiling_cv(estimate: float, drawn: np.ndarray) -> float:
-    """The ceiling's coefficient of variation: its SD over stimulus-bootstrap draws (``drawn``, the
-    ceiling recomputed on each) over its value; NaN without draws. A corrected score divides by the
-    ceiling, and a ratio's bias grows as the square of its denominator's CV (1/x, expanded)."""
-    if len(drawn) < 2 or not np.isfinite(estimate):
-        return float("nan")
-    return float(np.std(drawn, ddof=1) / estimate) if estimate > 0 else float("inf")
+def ceiling_se(drawn: np.ndarray) -> float:
+    """The ceiling's standard error: its SD over stimulus-bootstrap draws (``drawn``, the ceiling
+    recomputed on each); NaN without draws."""
+    return float(np.std(drawn, ddof=1)) if len(drawn) > 1 else float("nan")
 
 
 def split_half(
@@ -62,7 +59,7 @@ def split_half(
     """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
 
     ``relabellings``: of the stimuli, for the p-value (none: no p); ``draws``: stimulus-bootstrap
-    draws (draws × stimuli), on each of which the ceiling is recomputed for its CV; ``device``: as
+    draws (draws × stimuli), on each of which the ceiling is recomputed for its standard error; ``device``: as
     for ``compare.compare``.
     """
     if correct and method not in CORRELATION_METHODS:
@@ -92,7 +89,7 @@ def split_half(
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),
-        "ceiling_cv": ceiling_cv(float(np.median(noise_free)), drawn),
+        "ceiling_se": ceiling_se(drawn),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
         "ceiling_note": "",
@@ -112,7 +109,7 @@ def published_ceiling(lower: float, upper: float) -> dict:
         "ceiling_noise_free": float("nan"),
         "ceiling_median": float("nan"),
         "ceiling_sd": float("nan"),
-        "ceiling_cv": float("nan"),
+        "ceiling_se": float("nan"),
         "ceiling_splits": 0,
         "ceiling_p": float("nan"),
         "ceiling_method": "none",
