@@ -22,7 +22,7 @@ import pandas as pd
 
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES
-from .noise_ceiling import ceiling_se
+from .noise_ceiling import ceiling_se, draw_splits
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings, ceiling_relabellings
 from .seeds import Stream, labelled_rng
@@ -113,18 +113,18 @@ def split_half_ceiling(
     two halves of every split (splits × n × n centred Gram matrices each), the CKA that the
     population's noise-free response would reach with one half when the halves' noise is
     independent (as √ of a split-half reliability is the r of a perfect model); its median and SD
-    over splits, its standard error over the stimulus-bootstrap ``draws`` (each leaves out the pairs of a
-    stimulus with its own copy, as the score's draws do), and the p of the first split's CKA
+    over splits, its standard error over the stimulus-bootstrap ``draws`` (each on ``draw_splits``,
+    leaving out the pairs of a stimulus with its own copy, as the score's draws do), and the p of the first split's CKA
     against the same with its B half relabelled (whether the halves share stimulus structure at all)."""
 
-    def per_split(stimuli: np.ndarray) -> np.ndarray:
+    def per_split(stimuli: np.ndarray, splits: np.ndarray) -> np.ndarray:
         rows, columns = stimuli[:, None], stimuli[None, :]
-        cka = paired_debiased_cka(half_a[:, rows, columns], half_b[:, rows, columns], rows != columns)
+        cka = paired_debiased_cka(half_a[splits][:, rows, columns], half_b[splits][:, rows, columns], rows != columns)
         return np.sqrt(np.clip(cka, 0, None))  # a split whose halves share nothing: ceiling 0
 
-    ceilings = per_split(np.arange(half_a.shape[-1]))
+    ceilings = per_split(np.arange(half_a.shape[-1]), np.arange(len(half_a)))
     median = float(np.median(ceilings))  # √ of a CKA with one half: already the noise-free model's score
-    drawn = np.array([np.median(per_split(draw)) for draw in draws])
+    drawn = np.array([np.median(per_split(draw, draw_splits(index, len(half_a)))) for index, draw in enumerate(draws)])
     window = np.ix_(relabellings.window, relabellings.window)
     fixed = half_a[:1, window[0], window[1]]
     observed = debiased_cka(fixed, half_b[:1, window[0], window[1]])[0, 0]
