@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .compare import RANK_METHODS, compare
-from .inference import PERMUTED_ENTRIES, bootstrap_pairs, permuted_vectors, sub_rdm_positions
+from .inference import PERMUTED_ENTRIES, permuted_vectors, sub_rdm_positions
 from .populations import spearman_brown
 from .rdm import MIN_CONTAINERS, containers_note, stimuli_of_pairs
 from .resampling import Relabellings
@@ -41,39 +41,18 @@ def noise_free_score(split_half: np.ndarray, method: str) -> np.ndarray:
     return np.sqrt(clipped)
 
 
-# Splits a split-half ceiling is recomputed on in each stimulus-bootstrap draw, rotating through all
-# of them over the draws: a draw's value is their median, whose SD carries a little more of the
-# split-to-split spread than the median over all splits (so the standard error errs high), at a
-# tenth of the cost with the default 100 splits (a weighted τ of a draw costs about 10 ms at 118
-# stimuli when computed alone).
-SPLITS_PER_DRAW = 10
-
-
-def draw_splits(draw: int, splits: int) -> np.ndarray:
-    """The splits that stimulus-bootstrap draw ``draw`` recomputes a ceiling on."""
-    return (draw * SPLITS_PER_DRAW + np.arange(min(SPLITS_PER_DRAW, splits))) % splits
-
-
-def ceiling_se(drawn: np.ndarray) -> float:
-    """The ceiling's standard error: its SD over stimulus-bootstrap draws (``drawn``, the ceiling
-    recomputed on each); NaN without draws."""
-    return float(np.std(drawn, ddof=1)) if len(drawn) > 1 else float("nan")
-
-
 def split_half(
     halves_a: np.ndarray,
     halves_b: np.ndarray,
     method: str,
     correct: bool,
     relabellings: Relabellings,
-    draws: np.ndarray,
     device: str | None = None,
 ) -> dict:
     """Split-half ceiling of RDM vectors (splits × pairs) of halves A and B.
 
-    ``relabellings``: of the stimuli, for the p-value (none: no p); ``draws``: stimulus-bootstrap
-    draws (draws × stimuli), on each of which the ceiling is recomputed (on ``draw_splits``) for its
-    standard error; ``device``: as for ``compare.compare``.
+    ``relabellings``: of the stimuli, for the p-value (none: no p); ``device``: as for
+    ``compare.compare``.
     """
     if correct and method not in CORRELATION_METHODS:
         raise ValueError(
@@ -90,13 +69,6 @@ def split_half(
         orders = relabellings.orders[start : start + batch]
         null[start : start + batch] = compare(fixed, permuted_vectors(halves_b[0], orders, n), method, device)[0]
     noise_free = noise_free_score(per_split, method)
-    drawn = np.empty(len(draws))
-    for index, draw in enumerate(draws):
-        positions, weights = bootstrap_pairs(draw, n)
-        chosen = draw_splits(index, len(halves_a))
-        # All pairs of the chosen splits' halves in one call, which costs less than one call per split.
-        matched = np.diag(compare(halves_a[chosen][:, positions], halves_b[chosen][:, positions], method, device, weights))
-        drawn[index] = np.median(noise_free_score(matched, method))
     if correct:
         per_split = spearman_brown(per_split)
     return {
@@ -104,7 +76,6 @@ def split_half(
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),
-        "ceiling_se": ceiling_se(drawn),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
         "ceiling_note": "",
@@ -124,7 +95,6 @@ def published_ceiling(lower: float, upper: float) -> dict:
         "ceiling_noise_free": float("nan"),
         "ceiling_median": float("nan"),
         "ceiling_sd": float("nan"),
-        "ceiling_se": float("nan"),
         "ceiling_splits": 0,
         "ceiling_p": float("nan"),
         "ceiling_method": "none",

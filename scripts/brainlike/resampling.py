@@ -171,12 +171,6 @@ def design(n_stimuli: int, continuous: bool) -> Exchangeable | Continuous:
     return Continuous(n_stimuli) if continuous else Exchangeable(n_stimuli)
 
 
-def stimulus_draws(seed: int, stimulus: str, n_stimuli: int, continuous: bool, count: int) -> np.ndarray:
-    """The stimulus-bootstrap draws of one stimulus set, the same for every model, population,
-    metric and ceiling (common random numbers)."""
-    return design(n_stimuli, continuous).bootstrap_draws(labelled_rng(seed, Stream.STIMULUS_BOOTSTRAP, stimulus), count)
-
-
 def ceiling_relabellings(
     seed: int, count: int, stimulus: str, area: str, depth: int | str, n_stimuli: int, continuous: bool
 ) -> Relabellings:

@@ -17,7 +17,6 @@ rule noise_ceiling:
     params:
         seed=config["statistics"]["seed"],
         permutations=config["statistics"]["permutations"],
-        stimulus_bootstraps=config["statistics"]["stimulus_bootstraps"],
         continuous=lambda wildcards: continuous_stimulus(wildcards.stimulus),
         comparison=config["rsa"]["comparison"],
         spearman_brown=config["rsa"]["spearman_brown"],
