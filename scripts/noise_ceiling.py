@@ -1,4 +1,4 @@
-"""Rule noise_ceiling: split-half ceiling (with its permutation p) and between-animal bounds of one population."""
+"""Rule noise_ceiling: split-half ceiling (with its permutation p and standard error) and between-animal bounds of one population."""
 
 import json
 
@@ -10,7 +10,7 @@ from brainlike.devices import resolve
 from brainlike.logs import to_file
 from brainlike.noise_ceiling import between_animal, split_half
 from brainlike.rdm import load_rdms
-from brainlike.resampling import ceiling_relabellings, design
+from brainlike.resampling import ceiling_halvings, ceiling_relabellings, design
 
 to_file(snakemake.log[0])
 use_threads(snakemake.threads)
@@ -32,6 +32,7 @@ summary = {
         params.comparison,
         params.spearman_brown,
         permutations,
+        ceiling_halvings(params.seed, wildcards.stimulus, rdms.n_cond, params.continuous),
         device,
     ),
     "ceiling_p_method": (

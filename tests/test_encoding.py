@@ -134,7 +134,7 @@ def test_unreliable_population_and_constant_layer_are_not_scored():
     reliable, _ = planted_population(rng, layer, 0.5, "V1")
     silent = ReliableCells.from_responses({"area": "LM", "depth": 175}, np.zeros((8, n, 10)), np.repeat([1, 2], 5), ENCODING,
                                        seed=5, stimulus="natural_scenes", relabellings=design(n, False).relabellings(rng, 0))  # fmt: skip
-    assert len(silent.reliability) == 0
+    assert len(silent.reliable) == 0
     grams = [layer @ layer.T, np.full((n, n), 4.0)]  # the second: one constant feature
     table, resamples = encode_layers([reliable, silent], grams, np.array(["main", "main"]), SETTINGS, ENCODING,
                                      "natural_scenes", 10)  # fmt: skip
@@ -154,7 +154,8 @@ def test_a_cell_whose_trial_halves_disagree_is_never_stepped_up_into_the_populat
     import brainlike.encoding as encoding
 
     half_reliabilities = np.array([-2.0, 0.5, -0.9, 0.0])  # the second cell alone is reliable: 2·0.5/1.5
-    monkeypatch.setattr(encoding, "split_half_reliability", lambda half, splits, rng: half_reliabilities[: half.shape[2]])
+    quarter_r = half_reliabilities / (2 - half_reliabilities)  # stepped up by 2r / (1 + r), the halves' reliabilities
+    monkeypatch.setattr(encoding, "split_half_correlations", lambda half, splits: quarter_r[: half.shape[2]])
     cells = ReliableCells.from_responses({"area": "A", "depth": 0}, np.ones((8, 12, 4)), np.ones(4), ENCODING, seed=1,
                                          stimulus="natural_scenes", relabellings=design(12, False).relabellings(np.random.default_rng(0), 0))  # fmt: skip
     assert cells.reliable.tolist() == [1] and cells.best_reliability == pytest.approx(2 / 3)

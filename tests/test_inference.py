@@ -90,7 +90,7 @@ def test_split_half_ceiling_p_is_uniform_when_the_halves_share_nothing():
         rng = np.random.default_rng(seed)
         halves = upper(rdms_from_pattern_stack(rng.normal(size=(2, 3, 12, 20))))
         orders = np.stack([rng.permutation(12) for _ in range(99)])
-        p.append(split_half(halves[0], halves[1], "tau-a", False, relabel(orders))["ceiling_p"])
+        p.append(split_half(halves[0], halves[1], "tau-a", False, relabel(orders), NO_HALVINGS)["ceiling_p"])
     p = np.array(p)
     for alpha in (0.05, 0.1, 0.25, 0.5):
         low, high = binom.ppf([0.0005, 0.9995], len(p), alpha)
@@ -128,6 +128,9 @@ def test_held_out_best_layer_scores_the_choice_on_the_other_half():
     # Held out: fold 0: 0.4 and 0.5; fold 1: layer 0 on half 1 (0.1), layer 1 on half 0 (0.5).
     np.testing.assert_allclose(held_out[:3], np.mean([0.4, 0.5, 0.1, 0.5]))
     np.testing.assert_allclose(held_out[3], np.mean([0.8, 0.9, 0.6, 0.7]))
+
+
+NO_HALVINGS = np.empty((0, 2, 0), dtype=int)  # no halvings of the stimuli: no ceiling_se
 
 
 def relabel(orders: np.ndarray) -> Relabellings:
@@ -207,7 +210,7 @@ def test_ceilings_follow_planted_noise():
     ceilings, bounds = [], []
     for noise in (0.3, 1.0, 3.0):
         halves = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(2, 10, 20, 50))))
-        ceilings.append(split_half(halves[0], halves[1], "tau-a", False, relabel(np.empty((0, 20), int)))["ceiling_median"])
+        ceilings.append(split_half(halves[0], halves[1], "tau-a", False, relabel(np.empty((0, 20), int)), NO_HALVINGS)["ceiling_median"])
         containers = upper(rdms_from_pattern_stack(signal[None] + noise * rng.normal(size=(4, 20, 50))))
         bounds.append(between_animal(containers, "tau-a"))
     assert ceilings[0] > ceilings[1] > ceilings[2]
@@ -221,8 +224,8 @@ def test_split_half_ceiling_p_and_spearman_brown():
     # An odd number of splits: the median is one split's value, so correcting commutes with it.
     halves = upper(rdms_from_pattern_stack(signal[None] + 0.5 * rng.normal(size=(2, 9, 16, 40))))
     orders = np.stack([rng.permutation(16) for _ in range(49)])
-    plain = split_half(halves[0], halves[1], "pearson", False, relabel(orders))
-    corrected = split_half(halves[0], halves[1], "pearson", True, relabel(orders))
+    plain = split_half(halves[0], halves[1], "pearson", False, relabel(orders), NO_HALVINGS)
+    corrected = split_half(halves[0], halves[1], "pearson", True, relabel(orders), NO_HALVINGS)
     assert plain["ceiling_p"] == 0.02  # the smallest p 49 relabellings allow
     # The p against scipy: the first split's Pearson r between its halves, its B half relabelled.
     a, b = halves[0][0], RDMs(halves[1][:1]).get_matrices()[0]
@@ -231,9 +234,9 @@ def test_split_half_ceiling_p_and_spearman_brown():
     assert corrected["ceiling_median"] == pytest.approx(spearman_brown(plain["ceiling_median"]))
     assert corrected["ceiling_method"] == "split-half pearson, Spearman-Brown corrected"
     noise_only = upper(rdms_from_pattern_stack(rng.normal(size=(2, 9, 16, 40))))
-    assert split_half(noise_only[0], noise_only[1], "pearson", False, relabel(orders))["ceiling_p"] > 0.05
+    assert split_half(noise_only[0], noise_only[1], "pearson", False, relabel(orders), NO_HALVINGS)["ceiling_p"] > 0.05
     with pytest.raises(ValueError, match="rsa.spearman_brown applies to correlation-based comparisons"):
-        split_half(halves[0], halves[1], "tau-a", True, relabel(orders))
+        split_half(halves[0], halves[1], "tau-a", True, relabel(orders), NO_HALVINGS)
 
 
 def test_scores_on_the_torch_path_equal_the_numba_ones():
@@ -248,7 +251,8 @@ def test_scores_on_the_torch_path_equal_the_numba_ones():
     np.testing.assert_allclose(on_torch[numeric], ours[numeric], rtol=0, atol=1e-14)
     halves = upper(rdms_from_pattern_stack(features[1][None] + rng.normal(size=(2, 5, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(9)])
-    assert split_half(halves[0], halves[1], "tau-a", False, relabel(orders), "cpu") == split_half(halves[0], halves[1], "tau-a", False, relabel(orders))
+    halvings = Exchangeable(n).halvings(rng, 5)
+    assert split_half(halves[0], halves[1], "tau-a", False, relabel(orders), halvings, "cpu") == split_half(halves[0], halves[1], "tau-a", False, relabel(orders), halvings)
 
 
 def test_permutation_batches_give_the_same_p(monkeypatch):
@@ -262,11 +266,12 @@ def test_permutation_batches_give_the_same_p(monkeypatch):
     halves = upper(rdms_from_pattern_stack(features[0][None] + rng.normal(size=(2, 3, n, 20))))
     orders = np.stack([rng.permutation(n) for _ in range(29)])
     whole = score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s")[0]["p"]
-    ceiling = split_half(halves[0], halves[1], "tau-a", False, relabel(orders))
+    halvings = Exchangeable(n).halvings(rng, 4)
+    ceiling = split_half(halves[0], halves[1], "tau-a", False, relabel(orders), halvings)
     for module in (brainlike.rsa, brainlike.noise_ceiling):
         monkeypatch.setattr(module, "PERMUTED_ENTRIES", 200)  # a couple of relabellings per batch
     np.testing.assert_array_equal(score_layers([brain], layers, np.array(["main"] * 3), settings, "tau-a", "s")[0]["p"], whole)
-    assert split_half(halves[0], halves[1], "tau-a", False, relabel(orders)) == ceiling
+    assert split_half(halves[0], halves[1], "tau-a", False, relabel(orders), halvings) == ceiling
 
 
 def test_an_undefined_or_constant_layer_has_no_score_p_interval_or_best_layer_choice():

@@ -123,8 +123,13 @@ def test_table_describes_populations(table):
     usable = table["noise_corrected_flag"] == ""
     assert table.loc[usable, "score_noise_corrected"].notna().all()
     assert table.loc[~usable, "score_noise_corrected"].isna().all()
-    floored = (table["ceiling_noise_free"] < small_config()["statistics"]["ceiling_floor"]) | ~table["ceiling_above_chance"]
-    assert (~usable == floored).all()
+    statistics = small_config()["statistics"]
+    assert table["ceiling_se"].notna().all()  # every split-half ceiling has a standard error, from halvings of the stimuli
+    guarded = (
+        (table["ceiling_noise_free"] < statistics["ceiling_floor"]) | ~table["ceiling_above_chance"]
+        | (table["ceiling_se"] > statistics["ceiling_max_se"])
+    )  # fmt: skip
+    assert (~usable == guarded).all()
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)

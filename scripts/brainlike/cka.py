@@ -22,8 +22,9 @@ import pandas as pd
 
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES
+from .noise_ceiling import ceiling_se, halving_splits
 from .rdm import container_draws, containers_note
-from .resampling import Relabellings, ceiling_relabellings
+from .resampling import Relabellings, ceiling_halvings, ceiling_relabellings
 from .seeds import Stream, labelled_rng
 from .splits import half_means
 
@@ -62,15 +63,23 @@ def _hsic(first: tuple, second: tuple, n: int) -> np.ndarray:
     ) / (n * (n - 3))
 
 
+def _paired_hsic(first: tuple, second: tuple, n: int) -> np.ndarray:
+    """Unbiased HSIC of each Gram matrix with its counterpart in the other set (the same count)."""
+    flat_k, total_k, rows_k = first
+    flat_l, total_l, rows_l = second
+    return (
+        (flat_k * flat_l).sum(axis=1) + total_k * total_l / ((n - 1) * (n - 2)) - 2 / (n - 2) * (rows_k * rows_l).sum(axis=1)
+    ) / (n * (n - 3))
+
+
 def _self_hsic(parts: tuple, n: int) -> np.ndarray:
-    flat, total, rows = parts
-    return ((flat * flat).sum(axis=1) + total**2 / ((n - 1) * (n - 2)) - 2 / (n - 2) * (rows * rows).sum(axis=1)) / (n * (n - 3))
+    return _paired_hsic(parts, parts, n)
 
 
-def _ratio(hsic: np.ndarray, self_k: np.ndarray, self_l: np.ndarray) -> np.ndarray:
-    """CKA from HSICs; NaN where a self-HSIC is not positive (a constant representation, or one the
-    unbiased estimator puts at or below zero: too few stimuli to tell it from nothing)."""
-    denominator = np.outer(self_k, self_l)
+def _ratio(hsic: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """CKA from HSICs over the product of the self-HSICs; NaN where a self-HSIC is not positive (a
+    constant representation, or one the unbiased estimator puts at or below zero: too few stimuli
+    to tell it from nothing)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, hsic / np.sqrt(np.where(denominator > 0, denominator, 1.0)), np.nan)
 
@@ -85,19 +94,37 @@ def debiased_cka(first: np.ndarray, second: np.ndarray, keep: np.ndarray | None 
     if n < 4:
         raise ValueError(f"debiased CKA needs at least 4 stimuli, got {n}")
     k, l_ = _parts(_off_diagonal(first, keep)), _parts(_off_diagonal(second, keep))
-    return _ratio(_hsic(k, l_, n), _self_hsic(k, n), _self_hsic(l_, n))
+    return _ratio(_hsic(k, l_, n), np.outer(_self_hsic(k, n), _self_hsic(l_, n)))
 
 
-def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, relabellings: Relabellings, relabelling_method: str) -> dict:
+def paired_debiased_cka(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Debiased linear CKA of each centred Gram matrix with its counterpart: (k, n, n) × (k, n, n) → (k,)."""
+    n = first.shape[-1]
+    k, l_ = _parts(_off_diagonal(first, None)), _parts(_off_diagonal(second, None))
+    self_k, self_l = _self_hsic(k, n), _self_hsic(l_, n)
+    return _ratio(_paired_hsic(k, l_, n), self_k * self_l)
+
+
+def split_half_ceiling(
+    half_a: np.ndarray, half_b: np.ndarray, relabellings: Relabellings, relabelling_method: str, halvings: np.ndarray
+) -> dict:
     """The ceiling of a score that compares a layer with half-trial responses: √ of the CKA of the
     two halves of every split (splits × n × n centred Gram matrices each), the CKA that the
     population's noise-free response would reach with one half when the halves' noise is
     independent (as √ of a split-half reliability is the r of a perfect model); its median and SD
-    over splits, and the p of the first split's CKA against the same with its B half relabelled
-    (whether the halves share stimulus structure at all)."""
-    per_split = np.array([debiased_cka(a[None], b[None])[0, 0] for a, b in zip(half_a, half_b)])
-    ceilings = np.sqrt(np.clip(per_split, 0, None))  # a split whose halves share nothing: ceiling 0
+    over splits, its standard error from the ``halvings`` of the stimuli (``noise_ceiling.ceiling_se``,
+    each half on ``halving_splits``), and the p of the first split's CKA against the same with its B
+    half relabelled (whether the halves share stimulus structure at all)."""
+
+    def per_split(stimuli: np.ndarray, splits: np.ndarray) -> np.ndarray:
+        window = np.ix_(splits, stimuli, stimuli)
+        cka = paired_debiased_cka(half_a[window], half_b[window])
+        return np.sqrt(np.clip(cka, 0, None))  # a split whose halves share nothing: ceiling 0
+
+    ceilings = per_split(np.arange(half_a.shape[-1]), np.arange(len(half_a)))
     median = float(np.median(ceilings))  # √ of a CKA with one half: already the noise-free model's score
+    halved = np.array([[np.median(per_split(stimuli, halving_splits(index, len(half_a)))) for stimuli in halving]
+                       for index, halving in enumerate(halvings)]).reshape(len(halvings), 2)  # fmt: skip
     window = np.ix_(relabellings.window, relabellings.window)
     fixed = half_a[:1, window[0], window[1]]
     observed = debiased_cka(fixed, half_b[:1, window[0], window[1]])[0, 0]
@@ -106,7 +133,8 @@ def split_half_ceiling(half_a: np.ndarray, half_b: np.ndarray, relabellings: Rel
         "ceiling_noise_free": median,
         "ceiling_median": median,
         "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
-        "ceiling_splits": len(per_split),
+        "ceiling_se": ceiling_se(halved),
+        "ceiling_splits": len(ceilings),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": "√(split-half debiased linear CKA), median over splits",
         "ceiling_p_method": f"one-sided; the first split's CKA between its halves against the same under {relabelling_method} of its B half",
@@ -183,7 +211,7 @@ class GramBlock:
         permuted = self._zeroed[:, orders[:, :, None], orders[:, None, :]].reshape(-1, m, m)  # (layers·orders) × m × m
         layer_parts = _parts(permuted)
         hsic = _hsic(layer_parts, brain_parts, m)  # (layers·orders) × populations
-        cka = _ratio(hsic, _self_hsic(layer_parts, m), _self_hsic(brain_parts, m)).reshape(count, len(orders), -1)
+        cka = _ratio(hsic, np.outer(_self_hsic(layer_parts, m), _self_hsic(brain_parts, m))).reshape(count, len(orders), -1)
         return cka.transpose(1, 2, 0)
 
     def on_half(self, fold: int, stimuli: np.ndarray) -> np.ndarray:
@@ -203,12 +231,14 @@ def cka_layers(
     n = layers.shape[-1]
     plan = Plan.drawn(statistics, stimulus, n)
     container_grams, ceilings = [], []
+    halvings = ceiling_halvings(statistics.seed, stimulus, n, statistics.continuous)
     for population in populations:
         labels = (stimulus, population.key["area"], population.key["depth"])
         rng = labelled_rng(statistics.seed, Stream.CONTAINER_BOOTSTRAP, *labels)
         container_grams.append(population.container_grams(rng, container_bootstraps))
         orders = ceiling_relabellings(statistics.seed, statistics.permutations, *labels, n, statistics.continuous)
-        ceilings.append(split_half_ceiling(population.half_a, population.half_b, orders, plan.stimuli.relabelling_method(len(orders))))
+        relabelling_method = plan.stimuli.relabelling_method(len(orders))
+        ceilings.append(split_half_ceiling(population.half_a, population.half_b, orders, relabelling_method, halvings))
     what = f"{stimulus}, {len(populations)} population(s) × {len(layers)} layer(s): CKA resampling"
     counts = [len(grams) for grams in container_grams]
     resampled = resample([GramBlock(populations, layers, container_grams)], 1, len(populations), len(layers),

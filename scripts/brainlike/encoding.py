@@ -45,9 +45,10 @@ import pandas as pd
 
 from .correlation import columnwise_r
 from .frame import Plan, Statistics, metric_table, resample
-from .populations import spearman_brown, split_half_reliability
+from .noise_ceiling import ceiling_se
+from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
-from .resampling import Relabellings
+from .resampling import Relabellings, ceiling_halvings
 from .seeds import Stream, labelled_rng
 from .splits import half_means, random_splits
 
@@ -94,7 +95,8 @@ class ReliableCells:
     key: dict
     targets: np.ndarray  # stimuli × reliable cells (trial means)
     halves: np.ndarray  # 2 × stimuli × reliable cells: the trial means of each half of a split of all trials
-    reliability: np.ndarray  # reliable cells: measured on the trials that did not select them
+    measuring: np.ndarray  # the trials that did not select the reliable cells: trials × stimuli × reliable cells
+    measuring_splits: np.ndarray  # the random splits of those trials their reliability averages over
     reliable: np.ndarray  # indices of the reliable cells among all cells
     container_ids: np.ndarray  # all cells
     best_reliability: float  # the most reliable cell's, on the trials that select
@@ -119,17 +121,18 @@ class ReliableCells:
         trial_halves = random_splits(rng, 1, trials, stimuli)[0]
         stimulus_index = np.arange(stimuli)[None, :]
         selecting, measuring = (responses[rows, stimulus_index] for rows in np.split(trial_halves, [trials // 2]))
-        selection = _full_count_reliability(selecting, encoding.reliability_splits, rng)
+        selection = _full_count_reliability(selecting, random_splits(rng, encoding.reliability_splits, len(selecting), stimuli))
         reliable = np.flatnonzero(selection >= encoding.reliability_threshold)
         measuring = measuring[:, :, reliable]
-        measured = _full_count_reliability(measuring, encoding.reliability_splits, rng)
+        measuring_splits = random_splits(rng, encoding.reliability_splits, len(measuring), stimuli)
         measuring_split = random_splits(rng, 1, len(measuring), stimuli)[0]
         split = random_splits(rng, 1, trials, stimuli)[0]
         return cls(
             key,
             responses[:, :, reliable].mean(axis=0),
             np.stack(half_means(responses[:, :, reliable], split)),
-            measured,
+            measuring,
+            measuring_splits,
             reliable,
             container_ids,
             float(np.nanmax(selection)) if selection.size else float("nan"),
@@ -141,11 +144,23 @@ class ReliableCells:
         )
 
 
-def _full_count_reliability(half: np.ndarray, splits: int, rng: np.random.Generator) -> np.ndarray:
-    """Each cell's reliability from half the trials (trials × stimuli × cells), stepped up to the
-    full trial count. A negative half's reliability counts as 0: stepped up by 2r / (1 + r) a value
-    below −1 would turn positive (r = −0.5 of a quarter of the trials would read 4)."""
-    return spearman_brown(np.maximum(split_half_reliability(half, splits, rng), 0.0))
+    def ceiling(self, stimuli: np.ndarray | None = None) -> float:
+        """√ the median reliability of the reliable cells on the trials that did not select them (the
+        r of a perfect model of the trial means), over ``stimuli`` (indices; None: all); NaN without
+        reliable cells."""
+        if not len(self.reliable):
+            return float("nan")
+        stimuli = slice(None) if stimuli is None else stimuli
+        reliability = _full_count_reliability(self.measuring[:, stimuli], self.measuring_splits[:, :, stimuli])
+        return float(np.sqrt(max(np.median(reliability), 0.0)))
+
+
+def _full_count_reliability(half: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """Each cell's reliability from half the trials (trials × stimuli × cells), averaged over
+    ``splits`` of them and stepped up to the full trial count. A negative half's reliability counts
+    as 0: stepped up by 2r / (1 + r) a value below −1 would turn positive (r = −0.5 of a quarter of
+    the trials would read 4)."""
+    return spearman_brown(np.maximum(spearman_brown(split_half_correlations(half, splits)), 0.0))
 
 
 def _reliability_p(responses: np.ndarray, split: np.ndarray, relabellings: Relabellings) -> float:
@@ -246,7 +261,7 @@ def _flags(populations: list[ReliableCells], constant: np.ndarray, threshold: fl
     flags = np.full((len(populations), len(constant)), "", dtype=object)
     flags[:, constant] = "layer constant across stimuli: it does not tell the stimuli apart"
     for position, population in enumerate(populations):
-        if len(population.reliability) == 0:
+        if len(population.reliable) == 0:
             flags[position] = (
                 f"no cell reaches encoding.reliability_threshold = {threshold} (the most reliable: "
                 f"{population.best_reliability:.3f})"
@@ -382,6 +397,7 @@ def encode_layers(
     (``frame.Resampled.resamples``)."""
     seed, n = statistics.seed, len(grams[0])
     plan = Plan.drawn(statistics, stimulus, n)
+    halvings = ceiling_halvings(seed, stimulus, n, statistics.continuous)
     folds = plan.stimuli.folds(labelled_rng(seed, Stream.ENCODING_FOLDS, stimulus), encoding.folds)
     fold_of = np.empty(n, dtype=int)
     for index, fold in enumerate(folds):
@@ -401,9 +417,8 @@ def encode_layers(
         place[population.reliable] = columns
         draws = container_draws(labelled_rng(seed, Stream.CONTAINER_BOOTSTRAP, *labels), population.container_ids, container_bootstraps)
         container_cells.append([place[cells][place[cells] >= 0] for cells in draws])
-    # √ the median reliability is the r of a perfect model of the trial means: ceiling and noise-free score at once.
-    ceiling = np.array([np.sqrt(max(np.median(population.reliability), 0.0)) if len(population.reliability) else np.nan
-                        for population in populations])  # fmt: skip
+    # The r of a perfect model of the trial means: ceiling and noise-free score at once.
+    ceiling = np.array([population.ceiling() for population in populations])
     tensors = {}  # id of a Gram object → the layer positions that record it
     for position, gram in enumerate(grams):
         tensors.setdefault(id(gram), []).append(position)
@@ -436,10 +451,11 @@ def encode_layers(
     resampled = resample(blocks(), len(tensors), len(populations), len(grams), 1, counts, plan, what)
     ceilings = [
         {
-            "cells_reliable": len(population.reliability),
+            "cells_reliable": len(population.reliable),
             "ceiling_noise_free": float(median),
             "ceiling_median": float(median),
             "ceiling_sd": np.nan,
+            "ceiling_se": ceiling_se(np.array([[population.ceiling(half) for half in halving] for halving in halvings])),
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (

@@ -171,6 +171,17 @@ def design(n_stimuli: int, continuous: bool) -> Exchangeable | Continuous:
     return Continuous(n_stimuli) if continuous else Exchangeable(n_stimuli)
 
 
+# Halvings of the stimuli behind each ceiling's standard error (``noise_ceiling.ceiling_se``): the
+# SE of a standard error from 50 is about a tenth of it, plenty for a limit on it.
+CEILING_HALVINGS = 50
+
+
+def ceiling_halvings(seed: int, stimulus: str, n_stimuli: int, continuous: bool) -> np.ndarray:
+    """The halvings (halvings × 2 × half) behind the standard error of every ceiling of one
+    stimulus set, the same for every population and metric."""
+    return design(n_stimuli, continuous).halvings(labelled_rng(seed, Stream.CEILING_HALVING, stimulus), CEILING_HALVINGS)
+
+
 def ceiling_relabellings(
     seed: int, count: int, stimulus: str, area: str, depth: int | str, n_stimuli: int, continuous: bool
 ) -> Relabellings:

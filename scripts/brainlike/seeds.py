@@ -20,6 +20,7 @@ class Stream:
     HALVING = "best layer"
     CONTAINER_BOOTSTRAP = "container bootstrap"
     CEILING_RELABELLING = "ceiling permutation"
+    CEILING_HALVING = "ceiling halving"
     CELL_BOOTSTRAP = "cell bootstrap"
     ENCODING_FOLDS = "encoding folds"
     RELIABILITY = "reliability"

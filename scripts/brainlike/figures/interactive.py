@@ -100,7 +100,8 @@ def interactive_scores(
                 x=[order[0], order[-1]], y=[level, level], mode="lines", name=name,
                 legendgroup="ceiling", line={"color": "grey", "dash": "dash"},
                 hovertemplate=f"{ceiling_label(ceiling['comparison'])}: median {ceiling['ceiling_median']:.4f}, "
-                              f"SD {ceiling['ceiling_sd']:.4f}; noise-free score {ceiling['ceiling_noise_free']:.4f}"
+                              f"SD over splits {ceiling['ceiling_sd']:.4f}; noise-free score {ceiling['ceiling_noise_free']:.4f}, "
+                              f"standard error {ceiling['ceiling_se']:.4f}"
                               "<extra></extra>",
             ))  # fmt: skip
             for trace in added:
