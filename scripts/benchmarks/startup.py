@@ -21,7 +21,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
