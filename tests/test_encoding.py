@@ -155,7 +155,7 @@ def test_a_cell_whose_trial_halves_disagree_is_never_stepped_up_into_the_populat
 
     half_reliabilities = np.array([-2.0, 0.5, -0.9, 0.0])  # the second cell alone is reliable: 2·0.5/1.5
     quarter_r = half_reliabilities / (2 - half_reliabilities)  # stepped up by 2r / (1 + r), the halves' reliabilities
-    monkeypatch.setattr(encoding, "split_half_correlations", lambda half, splits: quarter_r[: half.shape[2]])
+    monkeypatch.setattr(encoding, "split_half_correlations", lambda half, splits, subsets=None: quarter_r[: half.shape[2]])
     cells = ReliableCells.from_responses({"area": "A", "depth": 0}, np.ones((8, 12, 4)), np.ones(4), ENCODING, seed=1,
                                          stimulus="natural_scenes", relabellings=design(12, False).relabellings(np.random.default_rng(0), 0))  # fmt: skip
     assert cells.reliable.tolist() == [1] and cells.best_reliability == pytest.approx(2 / 3)

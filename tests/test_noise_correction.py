@@ -191,7 +191,7 @@ def cka_ceiling(responses: np.ndarray, splits: np.ndarray) -> tuple[float, float
 def ridge_ceiling(responses: np.ndarray, _: np.ndarray) -> tuple[float, float]:
     cells = ReliableCells.from_responses({"area": "A", "depth": 0}, responses, np.ones(responses.shape[2]), ENCODING, 1,
                                          "s", NO_RELABELLINGS)  # fmt: skip
-    return cells.ceiling(), ceiling_se(np.array([[cells.ceiling(half) for half in halving] for halving in HALVINGS]))
+    return cells.ceiling(), ceiling_se(cells.ceilings_on(HALVINGS))
 
 
 @pytest.mark.parametrize(("metric", "noise", "cells"), [("rsa", 4.5, CELLS), ("cka", 8.0, CELLS), ("ridge", 6.5, RIDGE_CELLS)])

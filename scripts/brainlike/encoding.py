@@ -143,24 +143,27 @@ class ReliableCells:
             ),
         )
 
-
-    def ceiling(self, stimuli: np.ndarray | None = None) -> float:
+    def ceiling(self) -> float:
         """√ the median reliability of the reliable cells on the trials that did not select them (the
-        r of a perfect model of the trial means), over ``stimuli`` (indices; None: all); NaN without
-        reliable cells."""
+        r of a perfect model of the trial means); NaN without reliable cells."""
+        return float(self.ceilings_on(np.arange(self.measuring.shape[1])))
+
+    def ceilings_on(self, subsets: np.ndarray) -> np.ndarray:
+        """``ceiling`` on each subset of the stimuli (indices along the last axis, e.g. halvings × 2 ×
+        half → halvings × 2), each split's half means computed once."""
         if not len(self.reliable):
-            return float("nan")
-        stimuli = slice(None) if stimuli is None else stimuli
-        reliability = _full_count_reliability(self.measuring[:, stimuli], self.measuring_splits[:, :, stimuli])
-        return float(np.sqrt(max(np.median(reliability), 0.0)))
+            return np.full(subsets.shape[:-1], np.nan)
+        reliability = _full_count_reliability(self.measuring, self.measuring_splits, subsets.reshape(-1, subsets.shape[-1]))
+        return np.sqrt(np.maximum(np.median(reliability, axis=-1), 0.0)).reshape(subsets.shape[:-1])
 
 
-def _full_count_reliability(half: np.ndarray, splits: np.ndarray) -> np.ndarray:
+def _full_count_reliability(half: np.ndarray, splits: np.ndarray, subsets: np.ndarray | None = None) -> np.ndarray:
     """Each cell's reliability from half the trials (trials × stimuli × cells), averaged over
-    ``splits`` of them and stepped up to the full trial count. A negative half's reliability counts
-    as 0: stepped up by 2r / (1 + r) a value below −1 would turn positive (r = −0.5 of a quarter of
-    the trials would read 4)."""
-    return spearman_brown(np.maximum(spearman_brown(split_half_correlations(half, splits)), 0.0))
+    ``splits`` of them and stepped up to the full trial count (on each stimulus subset in
+    ``subsets``, as ``split_half_correlations``). A negative half's reliability counts as 0:
+    stepped up by 2r / (1 + r) a value below −1 would turn positive (r = −0.5 of a quarter of the
+    trials would read 4)."""
+    return spearman_brown(np.maximum(spearman_brown(split_half_correlations(half, splits, subsets)), 0.0))
 
 
 def _reliability_p(responses: np.ndarray, split: np.ndarray, relabellings: Relabellings) -> float:
@@ -455,7 +458,7 @@ def encode_layers(
             "ceiling_noise_free": float(median),
             "ceiling_median": float(median),
             "ceiling_sd": np.nan,
-            "ceiling_se": ceiling_se(np.array([[population.ceiling(half) for half in halving] for halving in halvings])),
+            "ceiling_se": ceiling_se(population.ceilings_on(halvings)),
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (

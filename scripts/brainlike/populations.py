@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_npz
-from .correlation import relabelled_columnwise_r
 from .depths import depth_title
 from .recordings import sidecar
 from .seeds import Stream, labelled_rng
@@ -76,16 +75,36 @@ def pool(recordings: list[dict]) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, record
 
 
-def split_half_correlations(responses: np.ndarray, splits: np.ndarray) -> np.ndarray:
+def split_half_correlations(responses: np.ndarray, splits: np.ndarray, subsets: np.ndarray | None = None) -> np.ndarray:
     """Each cell's Pearson r across stimuli between the two halves' mean responses, averaged over
-    the splits of the trials (``splits.random_splits``): (cells,). A cell with no variance in a
-    half gets r = 0 for that split."""
-    total = np.zeros(responses.shape[2])
-    identity = np.arange(responses.shape[1])[None]
+    the splits of the trials (``splits.random_splits``): (cells,). With ``subsets`` (k × m stimulus
+    indices, none twice in a row) the same on each subset of the stimuli: (k × cells). A cell
+    constant in a half (on a subset) gets r = 0 for that split."""
+    n = responses.shape[1]
+    rows = np.arange(n)[None] if subsets is None else subsets
+    member = np.zeros((len(rows), n))
+    np.put_along_axis(member, rows, 1.0, axis=1)
+    total = np.zeros((len(rows), responses.shape[2]))
     for order in splits:
         a, b = half_means(responses, order)
-        total += relabelled_columnwise_r(b, a, identity, constant=0.0)[0]
-    return total / len(splits)
+        total += _subset_correlations(member, a - a.mean(axis=0), b - b.mean(axis=0))
+    total /= len(splits)
+    return total[0] if subsets is None else total
+
+
+def _subset_correlations(member: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``a`` with its column of ``b`` (stimuli × cells, centred on all
+    stimuli) over each subset of the stimuli (``member``: subsets × stimuli, 1 where in), from
+    sums, so a subset costs matrix products rather than a copy of its rows. 0 where a column's
+    variance on the subset is below 1e-12 of its second moment there: constant up to the sums'
+    rounding (about m · 1e-16 of it), whose r would otherwise be noise."""
+    size = member.sum(axis=1, keepdims=True)
+    sum_a, sum_b = member @ a, member @ b
+    square_a, square_b = member @ (a * a), member @ (b * b)
+    variance_a, variance_b = square_a - sum_a**2 / size, square_b - sum_b**2 / size
+    covariance = member @ (a * b) - sum_a * sum_b / size
+    varies = (variance_a > 1e-12 * square_a) & (variance_b > 1e-12 * square_b)
+    return np.where(varies, covariance / np.sqrt(np.where(varies, variance_a * variance_b, 1.0)), 0.0)
 
 
 def spearman_brown(r: np.ndarray) -> np.ndarray:
