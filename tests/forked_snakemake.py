@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+from multiprocessing.connection import wait
 
 # What a dry run of the workflow imports: Snakemake, its plugins and reports, the workflow's modules,
 # and torch with the model families for a model entry whose architecture is checked at plan time.
@@ -26,6 +28,11 @@ PRELOAD = [
 
 _SERVER = multiprocessing.get_context("forkserver")
 _SERVER.set_forkserver_preload([*PRELOAD, __name__])
+# A child's exit code is a message on its sentinel that only one reader gets; multiprocessing polls
+# every live child at each start(), so a start in one thread can race the join of another, and the
+# loser reads EOF and records exit code 255 (a complete dry run reported as failed). Reading
+# exit codes under one lock keeps the dry runs of several threads in parallel and their codes right.
+_EXIT_CODES = threading.Lock()
 
 
 def _main(argv: list[str], cwd: str, environment: dict[str, str], stdout: str, stderr: str) -> None:
@@ -45,7 +52,10 @@ def run(argv: list[str]) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as folder:
         stdout, stderr = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
         process = _SERVER.Process(target=_main, args=(list(argv), os.getcwd(), dict(os.environ), stdout, stderr))
-        process.start()
-        process.join()
+        with _EXIT_CODES:
+            process.start()
+        wait([process.sentinel])
+        with _EXIT_CODES:
+            process.join()
         with open(stdout) as out, open(stderr) as err:
             return subprocess.CompletedProcess(["snakemake", *argv], process.exitcode, out.read(), err.read())

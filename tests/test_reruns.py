@@ -128,7 +128,9 @@ def dry_run_counts(workdir: Path, config: dict, name: str) -> dict[str, int]:
     result = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", str(path), check=False)
     path.unlink()
     if result.returncode != 0:
-        raise AssertionError(f"dry run with {name} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+        raise AssertionError(
+            f"dry run with {name} exited {result.returncode}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     counts = {}
     for line in result.stdout.splitlines():
         parts = line.split()
