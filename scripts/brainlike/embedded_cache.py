@@ -31,6 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from scipy import sparse
 from skimage import data as skdata
 from skimage.color import rgb2gray
 from skimage.transform import resize
@@ -160,6 +161,16 @@ class Readout:
     index: np.ndarray  # cells × READOUT_FEATURES
     weight: np.ndarray  # cells × READOUT_FEATURES
 
+    def matrix(self, n_features: int) -> sparse.csr_array:
+        """The readout as a sparse cells × features matrix (a feature read twice by a cell counts
+        twice), so that drives are one sparse product per batch, not a stimuli × cells ×
+        READOUT_FEATURES gather (which took a third of the embedded cache's time)."""
+        cells, per_cell = self.index.shape
+        return sparse.csr_array(
+            (self.weight.ravel(), self.index.ravel(), np.arange(0, cells * per_cell + 1, per_cell)),
+            shape=(cells, n_features),
+        )
+
 
 def planted_drives(
     planted: LoadedModel, images: np.ndarray, readouts: dict[str, list[Readout]], batch_size: int
@@ -172,15 +183,17 @@ def planted_drives(
     """
     drives = {area: [np.empty((len(images), len(r.index))) for r in area_readouts]
               for area, area_readouts in readouts.items()}  # fmt: skip
+    matrices = {}
     groups = np.arange(len(images))
     for first, batch in iter_activations(planted, images, groups, batch_size, torch.device("cpu"), stop_after_recorded=True):
         for area, (layer,) in planted.pathways.items():
             features = batch[(area, layer)].astype(np.float64)
             features -= features.mean(axis=1, keepdims=True)
             features /= features.std(axis=1, keepdims=True)
-            for drive, readout in zip(drives[area], readouts[area]):
-                picked = features[:, readout.index]  # stimuli × cells × READOUT_FEATURES
-                drive[first : first + len(features)] = np.einsum("scf,cf->sc", picked, readout.weight)
+            if area not in matrices:
+                matrices[area] = [readout.matrix(features.shape[1]) for readout in readouts[area]]
+            for drive, matrix in zip(drives[area], matrices[area]):
+                drive[first : first + len(features)] = (matrix @ features.T).T
     for area_drives in drives.values():
         for drive in area_drives:
             drive /= np.sqrt(READOUT_FEATURES)

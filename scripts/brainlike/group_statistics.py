@@ -220,6 +220,34 @@ def _mean_difference(values: np.ndarray, split: np.ndarray) -> np.ndarray:
     return values[split].mean(axis=0) - values[~split].mean(axis=0)
 
 
+# Member assignments whose group means are held at once (float64 entries): about 64 MB.
+ASSIGNMENT_CHUNK_ENTRIES = 1 << 23
+
+
+def _assignment_means(values: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """Each assignment's mean over its members (``values``' first axis): assignments ×
+    values.shape[1:], NaN wherever a member it averages is NaN, as ``values[split].mean(axis=0)``
+    gives; one matrix product for all assignments, not one mean per assignment."""
+    missing = np.isnan(values)
+    members = splits.astype(float)
+    means = np.tensordot(members / members.sum(axis=1, keepdims=True), np.where(missing, 0.0, values), axes=1)
+    means[np.tensordot(members, missing.astype(float), axes=1) > 0] = np.nan
+    return means
+
+
+def _held_out_group_means(halvings: np.ndarray, splits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per assignment, each group's held-out best-layer score (``held_out_choice`` of its mean
+    member) per population: (assignments × populations) for group A and for group B.
+    ``halvings``: members × populations × folds × 2 × candidate layers."""
+    chunk = max(1, ASSIGNMENT_CHUNK_ENTRIES // max(1, halvings[0].size))
+    means_a, means_b = [], []
+    for start in range(0, len(splits), chunk):
+        part = splits[start : start + chunk]
+        means_a.append(held_out_choice(_assignment_means(halvings, part))[0])
+        means_b.append(held_out_choice(_assignment_means(halvings, ~part))[0])
+    return np.concatenate(means_a), np.concatenate(means_b)
+
+
 def _assignment_p(null: np.ndarray) -> np.ndarray:
     """Two-sided p over assignments of members to groups, of the first row (the observed split) among all rows: the share of splits whose
     |difference| is at least the observed one (the observed counts itself). NaN stays NaN."""
@@ -279,13 +307,9 @@ def contrast_table(
         # Each group's held-out best layer, chosen and scored on the same halvings.
         for pathway, candidates in first.sequences.items():
             halvings = np.moveaxis(stacked["halvings"][..., candidates], 3, 1)  # members × populations × folds × 2 × c
-
-            def held_out_means(split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                """Each group's held-out best-layer score per population, from its mean member."""
-                return held_out_choice(halvings[split].mean(axis=0))[0], held_out_choice(halvings[~split].mean(axis=0))[0]
-
-            per_split = np.stack([np.subtract(*held_out_means(split)) for split in splits])  # assignments × populations
-            mean_a, mean_b = held_out_means(in_a)
+            group_a_means, group_b_means = _held_out_group_means(halvings, splits)
+            per_split = group_a_means - group_b_means  # assignments × populations
+            mean_a, mean_b = group_a_means[0], group_b_means[0]
             median_a = held_out_choice(np.median(halvings[in_a], axis=0))[0]
             median_b = held_out_choice(np.median(halvings[~in_a], axis=0))[0]
             rows.append(pd.DataFrame({
