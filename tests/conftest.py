@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 import forked_snakemake
+from filelock import FileLock
 from _pytest.nodeid import NodeId
 
 from brainlike.configs import merged
@@ -84,18 +85,24 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def completed_run(tmp_path_factory, name: str, config: dict) -> Path:
-    """A new working directory with ``config``, after one complete run of the workflow."""
-    workdir = tmp_path_factory.mktemp(name)
-    write_config(workdir, config)
-    snakemake(workdir, "--cores", "2")
-    return workdir
-
-
 @pytest.fixture(scope="session")
-def workflow_run(tmp_path_factory) -> Path:
-    """The working directory of one complete run of the workflow on the small embedded config."""
-    return completed_run(tmp_path_factory, "workflow", small_config())
+def workflow_run(tmp_path_factory, worker_id) -> Path:
+    """A working directory of one complete run of the workflow on the small embedded config, this
+    worker's own copy (its tests may change it). The run itself is made once per session: under
+    pytest-xdist by the first worker to ask, while the others wait for it, so that it has both
+    cores rather than each worker making it again on one."""
+    root = tmp_path_factory.getbasetemp()
+    shared = (root if worker_id == "master" else root.parent) / "embedded-run"
+    with FileLock(f"{shared}.lock"):
+        if not shared.exists():
+            partial = shared.with_name(f"{shared.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            write_config(partial, small_config())
+            snakemake(partial, "--cores", "2")
+            partial.rename(shared)
+    workdir = tmp_path_factory.mktemp("workflow") / "run"
+    shutil.copytree(shared, workdir, symlinks=True)
+    return workdir
 
 
 @pytest.fixture(scope="session")
@@ -382,8 +389,8 @@ EMBEDDED_RUN_FIXTURES = {"workflow_run", "workflow_report", "workflow_results_di
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's loadgroup. The tests that read runs made from the embedded run
     (a session fixture of this file) are one group, on one worker, so each run is made once; the
-    tests that read the embedded run alone are another, which makes that run again on another
-    worker (2 minutes) so that the two halves of the runs' time go on side by side. Every other
+    tests that read the embedded run alone are another, on another worker, which waits for the
+    embedded run (made once, ``workflow_run``) and then goes on beside the first. Every other
     file is a group of its own, so a module's own fixtures are made once too."""
     for item in items:
         definitions = getattr(item, "_fixtureinfo").name2fixturedefs.values()
