@@ -9,7 +9,7 @@ from rsatoolbox.rdm import RDMs
 from rsatoolbox.rdm import compare as rsatoolbox_compare
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from brainlike.compare import METHODS, _sorted_groups, compare
+from brainlike.compare import METHODS, _sorted_groups, compare, compare_pairs
 
 RSATOOLBOX_NAMES = {"tau-a": "tau-a", "tau-b": "kendall", "spearman": "spearman", "pearson": "corr"}
 
@@ -194,6 +194,27 @@ def test_nan_positions_are_left_out_per_pair(method):
             keep = ~(np.isnan(references[row]) | np.isnan(others[column]))
             expected = scipy_value(references[row, keep], others[column, keep], method)
             assert result[row, column] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])
+@pytest.mark.parametrize("method", METHODS)
+def test_pairs_are_each_row_against_its_own_row(method, device, monkeypatch):
+    """compare_pairs equals scipy (brute force for τ-a) row by row, ties and NaN positions
+    included, and τ exactly the diagonal of compare (integer counts) across reference batches."""
+    import brainlike.compare
+
+    rng = np.random.default_rng(2)
+    references, others = np.round(rng.random((9, 40)), 1), np.round(rng.random((9, 40)), 1)
+    references[2, 4] = others[5, 6] = np.nan
+    monkeypatch.setattr(brainlike.compare, "REFERENCE_BATCH_ENTRIES", 80)  # two references per batch
+    paired = compare_pairs(references, others, method, device)
+    for row in range(9):
+        keep = ~(np.isnan(references[row]) | np.isnan(others[row]))
+        assert paired[row] == pytest.approx(scipy_value(references[row, keep], others[row, keep], method), abs=1e-12)
+    if method.startswith("tau"):
+        np.testing.assert_array_equal(paired, np.diag(compare(references, others, method, device)))
+    with pytest.raises(ValueError, match="as many references as others: 9 and 8"):
+        compare_pairs(references, others[:8], method, device)
 
 
 def test_bad_input_is_named():

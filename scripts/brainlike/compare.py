@@ -354,11 +354,12 @@ def _copies(weights):
 
 
 @njit(cache=True, parallel=True)
-def _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, levels, chunks):
-    """For every (reference, other) pair: discordant pairs and pairs tied in both (weighted).
-    An other without tied pairs (``other_ties``, copies included) has distinct ranks of weight one."""
+def _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, levels, chunks, paired):
+    """For every (reference, other) pair, or each reference with the other of its row where
+    ``paired`` (references × 1): discordant pairs and pairs tied in both (weighted). An other
+    without tied pairs (``other_ties``, copies included) has distinct ranks of weight one."""
     n_references, n = orders.shape
-    n_others = ranks.shape[0]
+    n_others = 1 if paired else ranks.shape[0]
     pairs = n_references * n_others
     discordant = np.empty(pairs, np.int64)
     joint_ties = np.full(pairs, _copies(weights), np.int64)
@@ -383,7 +384,8 @@ def _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, level
         gathered = -1
         # Consecutive pairs share their reference: its weights are laid out once for all of them.
         for pair in range(chunk * per_chunk, min((chunk + 1) * per_chunk, pairs)):
-            reference, other = pair // n_others, pair % n_others
+            reference = pair // n_others
+            other = reference if paired else pair % n_others
             order, rank, group = orders[reference], ranks[other], groups[reference]
             if reference != gathered:
                 for k in range(n):
@@ -418,25 +420,28 @@ def _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, level
 REFERENCE_BATCH_ENTRIES = 1 << 25
 
 
-def _kendall(references: np.ndarray, others: np.ndarray, method: str, weights: np.ndarray) -> np.ndarray:
+def _kendall(references: np.ndarray, others: np.ndarray, method: str, weights: np.ndarray, paired: bool) -> np.ndarray:
     n = references.shape[1]
     ranks, distinct, other_ties = _dense_ranks(others, weights)
     levels = int(distinct.max() - 1).bit_length()
     batch = max(1, REFERENCE_BATCH_ENTRIES // n)
-    result = np.empty((len(references), len(others)))
+    result = np.empty((len(references), 1 if paired else len(others)))
     entries = int(weights.sum())
     total = entries * (entries - 1) // 2
     for start in range(0, len(references), batch):
-        orders, groups, reference_ties = _sorted_groups(references[start : start + batch], weights)
-        chunks = min(len(orders) * len(others), 256)
-        discordant, joint_ties = _discordant_and_joint_ties(orders, groups, ranks, other_ties, weights, levels, chunks)
-        concordant_minus_discordant = (
-            total - reference_ties[:, None] - other_ties[None, :] + joint_ties - 2 * discordant
+        rows = slice(start, start + batch)
+        orders, groups, reference_ties = _sorted_groups(references[rows], weights)
+        batch_ranks, batch_other_ties = (ranks[rows], other_ties[rows]) if paired else (ranks, other_ties)
+        chunks = min(len(orders) * (1 if paired else len(others)), 256)
+        discordant, joint_ties = _discordant_and_joint_ties(
+            orders, groups, batch_ranks, batch_other_ties, weights, levels, chunks, paired
         )
+        other_ties_shaped = batch_other_ties[:, None] if paired else batch_other_ties[None, :]
+        concordant_minus_discordant = total - reference_ties[:, None] - other_ties_shaped + joint_ties - 2 * discordant
         if method == "tau-a":
             denominator = np.full(concordant_minus_discordant.shape, float(total))
         else:
-            denominator = np.sqrt((total - reference_ties[:, None]).astype(float) * (total - other_ties[None, :]))
+            denominator = np.sqrt((total - reference_ties[:, None]).astype(float) * (total - other_ties_shaped))
         with np.errstate(invalid="ignore", divide="ignore"):
             result[start : start + batch] = concordant_minus_discordant / denominator
     return result
@@ -491,14 +496,18 @@ def _torch_strict_inversions(sequence):
     return inversions
 
 
-def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, device: str) -> np.ndarray:
+def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, device: str, paired: bool) -> np.ndarray:
     import torch
 
     n = references.shape[1]
     total = n * (n - 1) // 2
     reference_ranks, reference_ties = _torch_dense_ranks(torch.from_numpy(references).to(device))
     other_ranks, other_ties = _torch_dense_ranks(torch.from_numpy(others).to(device))
-    pairs = torch.cartesian_prod(torch.arange(len(references)), torch.arange(len(others))).to(device)
+    pairs = (
+        torch.arange(len(references))[:, None].repeat(1, 2)
+        if paired
+        else torch.cartesian_prod(torch.arange(len(references)), torch.arange(len(others)))
+    ).to(device)
     result = torch.empty(len(pairs), dtype=torch.float64, device=device)
     batch = max(1, DEVICE_PAIR_ENTRIES // n)
     for start in range(0, len(pairs), batch):
@@ -512,7 +521,7 @@ def _kendall_torch(references: np.ndarray, others: np.ndarray, method: str, devi
         else:
             denominator = ((total - reference_ties[reference]).double() * (total - other_ties[other]).double()).sqrt()
             result[start : start + batch] = difference.double() / denominator
-    return result.view(len(references), len(others)).cpu().numpy()
+    return result.view(len(references), 1 if paired else len(others)).cpu().numpy()
 
 
 def _standardised(vectors: np.ndarray) -> np.ndarray:
@@ -523,21 +532,24 @@ def _standardised(vectors: np.ndarray) -> np.ndarray:
 
 
 def _complete(
-    references: np.ndarray, others: np.ndarray, method: str, device: str | None, weights: np.ndarray
+    references: np.ndarray, others: np.ndarray, method: str, device: str | None, weights: np.ndarray, paired: bool = False
 ) -> np.ndarray:
+    """Every pair (a, b), or each row with the same row of ``others`` where ``paired`` (a, 1)."""
     if len(references) == 0 or len(others) == 0:
-        return np.empty((len(references), len(others)))
+        return np.empty((len(references), 1 if paired else len(others)))
     if method in ("tau-a", "tau-b") and device is None:
-        return _kendall(references, others, method, weights)
+        return _kendall(references, others, method, weights, paired)
     if (weights != 1).any():
         positions = np.repeat(np.arange(len(weights)), weights)
         references, others = references[:, positions], others[:, positions]
     if method in ("tau-a", "tau-b"):
-        return _kendall_torch(references, others, method, device)
+        return _kendall_torch(references, others, method, device, paired)
     if method == "spearman":
         from scipy.stats import rankdata  # scipy.stats costs 0.6 s of start-up that τ jobs do not need
 
         references, others = rankdata(references, axis=1), rankdata(others, axis=1)
+    if paired:
+        return (_standardised(references) * _standardised(others)).sum(axis=1, keepdims=True)
     return _standardised(references) @ _standardised(others).T
 
 
@@ -556,18 +568,7 @@ def compare(
     ``weights`` (n non-negative integers): how many times each position counts; the result is that
     of the vectors with every position repeated that many times.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown comparison method {method!r}; valid: {', '.join(METHODS)}")
-    references = np.atleast_2d(np.asarray(references, dtype=np.float64))
-    others = np.atleast_2d(np.asarray(others, dtype=np.float64))
-    if references.shape[1] != others.shape[1]:
-        raise ValueError(f"RDM vectors differ in length: {references.shape[1]} and {others.shape[1]}")
-    weights = np.ones(references.shape[1], np.int64) if weights is None else np.asarray(weights, np.int64)
-    if weights.shape != (references.shape[1],) or (weights < 0).any():
-        raise ValueError(f"weights must be {references.shape[1]} non-negative integers, got shape {weights.shape}")
-    if (weights == 0).any():  # a copy of the inputs only where positions drop out
-        used = weights > 0
-        references, others, weights = references[:, used], others[:, used], weights[used]
+    references, others, weights = _checked(references, others, method, weights)
     reference_nan, other_nan = np.isnan(references).any(axis=1), np.isnan(others).any(axis=1)
     result = np.empty((len(references), len(others)))
     result[np.ix_(~reference_nan, ~other_nan)] = _complete(
@@ -581,6 +582,40 @@ def compare(
             else np.nan
         )
     return result
+
+
+def compare_pairs(references: np.ndarray, others: np.ndarray, method: str = "tau-a", device: str | None = None) -> np.ndarray:
+    """``method`` between each row of ``references`` and the same row of ``others`` (both (k, n)):
+    (k,), the diagonal of ``compare``'s result without the other k² − k pairs. NaN positions as
+    in ``compare``."""
+    references, others, weights = _checked(references, others, method, None)
+    if len(references) != len(others):
+        raise ValueError(f"pairs need as many references as others: {len(references)} and {len(others)}")
+    missing = np.isnan(references).any(axis=1) | np.isnan(others).any(axis=1)
+    result = np.empty(len(references))
+    result[~missing] = _complete(references[~missing], others[~missing], method, device, weights, paired=True)[:, 0]
+    for row in np.flatnonzero(missing):
+        result[row] = compare(references[row], others[row], method, device)[0, 0]
+    return result
+
+
+def _checked(
+    references: np.ndarray, others: np.ndarray, method: str, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs as float64 rows and integer weights, positions of weight 0 left out."""
+    if method not in METHODS:
+        raise ValueError(f"unknown comparison method {method!r}; valid: {', '.join(METHODS)}")
+    references = np.atleast_2d(np.asarray(references, dtype=np.float64))
+    others = np.atleast_2d(np.asarray(others, dtype=np.float64))
+    if references.shape[1] != others.shape[1]:
+        raise ValueError(f"RDM vectors differ in length: {references.shape[1]} and {others.shape[1]}")
+    weights = np.ones(references.shape[1], np.int64) if weights is None else np.asarray(weights, np.int64)
+    if weights.shape != (references.shape[1],) or (weights < 0).any():
+        raise ValueError(f"weights must be {references.shape[1]} non-negative integers, got shape {weights.shape}")
+    if (weights == 0).any():  # a copy of the inputs only where positions drop out
+        used = weights > 0
+        references, others, weights = references[:, used], others[:, used], weights[used]
+    return references, others, weights
 
 
 def use_threads(count: int) -> None:
