@@ -72,8 +72,8 @@ def _halved_ceilings(
     halves_a: np.ndarray, halves_b: np.ndarray, halvings: np.ndarray, method: str, device: str | None
 ) -> np.ndarray:
     """The noise-free ceiling on each half of the stimuli of each halving (halvings × 2), each
-    from its halving's ``halving_splits``: the split pairs of many halvings in one call (which
-    costs little more than one halving's), about PERMUTED_ENTRIES entries at a time."""
+    from its halving's ``halving_splits``: only each split's own pair of halves is compared, for
+    many halvings in one call, about PERMUTED_ENTRIES entries at a time."""
     n = stimuli_of_pairs(halves_a.shape[1])
     splits = min(SPLITS_PER_HALF, len(halves_a))
     width = halvings.shape[2] * (halvings.shape[2] - 1) // 2
