@@ -101,7 +101,7 @@ def workflow_run(tmp_path_factory, worker_id) -> Path:
             snakemake(partial, "--cores", "2")
             partial.rename(shared)
     workdir = tmp_path_factory.mktemp("workflow") / "run"
-    shutil.copytree(shared, workdir, symlinks=True)
+    copy_of_run(shared, workdir)
     return workdir
 
 

@@ -443,7 +443,7 @@ def _kendall(references: np.ndarray, others: np.ndarray, method: str, weights: n
         else:
             denominator = np.sqrt((total - reference_ties[:, None]).astype(float) * (total - other_ties_shaped))
         with np.errstate(invalid="ignore", divide="ignore"):
-            result[start : start + batch] = concordant_minus_discordant / denominator
+            result[rows] = concordant_minus_discordant / denominator
     return result
 
 
