@@ -5,19 +5,37 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+
+def _share_of_the_cores() -> int:
+    """The cores per pytest-xdist worker (all of them without xdist)."""
+    return max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+# Each worker computes on its share of the cores. Left at their defaults, BLAS, OpenMP and torch
+# start a thread per core in every worker, and on the suite's small matrices the threads of two
+# workers wait on each other: the encoding tests ran at half the speed of one thread. The variables
+# reach the libraries loaded from here on (scipy's own BLAS, torch); threadpoolctl the ones a plugin
+# loaded already. Snakemake sets each job's own from its rule's threads.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = str(_share_of_the_cores())
 
 import numpy as np
 import pytest
 import yaml
 import forked_snakemake
 from filelock import FileLock
+from threadpoolctl import threadpool_limits
 from _pytest.nodeid import NodeId
 
 from brainlike.configs import merged
+
+threadpool_limits(_share_of_the_cores())
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -245,10 +263,12 @@ def rdms_run(workflow_run, workflow_results_digest) -> Path:
     return workflow_run
 
 
-# The embedded Neuropixels cache (units of the generator's five areas), its planted areas read, every
-# unit of each: the Neuropixels entry of MODALITIES, in a folder of its own.
+# The embedded Neuropixels cache (units of the generator's five areas, two sessions of 120 each), its
+# planted areas read, every unit of each: the Neuropixels entry of MODALITIES, in a folder of its own.
+# Each recordings job reads every session through AllenSDK, so the sessions and units set its time.
 NEUROPIXELS_RESULTS = "results_neuropixels"
 NEUROPIXELS_OVERLAY = {"results": NEUROPIXELS_RESULTS,
+                       "embedded": {"neuropixels": {"sessions": 2, "units_per_area": 120}},
                        "data": {"source": "embedded_neuropixels", "depths": ["all"], "areas": list(PLANTED)}}  # fmt: skip
 # Both modalities in one config: the embedded run's own folder as the 2-photon entry (complete, so
 # nothing of it reruns), the Neuropixels entry made from nothing, every table of both in one.

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
 
 SITE = [
     "--profile", str(ROOT / "workflow/profiles/slurm"),
-    # This test cluster's site settings: no accounting database, two cores.
+    # This test cluster's site settings: no accounting database, two cores, jobs of seconds (the
+    # profile's first status check 10 s after each submission would be most of each stage's time).
     "--slurm-no-account", "--slurm-status-command", "squeue", "--max-threads", "2",
+    "--slurm-init-seconds-before-status-checks", "2",
 ]  # fmt: skip
 
 

@@ -16,7 +16,10 @@ rule encode:
         f"{RESULTS}/benchmarks/encode/{{model}}/{{stimulus}}.tsv"
     conda:
         "../../envs/main.yaml"
-    threads: 4  # BLAS threads of the kernel ridge solves
+    # One BLAS thread: the fits are products with 94 × 94 fold kernels and elementwise work, which a
+    # second thread sped up 1.06× for 1.6× the CPU time (the small config's scenes); jobs side by
+    # side use the cores better.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
