@@ -27,7 +27,11 @@ make_env() {
   echo "$want" > "$stamp"
 }
 
+# The two are built side by side (unpacking the main one's torch is mostly waiting on the disk). pynwb
+# writes a cache of its type map into its own package on first import: once here, rather than by
+# parallel jobs racing to write it.
+make_env allensdk envs/allensdk.txt "import pynwb" &
+allensdk=$!
+trap 'kill "$allensdk" 2>/dev/null || true' EXIT
 make_env main envs/main.txt
-# pynwb writes a cache of its type map into its own package on first import: once here, rather than
-# by parallel jobs racing to write it.
-make_env allensdk envs/allensdk.txt "import pynwb"
+wait "$allensdk"

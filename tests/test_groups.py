@@ -3,7 +3,7 @@
 One run on a copy of the embedded run (its data jobs are reused): group "readout" holds four
 sparse random projections of the generator's own network (noisy readouts of the planted layers),
 group "random init" four random initialisations of the same architecture, and the reference
-study's checkpoints (three of each five) as groups "rat" and "tree shrew", declared once each.
+study's checkpoints (two of each five) as groups "rat" and "tree shrew", declared once each.
 """
 
 from __future__ import annotations
