@@ -12,18 +12,15 @@ import sys
 from pathlib import Path
 
 
-def _share_of_the_cores() -> int:
-    """The cores per pytest-xdist worker (all of them without xdist)."""
-    return max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-
-
-# Each worker computes on its share of the cores. Left at their defaults, BLAS, OpenMP and torch
-# start a thread per core in every worker, and on the suite's small matrices the threads of two
-# workers wait on each other: the encoding tests ran at half the speed of one thread. The variables
+# Each worker computes on its share of the cores (all of them without xdist). Left at their defaults,
+# BLAS, OpenMP and torch start a thread per core in every worker, and on the suite's small matrices
+# the threads of two workers wait on each other: the encoding tests ran at half the speed of one
+# thread. The variables
 # reach the libraries loaded from here on (scipy's own BLAS, torch); threadpoolctl the ones a plugin
 # loaded already. Snakemake sets each job's own from its rule's threads.
+WORKER_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = str(_share_of_the_cores())
+    os.environ[_variable] = str(WORKER_THREADS)
 
 import numpy as np
 import pytest
@@ -35,7 +32,7 @@ from _pytest.nodeid import NodeId
 
 from brainlike.configs import merged
 
-threadpool_limits(_share_of_the_cores())
+threadpool_limits(WORKER_THREADS)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
