@@ -15,9 +15,8 @@ from pathlib import Path
 # Each worker computes on its share of the cores (all of them without xdist). Left at their defaults,
 # BLAS, OpenMP and torch start a thread per core in every worker, and on the suite's small matrices
 # the threads of two workers wait on each other: the encoding tests ran at half the speed of one
-# thread. The variables
-# reach the libraries loaded from here on (scipy's own BLAS, torch); threadpoolctl the ones a plugin
-# loaded already. Snakemake sets each job's own from its rule's threads.
+# thread. The variables reach the libraries loaded from here on (scipy's own BLAS, torch);
+# threadpoolctl the ones a plugin loaded already. Snakemake sets each job's own from its rule's threads.
 WORKER_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = str(WORKER_THREADS)
