@@ -41,7 +41,7 @@ for path in snakemake.input.populations:
     )
 described = pd.DataFrame(populations)
 table = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
-table = guard_corrections(table, snakemake.params.alpha, snakemake.params.ceiling_floor, snakemake.params.ceiling_max_se)
+table = guard_corrections(table, snakemake.params.alpha, snakemake.params.ceiling_floor, snakemake.params.ceiling_squared_max_se)
 table = table.merge(described, on=KEY, how="left", validate="many_to_one")
 table["q"], table["q_method"] = table_q(table, snakemake.params.fdr_family)
 table["area_note"] = table["area"].map(snakemake.params.area_notes).fillna("")

@@ -1,8 +1,8 @@
 """Noise correction on one scale: a model equal to a population's noise-free response scores 1
-noise-corrected in every metric, at ceilings from 0.12 to 0.9 (ridge: 0.44 to 1, the ceilings of
-cells its default threshold keeps other than by chance; below, hardly any ridge population keeps
-a corrected score), and a ceiling near zero or imprecise gives no corrected score at all (never
-a ratio of 100).
+noise-corrected in every metric, at ceilings from 0.12 to 0.9 (ridge: 0.5 to 1, where its 10
+trials measure the ceiling precisely; below, fewer ridge populations keep a corrected score, and
+those that do still read 1), and a ceiling near zero or imprecise gives no corrected score at all
+(never a ratio of 100).
 
 Each population's cells read a planted stimulus × feature signal, each trial adds independent
 noise; the noise level sets the ceiling. The "model" is the planted signal itself."""
@@ -31,7 +31,7 @@ NOISE = {"rsa": [0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0], "cka": [1.5, 3.0, 5.0, 8.0,
 # over more seeds there (Monte Carlo SE about 0.02 at 0.12).
 SEEDS = 6
 SEEDS_BELOW_CEILING_03 = 30
-FLOOR, MAX_SE = 0.1, 0.08  # statistics.ceiling_floor's and statistics.ceiling_max_se's defaults
+FLOOR, MAX_SQUARED_SE = 0.1, 0.05  # statistics.ceiling_floor's and statistics.ceiling_squared_max_se's defaults
 NO_RELABELLINGS = Relabellings(np.arange(N_STIMULI), np.empty((0, N_STIMULI), dtype=int))
 STATISTICS = Statistics(seed=1, stimulus_bootstraps=0, permutations=0, ci_level=0.9, best_layer_folds=0)
 HALVINGS = ceiling_halvings(STATISTICS.seed, "s", N_STIMULI, False)
@@ -72,7 +72,7 @@ def guarded(table: pd.DataFrame, ceiling_p: float | None = None) -> tuple[float,
     ``ceiling_p`` stands in for a p not drawn (no relabellings): 0, significant, for RSA and CKA,
     where the floor is the guard that matters at these ceilings, whose p are far below 0.05."""
     table = table if ceiling_p is None else table.assign(ceiling_p=ceiling_p)
-    corrected = guard_corrections(table, alpha=0.05, floor=FLOOR, max_se=MAX_SE)
+    corrected = guard_corrections(table, alpha=0.05, floor=FLOOR, max_squared_se=MAX_SQUARED_SE)
     return corrected["ceiling_noise_free"].iloc[0], corrected["score_noise_corrected"].iloc[0]
 
 
@@ -81,17 +81,22 @@ ENCODING = Encoding(alphas=(0.01, 0.1, 1.0, 10.0, 100.0), folds=5, inner_folds=5
 RIDGE_CELLS = 120  # more cells than the other metrics': ridge's ceiling is a median over the reliable cells only
 
 
-def ridge_guarded(seed: int, noise: float) -> tuple[float, float]:
-    """Ridge at the default reliability threshold, its corrected score as the tables rule leaves it
-    (the ceiling's p drawn: 100 relabellings)."""
+def ridge_table(seed: int, noise: float) -> pd.DataFrame | None:
+    """Ridge's table at the default reliability threshold (the ceiling's p drawn: 100
+    relabellings); None where no cell is reliable."""
     signal, responses, _ = population(seed, noise, RIDGE_CELLS)
     relabellings = ceiling_relabellings(seed, 100, "s", "A", 0, N_STIMULI, False)
     containers = np.repeat([1, 2], RIDGE_CELLS // 2)
     cells = ReliableCells.from_responses({"area": "A", "depth": 0}, responses, containers, ENCODING, seed, "s", relabellings)
     if len(cells.reliable) == 0:
-        return np.nan, np.nan
-    table, _ = encode_layers([cells], [signal @ signal.T], np.array(["main"]), STATISTICS, ENCODING, "s", 0)
-    return guarded(table)
+        return None
+    return encode_layers([cells], [signal @ signal.T], np.array(["main"]), STATISTICS, ENCODING, "s", 0)[0]
+
+
+def ridge_guarded(seed: int, noise: float) -> tuple[float, float]:
+    """Ridge's ceiling and corrected score as the tables rule leaves them."""
+    table = ridge_table(seed, noise)
+    return (np.nan, np.nan) if table is None else guarded(table)
 
 
 @pytest.mark.parametrize("metric", ["rsa", "cka"])
@@ -114,40 +119,57 @@ def test_ridge_measures_the_ceiling_on_trials_that_did_not_select_the_cells():
     reliability on the other, so the cells that chance let in near the threshold carry no inflated
     ceiling: a noise-free model reads 1 ± 0.05 (0.72 at a ceiling of 0.59 when both came from the
     same trials)."""
-    for noise in (0.25, 1.0, 2.4, 3.2, 4.5, 6.5):
+    for noise in (0.25, 1.0, 2.4, 3.2, 4.5, 5.5):
         seeds = SEEDS if noise < 4 else 4 * SEEDS  # the ratio's spread grows as fewer cells pass
         values = np.array([ridge_guarded(seed, noise) for seed in range(seeds)])
         ceiling, mean = np.nanmean(values[:, 0]), np.nanmean(values[:, 1])
         assert mean == pytest.approx(1.0, abs=0.05), (noise, ceiling, values)
         assert np.isnan(values[:, 1]).mean() < 0.1, values
-    assert ceiling < 0.46, ceiling  # the last noise level's ceiling: below √0.3 ≈ 0.55, the threshold's own
+    assert ceiling < 0.55, ceiling  # the last noise level's ceiling: below √0.3, the threshold's own
+
+
+# Ridge at mean ceilings of 0.42 and 0.37: the cells above the default threshold are there partly by
+# chance, and 5 trials measure their reliability imprecisely (ceiling_se 0.07 and 0.09).
+IMPRECISE_RIDGE_NOISE, IMPRECISE_RIDGE_SEEDS = (7.5, 8.5), 60
+
+
+def test_ridge_s_corrected_score_stays_one_where_its_ceiling_is_imprecise():
+    """Where ridge's ceiling is imprecise, fewer populations keep a corrected score, and those that
+    do read 1 ± 0.05 (31 of 120: 0.98, Monte Carlo SE 0.04). The limit is on the standard error of
+    the squared ceiling. A limit on the ceiling's own standard error (0.08) kept 47 of these
+    populations, mostly those whose ceiling chance lifted (a square root's error is smallest
+    there), and they read 0.91: a perfect model scored 9 % below perfect."""
+    tables = [ridge_table(seed, noise) for noise in IMPRECISE_RIDGE_NOISE for seed in range(IMPRECISE_RIDGE_SEEDS)]
+    table = pd.concat([table for table in tables if table is not None], ignore_index=True)
+    kept = guard_corrections(table, alpha=0.05, floor=FLOOR, max_squared_se=MAX_SQUARED_SE)["score_noise_corrected"].dropna()
+    assert 0.1 < len(kept) / len(tables) < 0.5, len(kept)
+    assert kept.mean() == pytest.approx(1.0, abs=0.05), kept.describe()
+    on_the_ceiling_s_own_error = table[(table["ceiling_p"] < 0.05) & (table["ceiling_noise_free"] >= FLOOR)
+                                       & (table["ceiling_se"] <= 0.08)]["score_noise_corrected"]  # fmt: skip
+    assert on_the_ceiling_s_own_error.mean() < 0.95, on_the_ceiling_s_own_error.describe()
 
 
 def test_ridge_gives_no_corrected_score_where_its_cells_pass_the_threshold_by_chance():
-    """Below a ceiling of about 0.4 the default threshold keeps cells mostly by chance, and their
-    reliability, measured on 5 trials, is imprecise (``ceiling_se`` about 0.11 at a ceiling of 0.32).
-    Of such populations only those whose ceiling chance lifted would pass the ceiling's p, and
-    their ratio would read low (0.86 at 0.32 without the limit on the ceiling's standard error,
-    mean of 6 of 24). With the limit hardly any keep a corrected score (measured: 2 of 24 at 0.32,
-    0 of 24 at 0.19)."""
-    values = np.array([ridge_guarded(seed, noise) for noise in (9.0, 13.0, 20.0) for seed in range(2 * SEEDS)])
-    assert np.nanmean(values[:, 0]) < 0.3, values  # ceilings 0.32, 0.19 and 0.14
-    assert np.isfinite(values[:, 1]).mean() <= 0.1, values
+    """At ceilings of 0.18 and 0.15 no population keeps a corrected score (none of their ceilings'
+    p is below 0.05)."""
+    values = np.array([ridge_guarded(seed, noise) for noise in (13.0, 20.0) for seed in range(2 * SEEDS)])
+    assert np.nanmean(values[:, 0]) < 0.3, values
+    assert np.isfinite(values[:, 1]).sum() == 0, values
 
 
 def test_a_ceiling_below_the_floor_not_above_chance_or_imprecise_gives_no_corrected_score():
     table = pd.DataFrame({
         "score": [0.3] * 6, "score_noise_corrected": [0.9, 114.0, 3.0, 0.5, 0.6, 0.7],
         "ceiling_noise_free": [0.33, 0.003, 0.5, np.nan, 0.4, 0.4], "ceiling_p": [0.001, 0.001, 0.2, 0.001, 0.001, 0.001],
-        "ceiling_se": [0.1, 0.001, 0.01, 0.01, 0.11, np.nan],
+        "ceiling_squared_se": [0.1, 0.001, 0.01, 0.01, 0.11, np.nan],
     })  # fmt: skip
-    guarded = guard_corrections(table, alpha=0.05, floor=0.1, max_se=0.1)
+    guarded = guard_corrections(table, alpha=0.05, floor=0.1, max_squared_se=0.1)
     assert guarded["score_noise_corrected"].tolist()[0] == 0.9 and guarded["score_noise_corrected"].iloc[1:].isna().all()
     assert guarded["noise_corrected_flag"].tolist() == [
         "", "ceiling below statistics.ceiling_floor = 0.1 (ceiling_noise_free)",
         "ceiling not above chance (ceiling_p ≥ statistics.alpha = 0.05)", "no ceiling for this population",
-        "ceiling too imprecise (ceiling_se > statistics.ceiling_max_se = 0.1)",
-        "no ceiling_se (the ceiling is undefined on halves of the stimuli), so its precision is not known",
+        "ceiling too imprecise (ceiling_squared_se > statistics.ceiling_squared_max_se = 0.1)",
+        "no ceiling_squared_se (the ceiling is undefined on halves of the stimuli), so its precision is not known",
     ]  # fmt: skip
     assert guarded["ceiling_above_chance"].tolist() == [True, True, False, True, True, True]
 
@@ -157,10 +179,10 @@ def test_a_metric_s_own_flag_stands_where_the_ceiling_gives_none():
     metric beside it (no such column there, NaN after concatenation) reads no flag."""
     ridge = pd.DataFrame({
         "score_noise_corrected": [np.nan, 0.8], "ceiling_noise_free": [0.7, 0.7], "ceiling_p": [0.001, 0.001],
-        "ceiling_se": [0.01, 0.01], "noise_corrected_flag": ["predictions do not agree", ""],
+        "ceiling_squared_se": [0.01, 0.01], "noise_corrected_flag": ["predictions do not agree", ""],
     })  # fmt: skip
-    rsa = pd.DataFrame({"score_noise_corrected": [0.9], "ceiling_noise_free": [0.5], "ceiling_p": [0.001], "ceiling_se": [0.01]})
-    guarded = guard_corrections(pd.concat([ridge, rsa], ignore_index=True), alpha=0.05, floor=0.1, max_se=0.1)
+    rsa = pd.DataFrame({"score_noise_corrected": [0.9], "ceiling_noise_free": [0.5], "ceiling_p": [0.001], "ceiling_squared_se": [0.01]})
+    guarded = guard_corrections(pd.concat([ridge, rsa], ignore_index=True), alpha=0.05, floor=0.1, max_squared_se=0.1)
     assert guarded["noise_corrected_flag"].tolist() == ["predictions do not agree", "", ""]
     assert guarded["score_noise_corrected"].tolist()[1:] == [0.8, 0.9]
 

@@ -124,10 +124,11 @@ def test_table_describes_populations(table):
     assert table.loc[usable, "score_noise_corrected"].notna().all()
     assert table.loc[~usable, "score_noise_corrected"].isna().all()
     statistics = small_config()["statistics"]
-    assert table["ceiling_se"].notna().all()  # every split-half ceiling has a standard error, from halvings of the stimuli
+    # Every split-half ceiling has standard errors, from halvings of the stimuli.
+    assert table[["ceiling_se", "ceiling_squared_se"]].notna().all().all()
     guarded = (
         (table["ceiling_noise_free"] < statistics["ceiling_floor"]) | ~table["ceiling_above_chance"]
-        | (table["ceiling_se"] > statistics["ceiling_max_se"])
+        | (table["ceiling_squared_se"] > statistics["ceiling_squared_max_se"])
     )  # fmt: skip
     assert (~usable == guarded).all()
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .frame import Plan, Statistics, metric_table, resample
 from .inference import PERMUTED_ENTRIES
-from .noise_ceiling import ceiling_se, halving_splits
+from .noise_ceiling import ceiling_errors, halving_splits
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings, ceiling_halvings, ceiling_relabellings
 from .seeds import Stream, labelled_rng
@@ -133,7 +133,7 @@ def split_half_ceiling(
         "ceiling_noise_free": median,
         "ceiling_median": median,
         "ceiling_sd": float(np.std(ceilings, ddof=1)) if len(ceilings) > 1 else float("nan"),
-        "ceiling_se": ceiling_se(halved),
+        **ceiling_errors(halved),
         "ceiling_splits": len(ceilings),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": "√(split-half debiased linear CKA), median over splits",

@@ -17,12 +17,13 @@ def merged(base: dict, overlay: dict) -> dict:
     return result
 
 
-# Keys of an earlier layout → where they live now. The statistics every metric shares left the rsa block.
+# Keys of an earlier layout → where they live now. The statistics every metric shares left the rsa
+# block; the limit on a ceiling's precision moved to its square, so its old value means nothing now.
 MOVED_KEYS = {
     f"rsa.{key}": f"statistics.{key}"
     for key in ("seed", "splits", "stimulus_bootstraps", "container_bootstraps", "permutations", "ci_level",
                 "best_layer_folds", "alpha", "fdr_family", "device")
-}  # fmt: skip
+} | {"statistics.ceiling_max_se": "statistics.ceiling_squared_max_se, a limit on the standard error of the squared ceiling"}  # fmt: skip
 
 
 def check_moved_keys(config: dict) -> None:

@@ -45,7 +45,7 @@ import pandas as pd
 
 from .correlation import columnwise_r
 from .frame import Plan, Statistics, metric_table, resample
-from .noise_ceiling import ceiling_se
+from .noise_ceiling import ceiling_errors
 from .populations import spearman_brown, split_half_correlations
 from .rdm import container_draws, containers_note
 from .resampling import Relabellings, ceiling_halvings
@@ -458,7 +458,7 @@ def encode_layers(
             "ceiling_noise_free": float(median),
             "ceiling_median": float(median),
             "ceiling_sd": np.nan,
-            "ceiling_se": ceiling_se(population.ceilings_on(halvings)),
+            **ceiling_errors(population.ceilings_on(halvings)),
             "ceiling_splits": encoding.reliability_splits,
             "ceiling_p": population.reliability_p,
             "ceiling_p_method": (

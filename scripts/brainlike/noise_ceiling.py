@@ -68,6 +68,16 @@ def ceiling_se(halved: np.ndarray) -> float:
     return float(np.sqrt(np.mean(differences**2) / 4)) if len(differences) else float("nan")
 
 
+def ceiling_errors(halved: np.ndarray) -> dict:
+    """The standard errors of a ceiling (``ceiling_se``) and of its square (``ceiling_squared_se``,
+    the share of the trial-mean response's variance a perfect model explains), each ``ceiling_se``
+    of the values on the halves of each halving. The limit on noise correction reads the square's:
+    a square root is steeper near 0, so the ceiling's own standard error is smallest where chance
+    lifted the ceiling, and a limit on it kept mostly those, whose ratios read low (ridge: 0.87 at a
+    ceiling of 0.37); the square's does not favour them (tests/test_noise_correction.py)."""
+    return {"ceiling_se": ceiling_se(halved), "ceiling_squared_se": ceiling_se(halved**2)}
+
+
 def _halved_ceilings(
     halves_a: np.ndarray, halves_b: np.ndarray, halvings: np.ndarray, method: str, device: str | None
 ) -> np.ndarray:
@@ -130,7 +140,7 @@ def split_half(
         "ceiling_median": float(np.median(per_split)),
         "ceiling_sd": float(np.std(per_split, ddof=1)),
         "ceiling_splits": int(len(per_split)),
-        "ceiling_se": ceiling_se(halved),
+        **ceiling_errors(halved),
         "ceiling_p": float(relabellings.p(observed, null)) if len(relabellings) else float("nan"),
         "ceiling_method": f"split-half {method}" + (", Spearman-Brown corrected" if correct else ""),
         "ceiling_note": "",
@@ -151,6 +161,7 @@ def published_ceiling(lower: float, upper: float) -> dict:
         "ceiling_median": float("nan"),
         "ceiling_sd": float("nan"),
         "ceiling_se": float("nan"),
+        "ceiling_squared_se": float("nan"),
         "ceiling_splits": 0,
         "ceiling_p": float("nan"),
         "ceiling_method": "none",

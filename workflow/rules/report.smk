@@ -30,7 +30,7 @@ rule tables:
         area_notes=config["data"]["area_notes"],
         alpha=config["statistics"]["alpha"],
         ceiling_floor=config["statistics"]["ceiling_floor"],
-        ceiling_max_se=config["statistics"]["ceiling_max_se"],
+        ceiling_squared_max_se=config["statistics"]["ceiling_squared_max_se"],
         fdr_family=config["statistics"]["fdr_family"],
     script:
         "../../scripts/tables.py"
