@@ -110,6 +110,8 @@ CONFIG_FAULTS = [
     (lambda c: c["rsa"].update(spearman_brown=True), "rsa.spearman_brown: true corrects correlation-based ceilings"),
     (lambda c: c["rsa"].update(permutations=50, seed=3),
      "config keys moved: rsa.seed is now statistics.seed; rsa.permutations is now statistics.permutations"),
+    (lambda c: c["statistics"].update(ceiling_max_se=0.08),
+     "config keys moved: statistics.ceiling_max_se is now statistics.ceiling_squared_max_se, a limit on the standard error"),
     (lambda c: c["statistics"].update(ci_level=1.5), "1.5 is greater than or equal to the maximum of 1"),
     (lambda c: c["statistics"].update(fdr_family="animal"), "'animal' is not one of ['model_stimulus', 'stimulus', 'table']"),
     (lambda c: c["statistics"].update(device="gpu"), "'gpu' is not valid under any of the given schemas"),
