@@ -40,7 +40,15 @@ for path in snakemake.input.populations:
         for container, count in metadata["cells_per_container"].items()
     )
 described = pd.DataFrame(populations)
-table = pd.concat([pd.read_parquet(path) for path in snakemake.input.scores], ignore_index=True)
+scores = {path: pd.read_parquet(path) for path in snakemake.input.scores}
+# Score tables of a version of the workflow before ceiling_squared_se: Snakemake reruns a job when
+# its script changes, not the package it imports, so they can still be there after an upgrade.
+if stale := [path for path, part in scores.items() if "ceiling_squared_se" not in part]:
+    raise ValueError(
+        f"{', '.join(stale)}: no ceiling_squared_se column (written by an earlier version of the workflow); "
+        "rerun the ceilings and the scores on them: snakemake --forcerun noise_ceiling encode cka"
+    )
+table = pd.concat(scores.values(), ignore_index=True)
 table = guard_corrections(table, snakemake.params.alpha, snakemake.params.ceiling_floor, snakemake.params.ceiling_squared_max_se)
 table = table.merge(described, on=KEY, how="left", validate="many_to_one")
 table["q"], table["q_method"] = table_q(table, snakemake.params.fdr_family)

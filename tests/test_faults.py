@@ -631,3 +631,17 @@ def test_a_requested_gpu_that_is_missing_is_named_with_its_key():
     with pytest.raises(RuntimeError, match=r"encoding.device: 'cuda'.*null \(himalaya's numpy backend on the CPU\)"):
         resolve("cuda", "encoding.device")
     assert resolve("auto", "activations.device") == "cpu" and resolve(None, "statistics.device") is None
+
+
+def test_a_score_table_of_an_earlier_version_is_named_with_the_rerun_it_needs(workflow_run, tmp_path):
+    """Snakemake reruns a job when its script changes, not the package the script imports, so an
+    upgrade can leave score tables without a column the table rule reads (ceiling_squared_se)."""
+    workdir = tmp_path / "run"
+    copy_of_run(workflow_run, workdir)
+    scores = workdir / "results" / "tau" / "efficientnet_lite0" / "natural_scenes.parquet"
+    pd.read_parquet(scores).drop(columns="ceiling_squared_se").to_parquet(scores)
+    result = snakemake(workdir, "--cores", "1", "--forcerun", "tables", "results/tables/scores.parquet", check=False)
+    log = (workdir / "results" / "logs" / "tables.log").read_text()
+    assert result.returncode != 0
+    assert ("results/tau/efficientnet_lite0/natural_scenes.parquet: no ceiling_squared_se column (written by an earlier "
+            "version of the workflow); rerun the ceilings and the scores on them: snakemake --forcerun noise_ceiling encode cka") in log  # fmt: skip
