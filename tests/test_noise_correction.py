@@ -158,20 +158,25 @@ def test_ridge_gives_no_corrected_score_where_its_cells_pass_the_threshold_by_ch
 
 
 def test_a_ceiling_below_the_floor_not_above_chance_or_imprecise_gives_no_corrected_score():
+    """The last row: its square's standard error is above the limit, its own within it (a ceiling
+    above 0.5, where the square's error is the larger), so its ratio stands."""
     table = pd.DataFrame({
-        "score": [0.3] * 6, "score_noise_corrected": [0.9, 114.0, 3.0, 0.5, 0.6, 0.7],
-        "ceiling_noise_free": [0.33, 0.003, 0.5, np.nan, 0.4, 0.4], "ceiling_p": [0.001, 0.001, 0.2, 0.001, 0.001, 0.001],
-        "ceiling_squared_se": [0.1, 0.001, 0.01, 0.01, 0.11, np.nan],
+        "score": [0.3] * 7, "score_noise_corrected": [0.9, 114.0, 3.0, 0.5, 0.6, 0.7, 0.4],
+        "ceiling_noise_free": [0.33, 0.003, 0.5, np.nan, 0.4, 0.4, 0.75],
+        "ceiling_p": [0.001, 0.001, 0.2, 0.001, 0.001, 0.001, 0.001],
+        "ceiling_squared_se": [0.1, 0.001, 0.01, 0.01, 0.11, np.nan, 0.12],
+        "ceiling_se": [0.15, 0.2, 0.01, 0.01, 0.14, 0.01, 0.08],
     })  # fmt: skip
     guarded = guard_corrections(table, alpha=0.05, floor=0.1, max_squared_se=0.1)
-    assert guarded["score_noise_corrected"].tolist()[0] == 0.9 and guarded["score_noise_corrected"].iloc[1:].isna().all()
+    corrected = guarded["score_noise_corrected"]
+    assert corrected[[0, 6]].tolist() == [0.9, 0.4] and corrected[1:6].isna().all()
     assert guarded["noise_corrected_flag"].tolist() == [
         "", "ceiling below statistics.ceiling_floor = 0.1 (ceiling_noise_free)",
         "ceiling not above chance (ceiling_p ≥ statistics.alpha = 0.05)", "no ceiling for this population",
-        "ceiling too imprecise (ceiling_squared_se > statistics.ceiling_squared_max_se = 0.1)",
-        "no ceiling_squared_se (the ceiling is undefined on halves of the stimuli), so its precision is not known",
+        "ceiling too imprecise (ceiling_squared_se and ceiling_se > statistics.ceiling_squared_max_se = 0.1)",
+        "no ceiling_squared_se (the ceiling is undefined on halves of the stimuli), so its precision is not known", "",
     ]  # fmt: skip
-    assert guarded["ceiling_above_chance"].tolist() == [True, True, False, True, True, True]
+    assert guarded["ceiling_above_chance"].tolist() == [True, True, False, True, True, True, True]
 
 
 def test_a_metric_s_own_flag_stands_where_the_ceiling_gives_none():
@@ -179,9 +184,10 @@ def test_a_metric_s_own_flag_stands_where_the_ceiling_gives_none():
     metric beside it (no such column there, NaN after concatenation) reads no flag."""
     ridge = pd.DataFrame({
         "score_noise_corrected": [np.nan, 0.8], "ceiling_noise_free": [0.7, 0.7], "ceiling_p": [0.001, 0.001],
-        "ceiling_squared_se": [0.01, 0.01], "noise_corrected_flag": ["predictions do not agree", ""],
+        "ceiling_se": [0.01, 0.01], "ceiling_squared_se": [0.01, 0.01], "noise_corrected_flag": ["predictions do not agree", ""],
     })  # fmt: skip
-    rsa = pd.DataFrame({"score_noise_corrected": [0.9], "ceiling_noise_free": [0.5], "ceiling_p": [0.001], "ceiling_squared_se": [0.01]})
+    rsa = pd.DataFrame({"score_noise_corrected": [0.9], "ceiling_noise_free": [0.5], "ceiling_p": [0.001], "ceiling_se": [0.01],
+                        "ceiling_squared_se": [0.01]})  # fmt: skip
     guarded = guard_corrections(pd.concat([ridge, rsa], ignore_index=True), alpha=0.05, floor=0.1, max_squared_se=0.1)
     assert guarded["noise_corrected_flag"].tolist() == ["predictions do not agree", "", ""]
     assert guarded["score_noise_corrected"].tolist()[1:] == [0.8, 0.9]

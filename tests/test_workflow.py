@@ -128,7 +128,7 @@ def test_table_describes_populations(table):
     assert table[["ceiling_se", "ceiling_squared_se"]].notna().all().all()
     guarded = (
         (table["ceiling_noise_free"] < statistics["ceiling_floor"]) | ~table["ceiling_above_chance"]
-        | (table["ceiling_squared_se"] > statistics["ceiling_squared_max_se"])
+        | ((table[["ceiling_se", "ceiling_squared_se"]] > statistics["ceiling_squared_max_se"]).all(axis=1))
     )  # fmt: skip
     assert (~usable == guarded).all()
 

@@ -244,28 +244,32 @@ def guard_corrections(table: pd.DataFrame, alpha: float, floor: float, max_squar
     """The table with ``ceiling_above_chance`` and ``score_noise_corrected`` kept only where the
     ceiling is reliably above ``floor``: its p below ``alpha``, its noise-free value
     (``ceiling_noise_free``) at least ``floor``, and the standard error of its square
-    (``ceiling_squared_se``, ``noise_ceiling.ceiling_errors``) at most ``max_squared_se``. Elsewhere
-    the corrected score is NaN, and ``noise_corrected_flag`` says why: a ratio to a ceiling near zero
-    would be noise (a noise-free model's would read 114 at a split-half τ of 0.001), and a ratio to
-    an imprecise ceiling is biased by which of them a limit keeps. A limit on the ceiling's own
-    standard error, or on its ratio to the ceiling, keeps mostly the ceilings chance lifted, whose
-    ratios read low; the square's standard error does not favour them. A flag the metric set
-    (ridge's unreliable predictions) stands where the ceiling gives none."""
+    (``ceiling_squared_se``, ``noise_ceiling.ceiling_errors``) or its own (``ceiling_se``) at most
+    ``max_squared_se``. Elsewhere the corrected score is NaN, and ``noise_corrected_flag`` says why:
+    a ratio to a ceiling near zero would be noise (a noise-free model's would read 114 at a
+    split-half τ of 0.001), and a ratio to an imprecise ceiling is biased by which of them a limit
+    keeps. The ceiling's own standard error is smallest where chance lifted the ceiling (a square
+    root is steeper near 0), so a limit on it alone, or on its ratio to the ceiling, keeps mostly
+    lifted ceilings, whose ratios read low; the square's does not favour them. Below a ceiling of
+    0.5 the square's is the smaller, so it is the one that decides; above, the ceiling's own does,
+    where a lift is small beside the ceiling. A flag the metric set (ridge's unreliable predictions)
+    stands where the ceiling gives none."""
     ceiling, p = table["ceiling_noise_free"].to_numpy(dtype=float), table["ceiling_p"].to_numpy(dtype=float)
-    squared_se = table["ceiling_squared_se"].to_numpy(dtype=float)
+    se, squared_se = (table[column].to_numpy(dtype=float) for column in ("ceiling_se", "ceiling_squared_se"))
+    imprecise = (squared_se > max_squared_se) & ~(se <= max_squared_se)
     above = p < alpha
     # Why a population has no ceiling, where its ceiling job said (a published RDM).
     notes = table["ceiling_note"].fillna("").to_numpy(dtype=object) if "ceiling_note" in table else np.full(len(table), "", object)
     no_ceiling = np.where(notes == "", "no ceiling for this population", notes)
     flag = np.select(
-        [np.isnan(ceiling), np.isnan(p), ~above, ceiling < floor, np.isnan(squared_se), squared_se > max_squared_se],
+        [np.isnan(ceiling), np.isnan(p), ~above, ceiling < floor, np.isnan(squared_se), imprecise],
         [
             no_ceiling,
             "no ceiling p (statistics.permutations: 0), so the ceiling is not shown above chance",
             f"ceiling not above chance (ceiling_p ≥ statistics.alpha = {alpha})",
             f"ceiling below statistics.ceiling_floor = {floor} (ceiling_noise_free)",
             "no ceiling_squared_se (the ceiling is undefined on halves of the stimuli), so its precision is not known",
-            f"ceiling too imprecise (ceiling_squared_se > statistics.ceiling_squared_max_se = {max_squared_se})",
+            f"ceiling too imprecise (ceiling_squared_se and ceiling_se > statistics.ceiling_squared_max_se = {max_squared_se})",
         ],
         table["noise_corrected_flag"].fillna("") if "noise_corrected_flag" in table else "",
     )
