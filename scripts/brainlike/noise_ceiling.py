@@ -71,10 +71,11 @@ def ceiling_se(halved: np.ndarray) -> float:
 def ceiling_errors(halved: np.ndarray) -> dict:
     """The standard errors of a ceiling (``ceiling_se``) and of its square (``ceiling_squared_se``,
     the share of the trial-mean response's variance a perfect model explains), each ``ceiling_se``
-    of the values on the halves of each halving. The limit on noise correction reads the square's:
-    a square root is steeper near 0, so the ceiling's own standard error is smallest where chance
-    lifted the ceiling, and a limit on it kept mostly those, whose ratios read low (ridge: 0.87 at a
-    ceiling of 0.37); the square's does not favour them (tests/test_noise_correction.py)."""
+    of the values on the halves of each halving. Below a ceiling of 0.5 the limit on noise
+    correction reads the square's (``frame.guard_corrections``): a square root is steeper near 0,
+    so the ceiling's own standard error is smallest where chance lifted the ceiling, and a limit on
+    it kept mostly those, whose ratios read low (ridge: 0.87 at a ceiling of 0.37); the square's
+    does not favour them (tests/test_noise_correction.py)."""
     return {"ceiling_se": ceiling_se(halved), "ceiling_squared_se": ceiling_se(halved**2)}
 
 
