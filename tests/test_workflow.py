@@ -201,14 +201,16 @@ def test_rerun_has_nothing_to_do(workflow_run):
 
 
 def test_other_distance_and_comparison_rerun_only_the_statistics(workflow_run, tmp_path):
-    """rsa.distance euclidean and rsa.comparison spearman (Spearman-Brown corrected) on a copy of the run:
-    the data and activations are kept, every RDM and score is redone, and equals rsatoolbox."""
+    """rsa.distance euclidean and rsa.comparison spearman (Spearman-Brown corrected) on a copy of the run,
+    for one population (the others would rerun alike): the data and activations are kept, every RDM and
+    score is redone, and equals rsatoolbox."""
     from conftest import copy_of_run, snakemake, write_config
 
     workdir = tmp_path / "run"
     copy_of_run(workflow_run, workdir)
     config = small_config()
     config["rsa"].update(distance="euclidean", comparison="spearman", spearman_brown=True)
+    config["data"].update(areas=["VISp"], depths=[175], stimuli=["natural_scenes"])
     write_config(workdir, config)
     summary = snakemake(workdir, "-n", "--quiet", "rules").stdout
     assert "extract_activations" not in summary and "responses" not in summary
