@@ -22,8 +22,9 @@ def raw_experiment(cache, experiment_id):
 @pytest.fixture(scope="module")
 def population(workflow_run):
     results = workflow_run / "results"
-    scenes = np.load(results / "responses" / "natural_scenes" / "VISp" / "175.npz")
-    movie = np.load(results / "responses" / "natural_movie_one" / "VISp" / "175.npz")
+    # Read once: an npz file unpacks an array again at each lookup (the scene loop makes thousands).
+    scenes = dict(np.load(results / "responses" / "natural_scenes" / "VISp" / "175.npz"))
+    movie = dict(np.load(results / "responses" / "natural_movie_one" / "VISp" / "175.npz"))
     return results / "embedded" / "cache", scenes, movie
 
 
