@@ -144,8 +144,9 @@ def test_ridge_s_corrected_score_stays_one_where_its_ceiling_is_imprecise():
     kept = guard_corrections(table, alpha=0.05, floor=FLOOR, max_squared_se=MAX_SQUARED_SE)["score_noise_corrected"].dropna()
     assert 0.1 < len(kept) / len(tables) < 0.5, len(kept)
     assert kept.mean() == pytest.approx(1.0, abs=0.05), kept.describe()
-    on_the_ceiling_s_own_error = table[(table["ceiling_p"] < 0.05) & (table["ceiling_noise_free"] >= FLOOR)
-                                       & (table["ceiling_se"] <= 0.08)]["score_noise_corrected"]  # fmt: skip
+    # The old limit: the same guard with the ceiling's own standard error in the square's place.
+    on_the_ceiling_s_own_error = guard_corrections(table.assign(ceiling_squared_se=table["ceiling_se"]), alpha=0.05,
+                                                   floor=FLOOR, max_squared_se=0.08)["score_noise_corrected"].dropna()  # fmt: skip
     assert on_the_ceiling_s_own_error.mean() < 0.95, on_the_ceiling_s_own_error.describe()
 
 
